@@ -1,0 +1,124 @@
+"""Runtime set-up in one place: CLI parsing that works in Jupyter, clear errors, device and video backend."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+log = logging.getLogger("lerobot_notebook_pipeline")
+if not log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class UserError(Exception):
+    """A problem with the user's input; the message names the problem and the fix."""
+
+
+def in_notebook() -> bool:
+    """True when running inside a Jupyter kernel (where sys.argv belongs to the kernel)."""
+    return "ipykernel" in sys.modules and "IPython" in sys.modules and _has_ipython_shell()
+
+
+def _has_ipython_shell() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse CLI flags; in a notebook ignore the kernel's argv so the script's defaults apply.
+
+    From a terminal it also installs the hook that turns a UserError into a one-line message and exit code 2.
+    """
+    if in_notebook():
+        return parser.parse_args([] if argv is None else argv)
+    sys.excepthook = _user_error_hook
+    return parser.parse_args(argv)
+
+
+def _user_error_hook(kind, value, tb) -> None:
+    if issubclass(kind, UserError):
+        fail(str(value))
+    sys.__excepthook__(kind, value, tb)
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with code 2, without a traceback."""
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    os._exit(2)  # from an excepthook a SystemExit would not change the exit code
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Return 'cuda', 'mps' or 'cpu' for 'auto', else validate the requested device."""
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = requested.split(":")[0]
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    }
+    if kind not in available:
+        raise UserError(f"unknown device '{requested}': use auto, cpu, cuda or mps")
+    if not available[kind]:
+        raise UserError(f"device '{requested}' is not available on this machine: use --device auto or cpu")
+    return requested
+
+
+@functools.lru_cache(maxsize=1)
+def video_backend() -> str:
+    """'torchcodec' when it loads with its FFmpeg libraries, else 'pyav' (logged once)."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except Exception as err:  # torchcodec raises RuntimeError/OSError when FFmpeg libs are missing
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        log.info("video decoding: torchcodec unavailable (%s); using pyav", reason[:120])
+        return "pyav"
+    return "torchcodec"
+
+
+def looks_like_repo_id(spec: str) -> bool:
+    """True when spec has the shape of a hub repo id (owner/name) and is not a local path."""
+    return bool(REPO_ID_PATTERN.match(spec)) and not Path(spec).expanduser().exists()
+
+
+def hub_unreachable_reason(repo_id: str, repo_type: str = "dataset") -> str | None:
+    """None when the hub answers for repo_id, else a short reason why it cannot be reached."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        return "HF_HUB_OFFLINE is set"
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().repo_info(repo_id, repo_type=repo_type, timeout=10)
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        return (text[0] if text else type(err).__name__)[:160]
+    return None
+
+
+def require_hub(repo_id: str, repo_type: str, local_hint: str) -> None:
+    """Raise a one-line UserError naming the local alternative when repo_id cannot be reached."""
+    reason = hub_unreachable_reason(repo_id, repo_type)
+    if reason is not None:
+        raise UserError(f"cannot reach '{repo_id}' on the Hugging Face hub ({reason}); {local_hint}")
