@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -40,12 +41,14 @@ def _has_ipython_shell() -> bool:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse CLI flags; in a notebook ignore the kernel's argv so the script's defaults apply.
+    """Parse CLI flags; in a notebook ignore the kernel's argv (defaults apply, or flags from $LNP_ARGS).
 
     From a terminal it also installs the hook that turns a UserError into a one-line message and exit code 2.
     """
     if in_notebook():
-        return parser.parse_args([] if argv is None else argv)
+        if argv is None:
+            argv = shlex.split(os.environ.get("LNP_ARGS", ""))  # how tests pass tiny settings to a notebook
+        return parser.parse_args(argv)
     sys.excepthook = _user_error_hook
     return parser.parse_args(argv)
 
