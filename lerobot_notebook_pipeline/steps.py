@@ -1,0 +1,38 @@
+"""Run one pipeline script (make_sim_dataset.py, train.py, ...) as a step of a bigger story, streaming its output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .runtime import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def script_command(script: str, args: list[str]) -> list[str]:
+    """The command line that runs a top-level script with this Python."""
+    return [sys.executable, str(REPO_ROOT / script), *[str(a) for a in args]]
+
+
+def run_step(script: str, args: list[str], quiet: bool = False) -> float:
+    """Run a top-level script with flags, echoing its output live; return its wall time in seconds."""
+    command = script_command(script, args)
+    print("$", " ".join([Path(command[0]).name, *command[1:]]).replace(str(REPO_ROOT) + "/", ""), flush=True)
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, bufsize=1)
+    tail: list[str] = []
+    for line in process.stdout:
+        tail = (tail + [line.rstrip()])[-20:]
+        if not quiet:
+            print(line, end="", flush=True)
+    code = process.wait()
+    if code != 0:
+        last = next((line for line in reversed(tail) if line.strip()), "")
+        raise UserError(f"{script} stopped with exit code {code} ({last.strip()[:200]}): run it on its own to see the full output")
+    return time.perf_counter() - start
