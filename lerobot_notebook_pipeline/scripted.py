@@ -1,0 +1,240 @@
+"""Scripted ALOHA demonstrations: timed gripper-pose waypoints turned into joint targets by damped-least-squares IK.
+
+The policy works directly in the joint-space env (the one recorded), so there is no end-effector pass to replay.
+Each control step it interpolates the waypoints of both grippers, solves IK on MuJoCo's Jacobian of a grip point
+between the fingertips (warm-started from the last solution), and sends the joint targets as the action, with
+the grippers normalized as gym-aloha expects (0 closed, 1 open). It reads the object pose (privileged state) to
+place the pick and the handover, and all waypoint times scale with the episode length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ARM_QPOS = {"left": slice(0, 6), "right": slice(8, 14)}  # the 6 arm joints in qpos / qvel of gym-aloha's scenes
+ACTION_ARM = {"left": slice(0, 6), "right": slice(7, 13)}
+ACTION_GRIPPER = {"left": 6, "right": 13}
+GRIP_OFFSET = np.array([0.125, 0.0, 0.0])  # the point between the finger pads, in the gripper_link frame
+BASE_XY = {"left": np.array([-0.469, 0.5]), "right": np.array([0.469, 0.5])}
+CUBE_HALF = 0.02  # half the cube's edge: its centre height when it rests on the table
+REFERENCE_LENGTH = 400  # waypoint times below are written for 400 steps and scaled to the episode length
+
+
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Gripper orientation: x axis (pointing out of the fingers) yawed about world z, pitched down, rolled about x."""
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
+    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
+    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
+    return rz @ ry @ rx
+
+
+def rotation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Axis-angle vector (world frame) that rotates current onto target."""
+    delta = target @ current.T
+    angle = np.arccos(np.clip((np.trace(delta) - 1) / 2, -1.0, 1.0))
+    if angle < 1e-9:
+        return np.zeros(3)
+    axis = np.array([delta[2, 1] - delta[1, 2], delta[0, 2] - delta[2, 0], delta[1, 0] - delta[0, 1]])
+    return axis * angle / (2 * np.sin(angle)) if np.sin(angle) > 1e-6 else axis * 0.5
+
+
+class ArmIK:
+    """Damped-least-squares IK for one arm's grip point on a private copy of the model state (never rendered)."""
+
+    def __init__(self, model, side: str, damping: float = 0.05):
+        import mujoco
+
+        self.mujoco = mujoco
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.side = side
+        self.qslice = ARM_QPOS[side]
+        self.body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"vx300s_{side}/gripper_link")
+        joint_ids = range(self.qslice.start, self.qslice.stop)
+        self.lower = np.array([model.jnt_range[j][0] for j in joint_ids])
+        self.upper = np.array([model.jnt_range[j][1] for j in joint_ids])
+        self.damping = damping
+        self.jacp = np.zeros((3, model.nv))
+        self.jacr = np.zeros((3, model.nv))
+
+    def forward(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grip point position and gripper rotation for the arm joints q_arm."""
+        self.data.qpos[self.qslice] = q_arm
+        self.mujoco.mj_kinematics(self.model, self.data)
+        rot = self.data.xmat[self.body].reshape(3, 3).copy()
+        return self.data.xpos[self.body] + rot @ GRIP_OFFSET, rot
+
+    def solve(self, q_init: np.ndarray, pos: np.ndarray, rot: np.ndarray, iters: int = 20, tol: float = 1e-4,
+              rot_weight: float = 0.3) -> np.ndarray:
+        """Arm joints that put the grip point at pos with orientation rot, starting from q_init."""
+        q = np.clip(np.array(q_init, dtype=float), self.lower, self.upper)
+        for _ in range(iters):
+            point, current = self.forward(q)
+            err = np.concatenate([pos - point, rot_weight * rotation_error(rot, current)])
+            if np.linalg.norm(err) < tol:
+                break
+            self.mujoco.mj_comPos(self.model, self.data)
+            self.mujoco.mj_jac(self.model, self.data, self.jacp, self.jacr, point, self.body)
+            jac = np.vstack([self.jacp[:, self.qslice], rot_weight * self.jacr[:, self.qslice]])
+            step = jac.T @ np.linalg.solve(jac @ jac.T + self.damping**2 * np.eye(6), err)
+            norm = np.linalg.norm(step)
+            if norm > 0.2:
+                step *= 0.2 / norm
+            q = np.clip(q + step, self.lower, self.upper)
+        return q
+
+
+class Trajectory:
+    """Timed waypoints (t, xyz, yaw/pitch/roll, gripper) for one gripper, linearly interpolated."""
+
+    def __init__(self):
+        self.points: list[tuple[float, np.ndarray, np.ndarray, float]] = []
+
+    def add(self, t: float, pos, angles, gripper: float) -> Trajectory:
+        """Append a waypoint; times must increase."""
+        self.points.append((float(t), np.asarray(pos, dtype=float), np.asarray(angles, dtype=float), float(gripper)))
+        self.points.sort(key=lambda p: p[0])
+        return self
+
+    def replace_from(self, t: float) -> None:
+        """Drop waypoints at or after t (to re-plan the rest from a fresh observation)."""
+        self.points = [p for p in self.points if p[0] < t]
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Interpolated (pos, angles, gripper) at time t."""
+        pts = self.points
+        if t <= pts[0][0]:
+            return pts[0][1], pts[0][2], pts[0][3]
+        for (t0, p0, a0, g0), (t1, p1, a1, g1) in zip(pts, pts[1:], strict=False):
+            if t <= t1:
+                w = (t - t0) / (t1 - t0)
+                return p0 + w * (p1 - p0), a0 + w * (a1 - a0), g0 + w * (g1 - g0)
+        return pts[-1][1], pts[-1][2], pts[-1][3]
+
+
+def scaled(t: float, episode_length: int) -> float:
+    """A waypoint time written for 400 steps, scaled to episode_length."""
+    return t * episode_length / REFERENCE_LENGTH
+
+
+class ScriptedPolicy:
+    """Base of the scripted policies: two gripper trajectories -> IK -> 14-dim joint-position actions."""
+
+    def __init__(self, env, episode_length: int = 400, waypoint_noise: float = 0.0, seed: int | None = None):
+        self.env = env.unwrapped
+        self.T = int(episode_length)
+        self.noise = float(waypoint_noise)
+        self.rng = np.random.default_rng(seed)
+        model = self.env.physics.model.ptr
+        self.ik = {side: ArmIK(model, side) for side in ("left", "right")}
+        self.traj = {"left": Trajectory(), "right": Trajectory()}
+        self.q_cmd = {}
+        self.t = 0
+
+    def s(self, t: float) -> float:
+        """Scale a 400-step time to this episode's length."""
+        return scaled(t, self.T)
+
+    def jitter(self, pos) -> np.ndarray:
+        """A waypoint position with the optional Gaussian noise added."""
+        pos = np.asarray(pos, dtype=float)
+        return pos + (self.rng.normal(0.0, self.noise, 3) if self.noise > 0 else 0.0)
+
+    def start(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Current grip point and yaw/pitch/roll of one gripper at the start of the episode."""
+        q = self.env.physics.data.qpos[ARM_QPOS[side]].copy()
+        self.q_cmd[side] = q
+        pos, _ = self.ik[side].forward(q)
+        angles = np.array([0.0, -0.1, 0.0]) if side == "left" else np.array([np.pi, -0.1, 0.0])
+        return pos, angles
+
+    def reset(self) -> None:
+        """Plan the waypoints from the env's current (just reset) state."""
+        raise NotImplementedError
+
+    def update(self, t: int) -> None:
+        """Re-plan from observations at chosen times (closed loop); default: nothing."""
+
+    def __call__(self) -> np.ndarray:
+        """The next 14-dim joint-position action."""
+        self.update(self.t)
+        action = np.zeros(14)
+        for side in ("left", "right"):
+            pos, angles, gripper = self.traj[side].at(self.t + 1)
+            q = self.ik[side].solve(self.q_cmd[side], pos, rotation(*angles))
+            self.q_cmd[side] = q
+            action[ACTION_ARM[side]] = q
+            action[ACTION_GRIPPER[side]] = gripper
+        self.t += 1
+        return action
+
+
+class TransferCubePolicy(ScriptedPolicy):
+    """Right gripper picks the cube and lifts it to the middle; left gripper takes it over; right lets go."""
+
+    meet = np.array([0.0, 0.5, 0.25])
+    pick_pitch = np.pi / 3
+    grasp_dz = 0.0
+
+    def reset(self) -> None:
+        cube = self.env.object_pose()[:3]
+        cube[2] = CUBE_HALF  # the cube starts 5 cm up and drops onto the table
+        s, meet = self.s, self.meet
+        r_pos, r_ang = self.start("right")
+        yaw = np.arctan2(cube[1] - BASE_XY["right"][1], cube[0] - BASE_XY["right"][0]) % (2 * np.pi)  # near pi
+        pick = np.array([yaw, self.pick_pitch, 0.0])
+        right = self.traj["right"]
+        right.add(0, r_pos, r_ang, 0.1).add(s(20), r_pos, r_ang, 1.0)
+        right.add(s(90), self.jitter(cube + [0, 0, 0.08]), pick, 1.0)
+        right.add(s(130), self.jitter(cube + [0, 0, self.grasp_dz]), pick, 1.0)
+        right.add(s(170), right.points[-1][1], pick, 0.0)
+        carry = np.array([np.pi, self.pick_pitch, 0.0])
+        right.add(s(220), self.jitter(meet + [0.02, 0, 0]), carry, 0.0)
+        right.add(s(310), right.points[-1][1], carry, 0.0)
+        right.add(s(330), right.points[-1][1], carry, 1.0)
+        right.add(s(370), meet + [0.12, 0, 0.02], carry, 1.0)
+        right.add(s(400), meet + [0.12, 0, 0.02], carry, 1.0)
+
+        l_pos, l_ang = self.start("left")
+        side_grip = np.array([0.0, 0.0, np.pi / 2])
+        left = self.traj["left"]
+        left.add(0, l_pos, l_ang, 0.1).add(s(20), l_pos, l_ang, 1.0)
+        left.add(s(120), self.jitter(meet + [-0.12, 0, 0]), side_grip, 1.0)
+        self.handover_read = int(round(s(235)))
+
+    def update(self, t: int) -> None:
+        if t != self.handover_read:
+            return
+        cube = self.env.object_pose()[:3]  # where the right gripper actually holds the cube
+        s = self.s
+        side_grip = np.array([0.0, 0.0, np.pi / 2])
+        left = self.traj["left"]
+        left.replace_from(s(236))
+        left.add(s(236), left.at(t)[0], side_grip, 1.0)
+        left.add(s(275), self.jitter(cube + [-0.01, 0, 0]), side_grip, 1.0)
+        left.add(s(300), left.points[-1][1], side_grip, 0.0)
+        left.add(s(360), cube + [-0.12, 0, 0], side_grip, 0.0)
+        left.add(s(400), cube + [-0.12, 0, 0], side_grip, 0.0)
+
+
+POLICIES = {"transfer_cube": TransferCubePolicy}
+
+
+def run_episode(env, policy, seed: int, render: bool = False):
+    """Reset env with seed and run the scripted policy for its episode length.
+
+    Returns (actions, states, images or None, rewards) as arrays; images only when render is True.
+    """
+    env = env.unwrapped
+    env.reset_pose(seed)
+    policy.reset()
+    actions, states, images, rewards = [], [], [], []
+    for _ in range(policy.T):
+        states.append(env.agent_pos())
+        if render:
+            images.append(env.render())
+        action = policy()
+        actions.append(action)
+        rewards.append(env.step_physics(action))
+    return (np.array(actions), np.array(states), np.array(images) if render else None, np.array(rewards))
