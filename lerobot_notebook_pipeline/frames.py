@@ -1,0 +1,83 @@
+"""Decode only the few camera frames we show, straight from the video files with PyAV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .stats import Table, row_range, video_file
+
+
+def decode_at(path: str | Path, timestamps: list[float], tolerance: float = 0.02) -> list[np.ndarray]:
+    """Frames (H, W, 3 uint8) of a video file nearest to each timestamp in seconds, one seek per request."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for ts in timestamps:
+            container.seek(int(max(ts - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            best = None
+            for frame in container.decode(stream):
+                best = frame
+                if frame.time is not None and frame.time >= ts - tolerance:
+                    break
+            if best is None:
+                raise ValueError(f"no frame near {ts:.3f}s in {path}")
+            out.append(best.to_ndarray(format="rgb24"))
+    return out
+
+
+def decode_range(path: str | Path, start: float, stop: float, tolerance: float = 0.02) -> list[np.ndarray]:
+    """Every frame of a video file with start <= time < stop, decoded in one pass."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        container.seek(int(max(start - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.time is None or frame.time < start - tolerance:
+                continue
+            if frame.time >= stop - tolerance:
+                break
+            out.append(frame.to_ndarray(format="rgb24"))
+    return out
+
+
+def frame_time(table: Table, episode: int, t: int, camera: str) -> float:
+    """Time in the camera's video file of frame t of an episode."""
+    row = table.meta[int(episode)]
+    start = float(row.get(f"videos/{camera}/from_timestamp", 0.0))
+    stamps = table.columns.get("timestamp")
+    offset = float(stamps[row_range(table, episode)][t]) if stamps is not None else t / table.fps
+    return start + offset
+
+
+def frame(table: Table, episode: int, t: int, camera: str) -> np.ndarray:
+    """One camera image (H, W, 3 uint8) of frame t of an episode (negative t counts from the end)."""
+    return episode_frames(table, episode, [t], camera)[0]
+
+
+def episode_frames(table: Table, episode: int, ts: list[int], camera: str) -> list[np.ndarray]:
+    """Camera images of several frames of one episode (negative indices count from the end)."""
+    path = video_file(table, camera, episode)
+    if path is None:
+        raise ValueError(f"'{camera}' is not stored as video in this dataset")
+    if not path.is_file():
+        raise FileNotFoundError(f"video file {path} is missing")
+    length = len(range(*row_range(table, episode).indices(len(table.columns["episode_index"]))))
+    times = [frame_time(table, episode, t % length, camera) for t in ts]
+    return decode_at(path, times)
+
+
+def whole_episode(table: Table, episode: int, camera: str) -> list[np.ndarray]:
+    """Every camera image of one episode, decoded sequentially in one pass."""
+    path = video_file(table, camera, episode)
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"video of '{camera}' for episode {episode} is missing")
+    row = table.meta[int(episode)]
+    start = float(row[f"videos/{camera}/from_timestamp"])
+    stop = float(row[f"videos/{camera}/to_timestamp"])
+    return decode_range(path, start, stop)

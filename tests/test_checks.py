@@ -1,0 +1,190 @@
+"""Every quality check fires on the episode where its defect was planted, and nowhere else; clean data stays silent."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lerobot_notebook_pipeline import checks
+from lerobot_notebook_pipeline.data import vector_feature
+from lerobot_notebook_pipeline.stats import load_table
+from lerobot_notebook_pipeline.synthetic import synthetic_episode, write_dataset
+
+FPS = 30
+LENGTH = 60
+NAMES = ["shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll", "gripper"]
+FEATURES = {"observation.state": vector_feature(NAMES), "action": vector_feature(NAMES)}
+
+
+def clean_episode(seed: int, length: int = LENGTH) -> dict:
+    """A smooth episode without cameras, state one step behind the action."""
+    return synthetic_episode(length, len(NAMES), seed, cameras=())
+
+
+def follow(action: np.ndarray, lag: int = 1) -> np.ndarray:
+    """A state that reaches each action `lag` frames later."""
+    return np.concatenate([np.repeat(action[:1], lag, axis=0), action[:-lag]], axis=0)
+
+
+def with_action(action: np.ndarray, lag: int = 1) -> dict:
+    action = action.astype(np.float32)
+    return {"observation.state": follow(action, lag), "action": action}
+
+
+# episode -> the check planted there (checks on timestamps are planted after writing)
+PLANTED = {1: "nan_inf", 2: "dead_joint", 3: "stuck_actions", 4: "action_jumps", 5: "gripper_chatter",
+           6: "state_action_lag", 7: "tracking", 8: "idle", 9: "near_duplicate", 10: "episode_length",
+           11: "timestamps", 12: "timestamps", 13: "timestamps"}
+
+
+def defect_episodes() -> list[dict]:
+    episodes = [clean_episode(seed) for seed in range(16)]
+    base = [e["action"].copy() for e in episodes]
+    a = base[1].copy()
+    a[20, 0] = np.nan
+    episodes[1] = with_action(a)
+    a = base[2].copy()
+    a[:, 3] = a[0, 3]
+    episodes[2] = with_action(a)
+    a = base[3].copy()
+    a = np.concatenate([a[:20], np.repeat(a[20:21], 20, axis=0), a[20:40]])  # held for 21 frames, no jump after
+    episodes[3] = with_action(a)
+    a = base[4].copy()
+    a[30, 1] += 1.0
+    episodes[4] = with_action(a)
+    a = base[5].copy()
+    a[20:34, 5] = np.where(np.arange(14) % 4 < 2, -0.5, 0.5)  # open, open, closed, closed, ...
+    episodes[5] = with_action(a)
+    episodes[6] = with_action(base[6], lag=10)
+    e = with_action(base[7])
+    e["observation.state"][30:, 2] += 0.6
+    episodes[7] = e
+    episodes[8] = with_action(base[8][:1] + 0.03 * (base[8] - base[8][:1]))
+    episodes[9] = with_action(base[0] + np.random.default_rng(9).normal(0, 1e-4, base[0].shape))
+    episodes[10] = clean_episode(10, length=20)
+    return episodes
+
+
+def plant_timestamps(root):
+    """Edit the written parquet: a repeated timestamp (ep 11), a 0.5 s gap (ep 12), a 15 fps clock (ep 13)."""
+    path = next((root / "data").glob("**/*.parquet"))
+    frame = pq.read_table(path).to_pandas()
+    ts = frame["timestamp"].to_numpy().copy()
+    ep = frame["episode_index"].to_numpy()
+    rows = np.flatnonzero(ep == 11)
+    ts[rows[25]] = ts[rows[24]]
+    rows = np.flatnonzero(ep == 12)
+    ts[rows[30:]] += 0.5
+    rows = np.flatnonzero(ep == 13)
+    ts[rows] *= 2
+    frame["timestamp"] = ts.astype(np.float32)
+    schema = pq.read_schema(path)
+    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory):
+    root = tmp_path_factory.mktemp("defects") / "ds"
+    write_dataset(root, defect_episodes(), FPS, FEATURES)
+    plant_timestamps(root)
+    return load_table(root)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clean") / "ds"
+    write_dataset(root, [clean_episode(100 + s) for s in range(12)], FPS, FEATURES)
+    return load_table(root)
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory):
+    """4 demonstrations of the same path with small offsets; the wrist_roll joint never moves."""
+    rng = np.random.default_rng(0)
+    base = clean_episode(50)["action"]
+    episodes = []
+    for _ in range(4):
+        a = base + rng.normal(0, 0.02, size=(1, len(NAMES)))
+        a[:, 4] = 0.1
+        episodes.append(with_action(a))
+    root = tmp_path_factory.mktemp("narrow") / "ds"
+    write_dataset(root, episodes, FPS, FEATURES)
+    return load_table(root)
+
+
+EPISODE_CHECKS = {
+    "nan_inf": checks.check_nan_inf,
+    "dead_joint": checks.check_dead_joints,
+    "stuck_actions": checks.check_stuck_actions,
+    "action_jumps": checks.check_action_jumps,
+    "gripper_chatter": checks.check_gripper_chatter,
+    "timestamps": checks.check_timestamps,
+    "episode_length": checks.check_episode_lengths,
+    "chunk_size": lambda t: checks.check_chunk_size(t, 40),
+    "state_action_lag": checks.check_state_action_lag,
+    "tracking": checks.check_tracking,
+    "idle": checks.check_idle,
+    "near_duplicate": checks.check_near_duplicates,
+    "generalisation": checks.check_generalisation,
+}
+
+
+def serious(findings):
+    return checks.at_least(findings, "warn")
+
+
+def test_clean_dataset_is_silent(clean):
+    findings = checks.run_checks(clean, chunk_size=40)
+    assert serious(findings) == []
+    lag = [f for f in findings if f["check"] == "state_action_lag"]
+    assert len(lag) == 1 and lag[0]["severity"] == "info" and "1 frame" in lag[0]["message"]
+
+
+@pytest.mark.parametrize("name", sorted(EPISODE_CHECKS))
+def test_check_fires_where_planted_and_nowhere_else(defects, name):
+    expected = {ep for ep, check in PLANTED.items() if check == name}
+    if name in ("episode_length", "chunk_size"):
+        expected = {10}
+    found = serious(EPISODE_CHECKS[name](defects))
+    assert {f["episode"] for f in found} == expected, found
+    for f in found:
+        assert set(f) == {"check", "severity", "episode", "frame", "message"}
+        assert f["check"] == name and f["message"]
+
+
+def test_findings_point_at_the_frame(defects):
+    frames = {f["episode"]: f["frame"] for f in serious(checks.run_checks(defects, chunk_size=40))
+              if f["check"] in ("nan_inf", "action_jumps", "gripper_chatter", "stuck_actions", "timestamps")}
+    assert frames[1] == 20 and frames[4] == 30 and frames[3] == 20
+    assert 20 <= frames[5] <= 24
+    assert frames[11] == 25 and frames[12] == 30
+
+
+def test_severities(defects):
+    by_check = {(f["check"], f["episode"]): f["severity"] for f in checks.run_checks(defects, chunk_size=40)}
+    assert by_check[("nan_inf", 1)] == "error"
+    assert by_check[("timestamps", 11)] == "error"
+    assert by_check[("timestamps", 12)] == "warn"
+
+
+def test_lag_is_measured_per_episode(defects):
+    lags = checks.episode_lags(defects, 12)
+    assert lags[6] == 10
+    assert np.median(lags) == 1
+
+
+def test_narrow_dataset_warns_about_generalisation_and_dead_joint(narrow):
+    findings = serious(checks.run_checks(narrow))
+    kinds = sorted(f["check"] for f in findings)
+    assert kinds == ["dead_joint", "dead_joint", "generalisation", "generalisation"], findings
+    text = " ".join(f["message"] for f in findings if f["check"] == "generalisation")
+    assert "only 4 demonstration" in text and "5" in text and "same path" in text
+    assert all(f["episode"] is None for f in findings)
+    assert "wrist_roll" in findings[0]["message"]
+
+
+def test_missing_videos_finding():
+    cams = [{"key": "observation.images.top", "files": 2, "missing": ["videos/x.mp4"]},
+            {"key": "observation.images.wrist", "files": 2, "missing": []}]
+    found = checks.check_missing_videos(cams)
+    assert len(found) == 1 and found[0]["severity"] == "warn" and "videos/x.mp4" in found[0]["message"]
