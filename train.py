@@ -1,0 +1,355 @@
+# %% [markdown]
+# # Train a policy: ACT, Diffusion or SmolVLA on a LeRobotDataset
+#
+# This notebook trains a robot policy by imitation: it shows the policy camera images and joint states from
+# recorded demonstrations and teaches it to output the actions the demonstrator took next. Everything that
+# matters is on this page: the options at the top, the data split, the model, and the training loop itself
+# (batch, normalise, forward, backward, optimizer step). The small helpers live in `lerobot_notebook_pipeline/`.
+#
+# Policies and processors are lerobot's own (`lerobot.policies.*`, `make_pre_post_processors`), so the
+# checkpoints this writes load with `ACTPolicy.from_pretrained(...)` and `lerobot-eval --policy.path=...`.
+#
+# Run it from a terminal (`python train.py --help`) or here, cell by cell. In Jupyter the flags below keep their
+# defaults (tests pass flags through the `LNP_ARGS` environment variable).
+
+# %%
+# Parameters: the defaults are the notebook's defaults too.
+# ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
+import argparse
+
+from lerobot_notebook_pipeline.runtime import parse_args
+
+parser = argparse.ArgumentParser(description="Train an ACT, Diffusion or SmolVLA policy on a LeRobotDataset.")
+parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
+parser.add_argument("--policy", default="act", choices=["act", "diffusion", "smolvla"])
+parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"],
+                    help="tiny: tests (seconds); cpu: small model, minutes on a laptop; paper: published sizes, GPU")
+parser.add_argument("--steps", type=int, default=None, help="training steps (default: tiny 20, cpu 4000, paper 100000)")
+parser.add_argument("--batch-size", type=int, default=8)
+parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the policy's own preset)")
+parser.add_argument("--episodes", default="all", help="episodes to train on: 3 | 0,3,7 | 0:5 | all")
+split = parser.add_mutually_exclusive_group()
+split.add_argument("--val-episodes", default=None, help="held-out validation episodes (never trained on)")
+split.add_argument("--val-fraction", type=float, default=None,
+                   help="hold out this fraction of the selected episodes, seeded (default 0.1 with >= 2 episodes)")
+parser.add_argument("--output-dir", default=None, help="run folder (default outputs/train/<dataset>_<policy>_<preset>)")
+parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir from checkpoints/last")
+parser.add_argument("--overwrite", action="store_true", help="delete an existing run folder and start again")
+parser.add_argument("--seed", type=int, default=1000)
+parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (only without the frame cache)")
+parser.add_argument("--cache-frames", action=argparse.BooleanOptionalAction, default=True,
+                    help="decode every frame once into memory (fast on CPU for small datasets)")
+parser.add_argument("--image-noise-std", type=float, default=0.0, help="Gaussian pixel noise, in [0,1] units")
+parser.add_argument("--image-transforms", default="none",
+                    help="lerobot ImageTransforms: none | default | a list such as brightness,contrast,sharpness")
+parser.add_argument("--action-noise-std", type=float, default=0.0,
+                    help="Gaussian noise on target actions, in normalised units (stds for ACT)")
+parser.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps (default steps/4)")
+parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default steps/10)")
+parser.add_argument("--val-samples", type=int, default=64, help="held-out samples per validation")
+parser.add_argument("--log-every", type=int, default=10)
+parser.add_argument("--vlm-model-name", default=None, help="SmolVLA backbone: hub id or local folder")
+parser.add_argument("--pretrained-backbone", action="store_true", help="ACT: start the ResNet from ImageNet weights")
+parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="set any policy config field, e.g. --set chunk_size=20 --set kl_weight=5 (repeatable)")
+parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline without a key/network)")
+parser.add_argument("--wandb-log-model", action="store_true", help="also upload the final model as an artifact")
+args = parse_args(parser)
+
+# %% [markdown]
+# ## 1. Set-up: device, seed, run folder
+#
+# A run folder holds everything: `checkpoints/<step>/pretrained_model` (lerobot's format), `metrics.jsonl`,
+# `loss_curve.png` and `summary.json`. An existing run is never overwritten without `--overwrite`; `--resume`
+# continues it from `checkpoints/last`, with the optimizer, scheduler, step count and random state restored.
+
+# %%
+import json
+import signal
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from tqdm.auto import tqdm
+
+from lerobot_notebook_pipeline import episodes as ep_utils
+from lerobot_notebook_pipeline import policies, training
+from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
+from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
+from lerobot_notebook_pipeline.runtime import UserError, log, pick_device
+
+DEFAULT_STEPS = {"tiny": 20, "cpu": 4000, "paper": 100_000}
+steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.preset]
+if steps < 1 or args.batch_size < 1:
+    raise UserError("--steps and --batch-size must be at least 1")
+val_every = args.val_every or max(1, steps // 10)
+save_every = args.save_every or max(1, steps // 4)
+device = pick_device(args.device)
+overrides = policies.parse_overrides(args.overrides)
+if args.lr is not None:
+    overrides.setdefault("optimizer_lr", args.lr)
+    if args.policy == "act":
+        overrides.setdefault("optimizer_lr_backbone", args.lr)
+
+repo_id, root = resolve_dataset(args.dataset)
+dataset_name = (root.name if root is not None else repo_id.replace("/", "_"))
+run_dir = Path(args.output_dir or f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
+resume_from = None
+if args.resume:
+    resume_from = training.last_checkpoint(run_dir)
+    if resume_from is None:
+        raise UserError(f"nothing to resume in '{run_dir}' (no checkpoints/last): drop --resume to start a new run")
+elif (run_dir / training.CHECKPOINTS).exists() or (run_dir / "metrics.jsonl").exists():
+    if not args.overwrite:
+        raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
+                        "again, or --output-dir for a new run")
+    prepare_output_dir(run_dir, overwrite=True)
+run_dir.mkdir(parents=True, exist_ok=True)
+torch.manual_seed(args.seed)
+log.info("run folder %s, device %s, %d steps of batch %d", run_dir, device, steps, args.batch_size)
+
+# %% [markdown]
+# ## 2. Which episodes to train on, and which to hold out
+#
+# Validation episodes are never trained on: their frames measure how well the policy predicts actions it has
+# not seen. Training on a single episode (`--episodes 0`) is allowed: it is the quickest way to check that a
+# policy can fit a demonstration at all.
+
+# %%
+from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+meta = LeRobotDatasetMetadata(repo_id, root=root)
+if resume_from is not None and (run_dir / "split.json").is_file():
+    saved_split = json.loads((run_dir / "split.json").read_text())
+    train_episodes, val_episodes = saved_split["train"], saved_split["val"]
+    log.info("resuming: using the run's saved split")
+else:
+    selected = ep_utils.parse_episode_spec(args.episodes, meta.total_episodes)
+    if args.val_episodes is not None:
+        val_episodes = ep_utils.parse_episode_spec(args.val_episodes, meta.total_episodes)
+        train_episodes = ep_utils.exclude_episodes(selected, val_episodes)
+    else:
+        fraction = args.val_fraction if args.val_fraction is not None else (0.1 if len(selected) >= 2 else 0.0)
+        train_episodes, val_episodes = ep_utils.split_episodes(selected, fraction, args.seed)
+    write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
+assert not set(train_episodes) & set(val_episodes)
+print(f"dataset {repo_id}: {meta.total_episodes} episodes, {meta.total_frames} frames at {meta.fps} fps")
+print(f"train on {len(train_episodes)} episodes {train_episodes[:20]}{'...' if len(train_episodes) > 20 else ''}")
+print(f"validate on {len(val_episodes)} episodes {val_episodes}")
+
+# %% [markdown]
+# ## 3. The policy, built by lerobot from a preset
+#
+# The preset picks the model size (`tiny` for tests, `cpu` for a laptop, `paper` for the published sizes);
+# `--set key=value` changes any field of lerobot's config. The policy's `delta_timestamps` decide which frames
+# each sample holds: ACT learns a chunk of the next `chunk_size` actions from the current frame; Diffusion sees
+# `n_obs_steps` frames and predicts `horizon` actions.
+
+# %%
+from lerobot.datasets.factory import resolve_delta_timestamps
+
+if resume_from is not None:
+    if overrides or args.pretrained_backbone or args.vlm_model_name:
+        log.info("resuming: the checkpoint's policy config is used; --set/--lr/--pretrained-backbone are ignored")
+    cfg = policies.load_config(resume_from / training.PRETRAINED, device)
+    if cfg.type != args.policy:
+        raise UserError(f"the run in '{run_dir}' trains {cfg.type}, not {args.policy}: pass --policy {cfg.type}")
+else:
+    cfg = policies.make_config(args.policy, args.preset, overrides, device, args.pretrained_backbone,
+                               args.vlm_model_name)
+delta_timestamps = resolve_delta_timestamps(cfg, meta)
+print(policies.describe(cfg))
+print("delta timestamps (s):", {k: f"{v[0]:+.3f}..{v[-1]:+.3f} ({len(v)})" for k, v in (delta_timestamps or {}).items()})
+
+# %% [markdown]
+# ## 4. Data: decode every frame once
+#
+# lerobot's dataset decodes video for every sample it returns. For a few thousand frames on a CPU it is much
+# faster to decode every frame once into memory (as uint8) and gather batches from there; `--no-cache-frames`
+# uses lerobot's DataLoader path instead. Augmentation: `--image-transforms` (lerobot's ImageTransforms, per
+# sample), `--image-noise-std` (pixel noise) and `--action-noise-std` (noise on the normalised target actions).
+
+# %%
+image_transforms = training.image_transforms_from_spec(args.image_transforms)
+train_ds = open_dataset(args.dataset, episodes=train_episodes, delta_timestamps=delta_timestamps,
+                        image_transforms=None if args.cache_frames else image_transforms)
+if len(train_ds) == 0:
+    raise UserError("the selected training episodes hold no frames: choose other --episodes")
+drop_last = getattr(cfg, "drop_n_last_frames", 0) or 0
+if args.cache_frames:
+    train_cache = training.FrameCache(train_ds, image_transforms=image_transforms)
+    train_positions = training.trainable_positions(train_cache.ep_end, drop_last)
+else:
+    train_positions = training.trainable_positions(training.episode_ends_of(train_ds), drop_last)
+val_cache = None
+if val_episodes:
+    val_ds = open_dataset(args.dataset, episodes=val_episodes, delta_timestamps=delta_timestamps)
+    val_cache = training.FrameCache(val_ds, progress=False)
+    val_positions = training.validation_positions(len(val_cache), args.val_samples)
+camera_keys = list(meta.camera_keys)
+
+
+def batches(start_step):
+    """Training batches for steps start_step, start_step+1, ...: each is a pure function of (seed, step)."""
+    if args.cache_frames:
+        step = start_step
+        while True:
+            yield train_cache.batch(training.step_indices(train_positions, args.batch_size, args.seed, step))
+            step += 1
+    sampler = training.StepBatchSampler(train_positions, args.batch_size, args.seed, start_step, steps)
+    loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=args.num_workers,
+                                         pin_memory=device == "cuda")
+    yield from loader
+
+
+# %% [markdown]
+# ## 5. Model, normalisation and optimizer
+#
+# lerobot's pre-processor normalises inputs and targets with the dataset's statistics; its post-processor turns
+# predicted actions back into joint units. The optimizer and learning-rate schedule are the policy's own presets,
+# as `lerobot-train` uses them.
+
+# %%
+if resume_from is not None:
+    policies.check_features(cfg, meta)
+    cfg.pretrained_path = str(resume_from / training.PRETRAINED)
+    policy = policies.build_policy(cfg, meta)
+    preprocessor, postprocessor = policies.make_processors(cfg, pretrained_path=resume_from / training.PRETRAINED)
+else:
+    policy = policies.build_policy(cfg, meta)
+    preprocessor, postprocessor = policies.make_processors(cfg, dataset_stats=meta.stats)
+optimizer, scheduler, grad_clip = training.make_optimizer(policy, cfg, steps)
+start_step = 0
+if resume_from is not None:
+    start_step = training.load_training_state(resume_from, optimizer, scheduler)
+    log.info("resumed from %s at step %d", resume_from, start_step)
+    if start_step >= steps:
+        log.info("the run already reached step %d: raise --steps to train longer", start_step)
+n_params = sum(p.numel() for p in policy.parameters())
+n_trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
+print(f"{cfg.type}: {n_params / 1e6:.2f}M parameters ({n_trainable / 1e6:.2f}M trainable), lr {optimizer.param_groups[0]['lr']:g}")
+
+metrics = training.MetricsLog(run_dir / "metrics.jsonl")
+metrics.truncate_after(start_step)
+best = json.loads((run_dir / "best.json").read_text()) if (run_dir / "best.json").is_file() else {"val_action_mae": None}
+run_args = {**vars(args), "steps": steps, "train_episodes": train_episodes, "val_episodes": val_episodes}
+wandb_run = None
+if args.wandb:
+    wandb_run = training.init_wandb(run_dir, run_dir.name, {"args": run_args, "policy": policies.config_dict(cfg)})
+
+# %% [markdown]
+# ## 6. The training loop
+#
+# One step: gather a batch, normalise it (pre-processor), run the policy forward to get the loss, backpropagate,
+# clip the gradient, step the optimizer and the learning-rate schedule. Every `--val-every` steps the held-out
+# episodes are scored; every `--save-every` steps (and at the end) a checkpoint is written. Ctrl-C (or SIGTERM)
+# finishes the current step, saves a checkpoint and stops cleanly; `--resume` carries on from there.
+
+# %%
+stop_signal = {"name": None}
+
+
+def request_stop(signum, frame):
+    """Ask the loop to save and stop after the current step."""
+    stop_signal["name"] = signal.Signals(signum).name
+
+
+previous_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def checkpoint(step):
+    """Save checkpoints/<step> (and move `last`)."""
+    return training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor, optimizer, scheduler,
+                                    extra=run_args)
+
+
+step, last_saved, timing = start_step, None, {"data": 0.0, "total": 0.0, "n": 0}
+window = []
+policy.train()
+batch_iter = batches(start_step)
+bar = tqdm(total=steps, initial=start_step, unit="step", desc=f"train {cfg.type}", dynamic_ncols=True)
+try:
+    while step < steps:
+        t0 = time.perf_counter()
+        raw = next(batch_iter)
+        raw = training.add_image_noise(raw, camera_keys, args.image_noise_std)
+        batch = preprocessor(raw)
+        batch = training.add_action_noise(batch, args.action_noise_std)
+        t1 = time.perf_counter()
+
+        loss, _ = policy.forward(batch)
+        training.check_finite(loss, step + 1, last_saved or training.last_checkpoint(run_dir))
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if scheduler is not None:
+            scheduler.step()
+        step += 1
+
+        t2 = time.perf_counter()
+        timing["data"] += t1 - t0
+        timing["total"] += t2 - t0
+        timing["n"] += 1
+        window.append(loss.item())
+        bar.update(1)
+        if step % args.log_every == 0 or step == steps:
+            row = {"step": step, "loss": sum(window) / len(window), "grad_norm": float(grad_norm),
+                   "lr": optimizer.param_groups[0]["lr"], "s_per_step": timing["total"] / timing["n"],
+                   "data_fraction": timing["data"] / max(timing["total"], 1e-9)}
+            metrics.write(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", data=f"{100 * row['data_fraction']:.0f}%")
+            if wandb_run is not None:
+                wandb_run.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
+            window = []
+        if val_cache is not None and (step % val_every == 0 or step == steps):
+            scores = training.validate(policy, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
+            metrics.write({"step": step, **scores})
+            bar.write(f"step {step}: val loss {scores['val_loss']:.4f}, held-out action error "
+                      f"{scores['val_action_mae']:.4f} (mean over joints, original units)")
+            if wandb_run is not None:
+                wandb_run.log({"val/loss": scores["val_loss"], "val/action_mae": scores["val_action_mae"]}, step=step)
+            if best["val_action_mae"] is None or scores["val_action_mae"] < best["val_action_mae"]:
+                best = {"step": step, **scores}
+                training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor,
+                                         extra=run_args, name=training.BEST)
+                write_json(run_dir / "best.json", best)
+        if step % save_every == 0 or step == steps or stop_signal["name"]:
+            last_saved = checkpoint(step)
+        if stop_signal["name"]:
+            bar.write(f"{stop_signal['name']}: saved {last_saved} and stopped at step {step}; "
+                      "continue with --resume")
+            break
+finally:
+    bar.close()
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+
+# %% [markdown]
+# ## 7. Results: the loss curve and where the checkpoints are
+#
+# The training loss should fall steadily; the held-out action error says how far (in joint units) the predicted
+# actions are from the demonstrator's on episodes the policy never saw. `checkpoints/best` is the checkpoint with
+# the lowest held-out action error; `checkpoints/last` is the newest.
+
+# %%
+fig = training.plot_loss_curve(metrics.rows(), run_dir / "loss_curve.png", title=f"{cfg.type} on {dataset_name}")
+plt.show()
+summary = {
+    "run_dir": str(run_dir), "policy": cfg.type, "preset": args.preset, "steps": step, "device": device,
+    "train_episodes": train_episodes, "val_episodes": val_episodes, "parameters": n_params,
+    "s_per_step": timing["total"] / max(timing["n"], 1), "data_fraction": timing["data"] / max(timing["total"], 1e-9),
+    "last_checkpoint": str(training.last_checkpoint(run_dir)), "best": best, "stopped_by": stop_signal["name"],
+}
+write_json(run_dir / "summary.json", summary)
+if wandb_run is not None:
+    if args.wandb_log_model and training.last_checkpoint(run_dir) is not None:
+        training.log_model_artifact(wandb_run, training.last_checkpoint(run_dir) / training.PRETRAINED, run_dir.name)
+    wandb_run.finish()
+print(f"{step} steps at {summary['s_per_step']:.3f} s/step ({100 * summary['data_fraction']:.0f}% data loading)")
+print(f"last checkpoint: {summary['last_checkpoint']}/{training.PRETRAINED}")
+if best.get("step"):
+    print(f"best checkpoint: step {best['step']}, held-out action error {best['val_action_mae']:.4f} "
+          f"-> {run_dir / training.CHECKPOINTS / training.BEST / training.PRETRAINED}")
