@@ -1,0 +1,405 @@
+"""Policy rollouts in simulation: load a checkpoint, match its inputs to the env, run seeded episodes, score them.
+
+Metrics use lerobot-eval's definitions: per episode the sum and the max of the rewards up to and including the
+step that ended it, success if the env reported is_success by then, and the episode's reset seed; then
+pc_success, avg_sum_reward and avg_max_reward over episodes. Episode i is reset with seed + i, as in lerobot-eval.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .inference import LatencyLog
+from .runtime import UserError, log, looks_like_repo_id, require_hub
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One simulated task: how to build it, its control rate and its default episode length."""
+
+    name: str
+    family: str  # "aloha" or "pusht"
+    gym_id: str
+    fps: int
+    max_steps: int
+    task: str  # sim_env task name, or the task text handed to language-conditioned policies
+    description: str
+
+
+ENVS = {
+    "aloha_transfer_cube": EnvSpec("aloha_transfer_cube", "aloha", "gym_aloha/AlohaTransferCube-v0", 50, 400,
+                                   "transfer_cube", "Pick up the cube with the right arm and transfer it to the left arm."),
+    "aloha_insertion": EnvSpec("aloha_insertion", "aloha", "gym_aloha/AlohaInsertion-v0", 50, 400, "insertion",
+                               "Insert the peg into the socket."),
+    "pusht": EnvSpec("pusht", "pusht", "gym_pusht/PushT-v0", 10, 300, "pusht", "Push the T-shaped block onto the target."),
+}
+
+
+def env_spec(name: str) -> EnvSpec:
+    """The EnvSpec for a --env name, or a UserError listing the choices."""
+    if name not in ENVS:
+        raise UserError(f"unknown env '{name}': choose one of {', '.join(ENVS)}")
+    return ENVS[name]
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def resolve_policy_dir(spec: str | Path) -> Path:
+    """Folder holding config.json + model.safetensors for a local checkpoint (any of train.py's levels) or hub id."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        for candidate in (path, path / "pretrained_model", path / "checkpoints" / "last" / "pretrained_model"):
+            if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+                return candidate
+        raise UserError(f"'{path}' holds no policy checkpoint (config.json + model.safetensors): pass a "
+                        "pretrained_model folder, e.g. outputs/train/RUN/checkpoints/last/pretrained_model")
+    if looks_like_repo_id(str(spec)):
+        require_hub(str(spec), "model", "pass a local checkpoint folder instead, e.g. --policy-path "
+                    "outputs/train/RUN/checkpoints/last/pretrained_model (train one with train.py)")
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(spec), repo_type="model"))
+    raise UserError(f"policy '{spec}' is neither an existing folder nor a hub repo id (owner/name): "
+                    "pass a checkpoint folder made by train.py")
+
+
+@dataclass
+class LoadedPolicy:
+    """A policy in eval mode with the processors it was trained with."""
+
+    policy: object
+    preprocessor: object
+    postprocessor: object
+    config: object
+    path: Path
+    device: str
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Policy input feature key -> shape (images as C, H, W)."""
+        return {key: tuple(ft.shape) for key, ft in self.config.input_features.items()}
+
+    @property
+    def action_dim(self) -> int:
+        """Size of the action vector the policy outputs."""
+        return int(self.config.output_features["action"].shape[0])
+
+
+def load_policy(spec: str | Path, device: str = "cpu") -> LoadedPolicy:
+    """Load a policy and its pre/post processors from a local checkpoint or a hub id, ready for select_action."""
+    import lerobot.policies.factory  # noqa: F401  registers every policy config type (act, diffusion, ...)
+
+    from . import policies
+
+    path = resolve_policy_dir(spec)
+    try:
+        policies.load_config(path, device)
+    except Exception as err:  # draccus raises several types for a bad or foreign config.json
+        raise UserError(f"cannot read the policy config in '{path}' ({str(err).splitlines()[0][:120]}): "
+                        "pass a checkpoint saved by train.py or lerobot") from err
+    if not (path / "policy_preprocessor.json").is_file():
+        raise UserError(f"'{path}' has no policy_preprocessor.json, so the normalisation it was trained with is "
+                        "unknown: pass a checkpoint saved with its processors (train.py saves them)")
+    policy, preprocessor, postprocessor = policies.load_policy(path, device)
+    return LoadedPolicy(policy, preprocessor, postprocessor, policy.config, path, device)
+
+
+def training_dataset_root(policy_dir: str | Path) -> Path | None:
+    """The local dataset root recorded in the checkpoint's train_config.json, when it still exists."""
+    path = Path(policy_dir) / "train_config.json"
+    if not path.is_file():
+        return None
+    dataset = json.loads(path.read_text()).get("dataset") or {}
+    root = dataset.get("root")
+    if root and (Path(root) / "meta" / "info.json").is_file():
+        return Path(root)
+    return None
+
+
+def sim_settings_for(policy_dir: str | Path) -> dict | None:
+    """The sim settings (task, image_size, render_quality, cube pose...) of the data the policy trained on, if known."""
+    root = training_dataset_root(policy_dir)
+    if root is None:
+        return None
+    try:
+        from .sim_env import read_sim_settings
+    except ImportError:
+        return None
+    return read_sim_settings(root)
+
+
+# ------------------------------------------------------------------------------------ observation matching
+
+
+@dataclass
+class ObservationAdapter:
+    """Renames and resizes env observations (lerobot layout, batched) into what the policy was trained on."""
+
+    renames: dict[str, str] = field(default_factory=dict)  # env key -> policy key
+    resizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # policy key -> (H, W)
+    notes: list[str] = field(default_factory=list)
+
+    def __call__(self, observation: dict) -> dict:
+        import torch.nn.functional as F
+
+        out = {self.renames.get(key, key): value for key, value in observation.items()}
+        for key, size in self.resizes.items():
+            out[key] = F.interpolate(out[key], size=size, mode="bilinear", antialias=True, align_corners=False)
+        return out
+
+
+def plan_observation_adapter(policy_inputs: dict[str, tuple[int, ...]], env_inputs: dict[str, tuple[int, ...]],
+                             max_aspect_change: float = 0.05) -> ObservationAdapter:
+    """Work out how to feed env observations to the policy, or raise a UserError naming the mismatch.
+
+    Both dicts map lerobot keys to shapes without the batch dim (images C, H, W). Safe fixes: one unmatched
+    camera renamed to the one camera the policy lacks, and an image resized to the trained size when the aspect
+    ratio changes by at most max_aspect_change. Any other mismatch (state size, cameras, distortion) is refused.
+    """
+    adapter = ObservationAdapter()
+    want_images = [k for k, s in policy_inputs.items() if len(s) == 3]
+    have_images = [k for k, s in env_inputs.items() if len(s) == 3]
+    missing = [k for k in want_images if k not in env_inputs]
+    spare = [k for k in have_images if k not in policy_inputs]
+    if missing:
+        if len(missing) == 1 and len(spare) == 1:
+            adapter.renames[spare[0]] = missing[0]
+            adapter.notes.append(f"camera '{spare[0]}' fed to the policy as '{missing[0]}'")
+        else:
+            raise UserError(f"the policy expects camera(s) {missing} but the env gives {have_images}: "
+                            "use a policy trained on this env's cameras")
+    for key in want_images:
+        env_key = next((e for e, p in adapter.renames.items() if p == key), key)
+        want, have = policy_inputs[key], env_inputs[env_key]
+        if want == have:
+            continue
+        if want[0] != have[0]:
+            raise UserError(f"'{key}' has {have[0]} channels in the env but the policy expects {want[0]}: "
+                            "use a policy trained on RGB images")
+        aspect_change = abs((want[2] / want[1]) / (have[2] / have[1]) - 1)
+        if aspect_change > max_aspect_change:
+            raise UserError(f"'{key}' is {have[1]}x{have[2]} in the env but the policy was trained on "
+                            f"{want[1]}x{want[2]}; resizing would distort it: render the env at the trained "
+                            "aspect ratio (--image-size H W)")
+        adapter.resizes[key] = (want[1], want[2])
+        adapter.notes.append(f"'{key}' resized from {have[1]}x{have[2]} to the trained {want[1]}x{want[2]}")
+    for key, want in policy_inputs.items():
+        if len(want) == 3:
+            continue
+        if key not in env_inputs:
+            raise UserError(f"the policy expects '{key}' {list(want)} but the env does not provide it (it gives "
+                            f"{sorted(env_inputs)}): use a policy trained on this env")
+        if tuple(env_inputs[key]) != tuple(want):
+            raise UserError(f"'{key}' has shape {list(env_inputs[key])} in the env but the policy expects "
+                            f"{list(want)}: use a policy trained on this env (state sizes must match exactly)")
+    return adapter
+
+
+def observation_shapes(observation: dict) -> dict[str, tuple[int, ...]]:
+    """Key -> shape without the batch dim, for the tensors in a lerobot-layout observation."""
+    return {k: tuple(v.shape[1:]) for k, v in observation.items() if hasattr(v, "shape")}
+
+
+def check_action_dim(policy_action_dim: int, env_action_dim: int) -> None:
+    """Refuse a policy whose action size differs from the env's."""
+    if policy_action_dim != env_action_dim:
+        raise UserError(f"the policy outputs {policy_action_dim}-dim actions but the env takes {env_action_dim}: "
+                        "use a policy trained for this env (--env)")
+
+
+# ------------------------------------------------------------------------------------------------- envs
+
+
+def make_env(name: str, max_steps: int | None = None, render_quality: str = "fast",
+             image_size: tuple[int, int] | None = None, cube_pose: tuple[float, float] | None = None,
+             pose_range: float | None = None):
+    """A single gymnasium env for a --env name with the pixels_agent_pos observation layout.
+
+    ALOHA uses the fast joint-space env (sim_env) when it is available, else stock gym-aloha (logged once).
+    """
+    import gymnasium as gym
+
+    spec = env_spec(name)
+    steps = max_steps or spec.max_steps
+    if spec.family == "pusht":
+        import gym_pusht  # noqa: F401  registers the env
+
+        return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps)
+    fast = _sim_env_module()
+    if fast is not None:
+        return fast.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
+                             cube_pose=cube_pose, pose_range=pose_range, max_steps=steps)
+    _warn_stock_env()
+    if cube_pose is not None or image_size not in (None, (480, 640)):
+        raise UserError("--cube-pose and --image-size need the fast ALOHA env (lerobot_notebook_pipeline.sim_env), "
+                        "which is not installed here: drop those flags")
+    import gym_aloha  # noqa: F401
+
+    return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps)
+
+
+def _sim_env_module():
+    try:
+        from . import sim_env
+    except ImportError:
+        return None
+    return sim_env if hasattr(sim_env, "make_env") else None
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_stock_env() -> None:
+    log.info("fast ALOHA env not available: using stock gym-aloha (about 5 steps/s)")
+
+
+def make_vector_env(name: str, num_envs: int, **env_kwargs):
+    """num_envs copies of make_env(name, ...) as a gymnasium vector env (subprocesses when num_envs > 1)."""
+    import gymnasium as gym
+
+    factory = functools.partial(make_env, name, **env_kwargs)
+    if num_envs == 1:
+        return gym.vector.SyncVectorEnv([factory])
+    return gym.vector.AsyncVectorEnv([factory] * num_envs, context="spawn")
+
+
+# ---------------------------------------------------------------------------------------------- rollouts
+
+
+@dataclass
+class Episode:
+    """One rollout: per-step rewards and actions, the rendered frames (reset frame first), and its score."""
+
+    seed: int
+    rewards: list[float] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+    success: bool = False
+    success_step: int | None = None  # index of the first step that reported is_success
+    done: bool = False
+    wall_s: float = 0.0
+
+    @property
+    def sum_reward(self) -> float:
+        """Sum of rewards up to and including the final step."""
+        return float(np.sum(self.rewards)) if self.rewards else 0.0
+
+    @property
+    def max_reward(self) -> float:
+        """Max reward up to and including the final step."""
+        return float(np.max(self.rewards)) if self.rewards else 0.0
+
+    def as_metrics(self, index: int) -> dict:
+        """The per-episode entry of metrics.json."""
+        return {"episode_ix": index, "seed": self.seed, "sum_reward": self.sum_reward, "max_reward": self.max_reward,
+                "success": bool(self.success), "steps": len(self.rewards), "wall_s": round(self.wall_s, 3)}
+
+
+def _render_all(env, count: int) -> list[np.ndarray]:
+    import gymnasium as gym
+
+    if isinstance(env, gym.vector.SyncVectorEnv):
+        return [env.envs[i].render() for i in range(count)]
+    return list(env.call("render"))[:count]
+
+
+def _add_task(observation: dict, text: str, batch: int) -> dict:
+    observation["task"] = [text] * batch
+    return observation
+
+
+def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = "",
+                  render: bool = True, latency: LatencyLog | None = None,
+                  adapter: ObservationAdapter | None = None) -> tuple[list[Episode], ObservationAdapter]:
+    """Run one episode per sub-env of a vector env, reset with `seeds`, until every episode has ended.
+
+    Each episode stops recording at its own terminated/truncated step (later steps of that sub-env are ignored).
+    Returns the episodes and the observation adapter (planned on the first observation when not given).
+    """
+    from lerobot.envs.utils import preprocess_observation
+
+    policy, num = loaded.policy, env.num_envs
+    check_action_dim(loaded.action_dim, int(env.single_action_space.shape[0]))
+    latency = latency if latency is not None else LatencyLog()
+    policy.reset()
+    obs, _ = env.reset(seed=list(seeds))
+    episodes = [Episode(seed=int(s)) for s in seeds]
+    if render:
+        for episode, frame in zip(episodes, _render_all(env, num), strict=True):
+            episode.frames.append(frame)
+    start = time.perf_counter()
+    while not all(e.done for e in episodes):
+        batch = preprocess_observation(obs)
+        if adapter is None:
+            adapter = plan_observation_adapter(loaded.input_shapes, observation_shapes(batch))
+            for note in adapter.notes:
+                log.info("observation matching: %s", note)
+        batch = loaded.preprocessor(_add_task(adapter(batch), task_text, num))
+        action = loaded.postprocessor(latency.select_action(policy, batch, loaded.device))
+        action = action.to("cpu").numpy()
+        obs, reward, terminated, truncated, info = env.step(action)
+        frames = _render_all(env, num) if render else [None] * num
+        success = np.asarray(info.get("is_success", np.zeros(num, bool)), dtype=bool).reshape(-1)
+        for i, episode in enumerate(episodes):
+            if episode.done:
+                continue
+            episode.rewards.append(float(reward[i]))
+            episode.actions.append(action[i].copy())
+            if success[i] and not episode.success:
+                episode.success, episode.success_step = True, len(episode.rewards) - 1
+            if frames[i] is not None:
+                episode.frames.append(frames[i])
+            if terminated[i] or truncated[i]:
+                episode.done = True
+                episode.wall_s = time.perf_counter() - start
+    return episodes, adapter
+
+
+def summarize_episodes(episodes: list[Episode]) -> dict:
+    """lerobot-eval's aggregate metrics plus the per-episode list."""
+    per_episode = [e.as_metrics(i) for i, e in enumerate(episodes)]
+    return {
+        "pc_success": float(np.mean([e.success for e in episodes]) * 100) if episodes else float("nan"),
+        "avg_sum_reward": float(np.mean([e.sum_reward for e in episodes])) if episodes else float("nan"),
+        "avg_max_reward": float(np.mean([e.max_reward for e in episodes])) if episodes else float("nan"),
+        "n_episodes": len(episodes),
+        "per_episode": per_episode,
+    }
+
+
+def episode_seeds(seed: int, episodes: int) -> list[int]:
+    """Reset seeds seed, seed+1, ... as lerobot-eval uses them."""
+    return [seed + i for i in range(episodes)]
+
+
+def guess_env(input_shapes: dict[str, tuple[int, ...]], settings: dict | None) -> str:
+    """The --env to use when none is given: the training data's sim task, else from the state size."""
+    if settings and settings.get("task") in ("transfer_cube", "insertion"):
+        return f"aloha_{settings['task']}"
+    state = input_shapes.get("observation.state")
+    if state == (2,):
+        return "pusht"
+    if state == (14,):
+        return "aloha_transfer_cube"
+    raise UserError(f"cannot tell which sim env fits a policy with inputs {sorted(input_shapes)}: pass --env, "
+                    "or --dataset PATH --episode K for open-loop replay on recorded data")
+
+
+def run_name(policy_dir: str | Path, suffix: str) -> str:
+    """A readable run name: TRAINRUN_STEP for train.py checkpoints, else the folder name, plus suffix."""
+    path = Path(policy_dir).resolve()
+    parts = path.parts
+    if path.name == "pretrained_model" and len(parts) >= 4 and parts[-3] == "checkpoints":
+        base = f"{parts[-4]}_{parts[-2]}"
+    elif path.name == "pretrained_model":
+        base = path.parent.name
+    else:
+        base = path.name
+    if "snapshots" in parts:  # a hub download: models--owner--name/snapshots/HASH
+        base = next((p.split("--")[-1] for p in parts if p.startswith("models--")), base)
+    return f"{base}_{suffix}"

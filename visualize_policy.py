@@ -1,0 +1,268 @@
+# %% [markdown]
+# # Watch the policy act: rollouts, success rate, video and inference speed
+#
+# Training curves say little about whether a robot policy works. This notebook loads a trained policy,
+# runs it in simulation for a few seeded episodes, and answers three questions with numbers and pictures:
+#
+# 1. **Does it succeed?** `metrics.json` uses lerobot-eval's definitions (`pc_success`, `avg_sum_reward`,
+#    `avg_max_reward`, and per episode `sum_reward`, `max_reward`, `success`, `seed`), so the figures
+#    compare directly with published results.
+# 2. **What does it do?** An MP4 per episode and one GIF (each under `--max-mb`) with the step, reward and
+#    success drawn on the frames, plus a first/last-frame strip.
+# 3. **Is it fast enough?** Per-call `select_action` latency, split into calls that compute a new action
+#    chunk and calls that pop a queued action, against the control rate of the robot.
+#
+# For a real-robot dataset that no simulator covers, pass `--dataset PATH --episode K`: the policy then
+# replays the recorded observations of that episode (open loop) and its actions are compared, joint by
+# joint, with what the human operator commanded.
+
+# %%
+# Parameters: these defaults are the notebook's defaults too (in a notebook, flags come from $LNP_ARGS).
+import argparse
+
+from lerobot_notebook_pipeline.runtime import parse_args
+
+parser = argparse.ArgumentParser(description="Roll out a trained policy in simulation (or replay it open loop on a "
+                                 "recorded episode), save videos under a size budget, and measure its speed.")
+parser.add_argument("--policy-path", required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
+parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
+                    help="sim env (default: the training data's task, else guessed from the policy's state size)")
+parser.add_argument("--episodes", type=int, default=3, help="number of rollout episodes")
+parser.add_argument("--seed", type=int, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
+parser.add_argument("--max-steps", type=int, default=None, help="episode length (default: the env's, 400 for aloha)")
+parser.add_argument("--output-dir", default=None, help="default outputs/rollouts/<run name>")
+parser.add_argument("--max-mb", type=float, default=10.0, help="size budget for each video and the GIF")
+parser.add_argument("--num-envs", type=int, default=1, help="parallel envs (gymnasium vector env, subprocesses)")
+parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
+                    help="aloha render settings (default: those of the training data, else fast)")
+parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
+                    help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
+parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                    help="aloha render size (default: the training data's, else 480 640)")
+parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
+parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
+parser.add_argument("--episode", type=int, default=0, help="open-loop mode: which episode of --dataset")
+parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+args = parse_args(parser)
+
+# %% [markdown]
+# ## Load the policy and its processors
+#
+# A checkpoint holds the network (`model.safetensors`), its config, and the pre/post processors that
+# normalise observations and un-normalise actions with the training data's statistics. Without those the
+# policy would see differently scaled inputs than in training, so a checkpoint without them is refused.
+
+# %%
+import json
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lerobot_notebook_pipeline import rollout
+from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
+from lerobot_notebook_pipeline.inference import LatencyLog
+from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
+from lerobot_notebook_pipeline.runtime import UserError, pick_device
+
+if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0:
+    raise UserError("--episodes and --num-envs must be at least 1 and --max-mb positive: fix the flag")
+OPEN_LOOP = args.dataset is not None
+device = pick_device(args.device)
+loaded = rollout.load_policy(args.policy_path, device)
+n_params = sum(p.numel() for p in loaded.policy.parameters())
+print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")
+print("inputs:", {k: list(v) for k, v in loaded.input_shapes.items()}, "| action dim:", loaded.action_dim)
+
+# %% [markdown]
+# ## Pick the env the policy was trained for
+#
+# A policy only works on the images it was trained on. When the checkpoint records its training dataset and
+# that dataset stores its sim settings (task, image size, render quality, cube position), the rollout env
+# is built the same way. Flags override them. Mismatches between the policy's inputs and the env's
+# observations are fixed only when that is safe (an image resized to the trained size at the same aspect
+# ratio); anything else is refused with a message.
+
+# %%
+if OPEN_LOOP:
+    suffix = f"openloop_ep{args.episode}"
+    settings = None
+else:
+    settings = rollout.sim_settings_for(loaded.path)
+    env_name = args.env or rollout.guess_env(loaded.input_shapes, settings)
+    spec = rollout.env_spec(env_name)
+    env_kwargs = {"max_steps": args.max_steps or (settings or {}).get("episode_length") or spec.max_steps}
+    if spec.family == "aloha":
+        env_kwargs.update(
+            render_quality=args.render_quality or (settings or {}).get("render_quality", "fast"),
+            image_size=tuple(args.image_size or (settings or {}).get("image_size") or (480, 640)),
+            cube_pose=tuple(args.cube_pose) if args.cube_pose else (settings or {}).get("cube_pose"),
+            pose_range=(settings or {}).get("pose_range") if not args.cube_pose else None)
+    elif args.cube_pose or args.image_size or args.render_quality:
+        raise UserError("--cube-pose, --image-size and --render-quality apply to the aloha envs only: drop them")
+    suffix = env_name
+    print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
+    print("env settings:", env_kwargs)
+out_dir = prepare_output_dir(args.output_dir or Path("outputs/rollouts") / rollout.run_name(loaded.path, suffix),
+                             args.overwrite)
+print("writing to", out_dir)
+
+# %% [markdown]
+# ## Roll out seeded episodes
+#
+# Episode *i* is reset with seed `seed + i`, exactly as `lerobot-eval --seed` does, so the same checkpoint and
+# seeds give the same per-episode results in both tools. With `--num-envs K`, K episodes run at once in
+# subprocesses (a gymnasium vector env) and the policy sees them as one batch.
+
+# %%
+if not OPEN_LOOP:
+    from lerobot.utils.random_utils import set_seed
+
+    set_seed(args.seed)
+    seeds = rollout.episode_seeds(args.seed, args.episodes)
+    latency = LatencyLog()
+    env = rollout.make_vector_env(env_name, min(args.num_envs, args.episodes), **env_kwargs)
+    episodes, adapter = [], None
+    start = time.perf_counter()
+    try:
+        for first in range(0, len(seeds), env.num_envs):
+            batch_seeds = seeds[first:first + env.num_envs]
+            batch_seeds += [batch_seeds[-1]] * (env.num_envs - len(batch_seeds))  # pad the last batch, drop later
+            done, adapter = rollout.rollout_batch(env, loaded, batch_seeds, spec.description, latency=latency,
+                                                  adapter=adapter)
+            episodes += done[:len(seeds) - first]
+            for e in done[:len(seeds) - first]:
+                print(f"seed {e.seed}: {len(e.rewards)} steps, sum_reward {e.sum_reward:g}, max_reward "
+                      f"{e.max_reward:g}, {'SUCCESS' if e.success else 'no success'}")
+    finally:
+        env.close()
+    rollout_s = time.perf_counter() - start
+    metrics = rollout.summarize_episodes(episodes)
+    steps = sum(len(e.rewards) for e in episodes)
+    speed = latency.summary(spec.fps)
+    metrics.update(env=env_name, env_settings={k: v for k, v in env_kwargs.items()}, seed=args.seed,
+                   num_envs=env.num_envs, rollout_s=round(rollout_s, 2), env_steps_per_s=round(steps / rollout_s, 1),
+                   inference=speed, policy_path=str(loaded.path), device=device)
+    print(f"\nsuccess {metrics['pc_success']:.1f}% over {len(episodes)} episodes | avg_sum_reward "
+          f"{metrics['avg_sum_reward']:.3g} | avg_max_reward {metrics['avg_max_reward']:.3g}")
+    print(f"{steps} steps in {rollout_s:.1f} s ({steps / rollout_s:.1f} steps/s including rendering)")
+
+# %% [markdown]
+# ## Open-loop replay on a recorded episode
+#
+# (Runs only with `--dataset`.) The policy sees the recorded observations, one frame at a time, and its
+# commanded actions are compared with the recorded ones per named joint. The mean absolute error is in the
+# dataset's own units (radians, or motor degrees/percent for an SO-101). Open-loop error is a sanity check,
+# not a success rate: small errors can still compound on the robot, and a policy can succeed while
+# disagreeing with one demonstration.
+
+# %%
+if OPEN_LOOP:
+    from lerobot_notebook_pipeline import openloop
+
+    dataset = openloop.open_episode(args.dataset, args.episode)
+    fps = float(dataset.meta.fps)
+    latency = LatencyLog()
+    start = time.perf_counter()
+    replay = openloop.replay_episode(loaded, dataset, latency)
+    rollout_s = time.perf_counter() - start
+    mae = replay.mae()
+    control_hz = fps  # a recording's fps is its control rate (30 Hz for an SO-101)
+    speed = latency.summary(control_hz)
+    metrics = {"mode": "open_loop", "dataset": str(args.dataset), "episode": args.episode, "frames": len(replay.recorded),
+               "fps": fps, "per_joint_mae": mae, "mean_mae": float(np.mean(list(mae.values()))),
+               "inference": speed, "policy_path": str(loaded.path), "device": device}
+    print(f"episode {args.episode}: {len(replay.recorded)} frames at {fps:g} fps, replayed in {rollout_s:.1f} s")
+    for name, value in mae.items():
+        print(f"  {name:>28s}: MAE {value:.4g}")
+
+# %% [markdown]
+# ## Inference speed: does the policy keep up with the robot?
+#
+# A chunking policy (ACT, Diffusion, SmolVLA) computes a whole chunk of actions in one expensive call and then
+# returns queued actions almost for free. The average rate can look fine while the chunk calls are longer
+# than one control period, which stalls a synchronous control loop at every new chunk. Both are reported.
+
+# %%
+s = metrics["inference"]
+print(f"select_action: {s['all']['calls']} calls, p50 {s['all']['p50_ms']} ms, p95 {s['all']['p95_ms']} ms")
+print(f"  new chunk: {s['new_chunk']['calls']} calls, p50 {s['new_chunk']['p50_ms']} ms, p95 {s['new_chunk']['p95_ms']} ms")
+print(f"  queued:    {s['queued']['calls']} calls, p50 {s['queued']['p50_ms']} ms, p95 {s['queued']['p95_ms']} ms")
+print(f"inference FPS {s['effective_hz']} against the {s['control_hz']:g} Hz control rate: {s['verdict']}")
+
+# %% [markdown]
+# ## Videos under the size budget
+#
+# Each MP4 and the GIF must fit `--max-mb`; when one would not, it is downscaled, then frames are skipped
+# (the playback rate drops with them so the video keeps real time), and the GIF uses a reduced palette.
+# The step, the reward and SUCCESS are drawn on the frames.
+
+# %%
+from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
+
+media = {}
+if not OPEN_LOOP:
+    videos, gif_index, gif_frames = [], 0, None
+    for i, e in enumerate(episodes):
+        actions = np.asarray(e.actions) if args.action_panel else None
+        frames = rollout_frames(e.frames, e.rewards, e.success_step, actions)
+        result = write_video(frames, out_dir / f"episode_{i:03d}_seed{e.seed}.mp4", spec.fps, args.max_mb)
+        videos.append(result)
+        if i == 0 or (e.success and not episodes[gif_index].success):
+            gif_index, gif_frames = i, frames
+    gif = write_gif(gif_frames, out_dir / f"rollout_seed{episodes[gif_index].seed}.gif", spec.fps, args.max_mb)
+    strip_images, strip_labels = [], []
+    for e in episodes[:4]:
+        strip_images += [e.frames[0], e.frames[-1]]
+        strip_labels += [f"seed {e.seed} first", f"seed {e.seed} last" + (" SUCCESS" if e.success else "")]
+    strip = frame_strip(strip_images, out_dir / "first_last_frames.png", strip_labels)
+else:
+    panel = openloop.replay_panel(replay, height=480, width=640)
+    plot_path = out_dir / "predicted_vs_recorded.png"
+    plt.imsave(plot_path, panel.image)
+    frames = [beside(annotate(f, [f"frame {t}"], min_height=240), panel.at(t)) for t, f in enumerate(replay.frames)]
+    videos = [write_video(frames, out_dir / f"openloop_episode_{args.episode}.mp4", fps, args.max_mb)]
+    gif = write_gif(frames, out_dir / f"openloop_episode_{args.episode}.gif", fps, args.max_mb)
+    strip = frame_strip([replay.frames[0], replay.frames[-1]], out_dir / "first_last_frames.png",
+                        [f"episode {args.episode} first", f"episode {args.episode} last"])
+for result in videos + [gif]:
+    media[result.path.name] = {"size_mb": round(result.size_mb, 3), "scale": result.scale, "stride": result.stride,
+                               "frames": result.frames}
+    print(f"{result.path}: {result.size_mb:.2f} MB (scale {result.scale}, every {result.stride} frame(s))")
+print(f"{strip}: first/last frames")
+metrics["media"] = media
+write_json(out_dir / "metrics.json", metrics)
+print(f"{out_dir / 'metrics.json'}")
+
+# %% [markdown]
+# ## First and last frames
+#
+# The quickest look at an outcome: where each episode started and where it ended.
+
+# %%
+image = plt.imread(strip)
+plt.figure(figsize=(min(16, image.shape[1] / 60), image.shape[0] / 60))
+plt.imshow(image)
+plt.axis("off")
+plt.show()
+if OPEN_LOOP:
+    plt.figure(figsize=(10, 7.5))
+    plt.imshow(panel.image)
+    plt.axis("off")
+    plt.show()
+
+# %% [markdown]
+# ## Summary
+
+# %%
+if OPEN_LOOP:
+    print(f"open-loop replay of episode {args.episode}: mean MAE {metrics['mean_mae']:.4g} over "
+          f"{len(metrics['per_joint_mae'])} joints")
+else:
+    print(f"success rate {metrics['pc_success']:.1f}% ({sum(e.success for e in episodes)}/{len(episodes)} episodes)")
+print(f"inference FPS {metrics['inference']['effective_hz']} vs {metrics['inference']['control_hz']:g} Hz: "
+      f"{'keeps up' if metrics['inference']['keeps_up'] else 'does NOT keep up'}")
+print("media:", ", ".join(f"{name} {m['size_mb']:.2f} MB" for name, m in media.items()))
+print("details:", json.dumps({k: metrics[k] for k in metrics if k in ('pc_success', 'avg_sum_reward', 'avg_max_reward')}))
