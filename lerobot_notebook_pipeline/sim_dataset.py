@@ -1,0 +1,155 @@
+"""Recording scripted ALOHA episodes into a LeRobotDataset: features, seeds, one episode, shards and their merge."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .data import add_episode, create_dataset, image_feature, vector_feature
+from .sim_env import CAMERA, FPS, TASK_STRINGS, make_env
+
+# The joint names of lerobot's aloha sim datasets (observation.state and action share them).
+STATE_NAMES = [f"{side}_{joint}" for side in ("left", "right")
+               for joint in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
+IMAGE_KEY = f"observation.images.{CAMERA}"
+
+
+def sim_features(image_size: tuple[int, int]) -> dict:
+    """Dataset features like lerobot's aloha sim datasets: the top camera, a 14-dim state and action."""
+    return {IMAGE_KEY: image_feature(*image_size), "observation.state": vector_feature(STATE_NAMES),
+            "action": vector_feature(STATE_NAMES)}
+
+
+def attempt_seed(seed: int, attempt: int) -> int:
+    """The env seed of the attempt-th episode of a run with seed (independent streams, deterministic)."""
+    return int(np.random.SeedSequence([int(seed), int(attempt)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def make_policy(env, task: str, episode_length: int, waypoint_noise: float, seed: int):
+    """The scripted policy for task on env."""
+    from .scripted import POLICIES
+
+    return POLICIES[task](env, episode_length, waypoint_noise=waypoint_noise, seed=seed)
+
+
+def scripted_success(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> float:
+    """Max reward of the scripted episode for seed, run without rendering (a cheap planning pass)."""
+    from .scripted import run_episode
+
+    policy = make_policy(env, task, episode_length, waypoint_noise, seed)
+    return float(run_episode(env, policy, seed, render=False)[3].max())
+
+
+def record_episode(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> dict | None:
+    """Frames of one scripted episode, or None when it misses the max reward.
+
+    A planning pass without rendering decides first; only a successful plan is run again with the camera,
+    and that recorded run must reach the max reward too.
+    """
+    from .scripted import run_episode
+
+    if scripted_success(env, task, seed, episode_length, waypoint_noise) < env.unwrapped.max_reward:
+        return None
+    policy = make_policy(env, task, episode_length, waypoint_noise, seed)
+    actions, states, images, rewards = run_episode(env, policy, seed, render=True)
+    if rewards.max() < env.unwrapped.max_reward:
+        return None
+    return {"frames": {IMAGE_KEY: images, "observation.state": states.astype(np.float32),
+                       "action": actions.astype(np.float32)},
+            "seed": seed, "object_pose": env.unwrapped.object_pose_at_reset.tolist(),
+            "max_reward": float(rewards.max()), "first_success_frame": int(np.argmax(rewards >= rewards.max()))}
+
+
+def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attempts: list[int], image_size,
+                   episode_length: int, render_quality: str, cube_pose=None, pose_range=None,
+                   waypoint_noise: float = 0.0, progress=None) -> dict:
+    """Record up to `episodes` successful episodes, trying the attempt indices in order, into a new dataset at root.
+
+    Returns {'kept', 'attempted', 'frames', 'episodes': [per-episode seed/pose]}; progress(kept, attempted) is
+    called after each attempt.
+    """
+    env = make_env(task, image_size=image_size, render_quality=render_quality, cube_pose=cube_pose,
+                   pose_range=pose_range, max_steps=episode_length)
+    dataset = create_dataset(root, fps=FPS, features=sim_features(image_size), robot_type="aloha")
+    kept, attempted, frames, info = 0, 0, 0, []
+    for attempt in attempts:
+        if kept >= episodes:
+            break
+        attempted += 1
+        result = record_episode(env, task, attempt_seed(seed, attempt), episode_length, waypoint_noise)
+        if result is not None:
+            add_episode(dataset, result["frames"], TASK_STRINGS[task])
+            kept += 1
+            frames += episode_length
+            info.append({k: v for k, v in result.items() if k != "frames"} | {"attempt": attempt})
+        if progress is not None:
+            progress(kept, attempted)
+    dataset.finalize()
+    env.close()
+    remove_empty_dirs(Path(root) / "images")  # lerobot's scratch folder for frames, empty once encoded
+    return {"kept": kept, "attempted": attempted, "frames": frames, "episodes": info}
+
+
+def _record_shard(kwargs: dict) -> dict:
+    """Worker entry point: record one shard (runs in a child process)."""
+    import lerobot_notebook_pipeline  # noqa: F401  (headless GL set-up in the child)
+
+    return record_dataset(**kwargs)
+
+
+def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_attempts: int, **kwargs) -> dict:
+    """Record in num_workers processes (worker k tries attempts k, k+K, ...), then merge with lerobot's aggregate.
+
+    Each shard keeps up to its share of the episodes; the merged dataset lands at root.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    root = Path(root)
+    shard_dir = root.parent / f".{root.name}.shards"
+    shutil.rmtree(shard_dir, ignore_errors=True)
+    shard_dir.mkdir(parents=True)
+    shares = [episodes // num_workers + (1 if k < episodes % num_workers else 0) for k in range(num_workers)]
+    jobs = []
+    for k, share in enumerate(shares):
+        if share == 0:
+            continue
+        attempts = list(range(k, max_attempts, num_workers))
+        jobs.append(dict(root=shard_dir / f"shard_{k}", episodes=share, attempts=attempts, **kwargs))
+    try:
+        import multiprocessing
+
+        with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_record_shard, jobs))
+        roots = [job["root"] for job, result in zip(jobs, results, strict=True) if result["kept"] > 0]
+        if roots:
+            aggregate_datasets([f"local/{r.name}" for r in roots], f"local/{root.name}", roots=roots, aggr_root=root)
+    finally:
+        shutil.rmtree(shard_dir, ignore_errors=True)
+    return {"kept": sum(r["kept"] for r in results), "attempted": sum(r["attempted"] for r in results),
+            "frames": sum(r["frames"] for r in results), "episodes": [e for r in results for e in r["episodes"]]}
+
+
+def remove_empty_dirs(path: Path) -> None:
+    """Delete path and the folders below it when none of them holds a file."""
+    if path.is_dir() and not any(f.is_file() for f in path.rglob("*")):
+        shutil.rmtree(path)
+
+
+def folder_size_mb(path: str | Path) -> float:
+    """Total size of the files under path, in MB."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+class Stopwatch:
+    """Seconds since creation."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start

@@ -1,0 +1,199 @@
+# %% [markdown]
+# # Make a simulated ALOHA dataset: scripted demonstrations recorded as a LeRobotDataset
+#
+# Imitation learning needs demonstrations. This notebook makes them on your own machine, without the Hugging Face
+# hub: a scripted "expert" drives the two simulated ALOHA arms of gym-aloha (MuJoCo) through the task, and every
+# successful run is recorded as one episode of a regular lerobot `LeRobotDataset` (v3.0): the top camera as
+# video, the 14 joint positions as `observation.state`, and the 14 joint targets as `action`, at 50 fps. These
+# are the same keys, shapes and frame rate as lerobot's `aloha_sim_transfer_cube_scripted` data, so everything
+# downstream (analysis, training, rollouts) works the same on either.
+#
+# * **transfer_cube**: the right arm picks up a red cube and hands it to the left arm.
+# * **insertion**: the arms pick up a peg and a socket and put the peg into the socket.
+#
+# Run it from a terminal (`python make_sim_dataset.py --help`) or here, cell by cell. In Jupyter the flags below
+# keep their defaults (tests pass flags through the `LNP_ARGS` environment variable).
+
+# %%
+# Parameters: the defaults are the notebook's defaults too.
+# ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
+import argparse
+
+from lerobot_notebook_pipeline.runtime import parse_args
+
+parser = argparse.ArgumentParser(description="Record scripted ALOHA demonstrations into a local LeRobotDataset.")
+parser.add_argument("--task", default="transfer_cube", help="transfer_cube | insertion")
+parser.add_argument("--episodes", type=int, default=20, help="successful episodes to keep")
+parser.add_argument("--root", default=None, help="dataset folder (default outputs/datasets/<task>)")
+parser.add_argument("--seed", type=int, default=0, help="seeds the object poses and the waypoint noise")
+parser.add_argument("--image-size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"),
+                    help="camera image size; smaller (e.g. 96 128) is much faster to train on a CPU")
+parser.add_argument("--episode-length", type=int, default=400, help="frames per episode (50 fps); >= 200 works well")
+parser.add_argument("--render-quality", default="fast", choices=["fast", "stock"],
+                    help="fast: no shadows or multisampling (about 5x cheaper); stock: as gym-aloha renders")
+parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
+                    help="put the cube (insertion: the peg; the socket mirrored in x) always at this position")
+parser.add_argument("--pose-range", type=float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+                    help="sample the cube (or peg) position from this range (default gym-aloha's)")
+parser.add_argument("--waypoint-noise", type=float, default=0.0, help="std (m) of Gaussian noise on the waypoints")
+parser.add_argument("--max-attempts", type=int, default=None, help="give up after this many tries (default 3x episodes + 5)")
+parser.add_argument("--num-workers", type=int, default=1, help="record shards in this many processes, then merge")
+parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --root")
+args = parse_args(parser)
+
+# %% [markdown]
+# ## 1. Check the options before any work
+#
+# A dataset is never overwritten by accident: an existing, non-empty `--root` needs `--overwrite`. The new dataset
+# is written into a hidden temporary folder next to `--root` and renamed into place only when it is complete, so a
+# crash or Ctrl-C never leaves half a dataset behind.
+
+# %%
+import shutil
+from pathlib import Path
+
+from lerobot_notebook_pipeline.files import is_nonempty_dir
+from lerobot_notebook_pipeline.runtime import UserError, log
+from lerobot_notebook_pipeline.sim_env import check_task
+
+check_task(args.task)
+root = Path(args.root) if args.root else Path("outputs/datasets") / args.task
+if args.episodes < 1:
+    raise UserError(f"--episodes {args.episodes}: ask for at least 1 episode")
+if min(args.image_size) < 8:
+    raise UserError(f"--image-size {args.image_size[0]} {args.image_size[1]} is too small: use at least 8 8")
+if args.episode_length < 20:
+    raise UserError(f"--episode-length {args.episode_length} is too short for a scripted task: use 200 or more")
+if args.pose_range and (args.pose_range[0] > args.pose_range[1] or args.pose_range[2] > args.pose_range[3]):
+    raise UserError("--pose-range wants XMIN XMAX YMIN YMAX with XMIN <= XMAX and YMIN <= YMAX")
+if args.cube_pose and args.pose_range:
+    raise UserError("--cube-pose and --pose-range exclude each other: pass one of them")
+if args.num_workers < 1:
+    raise UserError(f"--num-workers {args.num_workers}: use 1 or more")
+if root.exists() and not root.is_dir():
+    raise UserError(f"--root '{root}' is a file: choose a folder path")
+if is_nonempty_dir(root) and not args.overwrite:
+    raise UserError(f"'{root}' already exists and is not empty: pass --overwrite to replace it, or choose another --root")
+max_attempts = args.max_attempts or 3 * args.episodes + 5
+image_size = tuple(args.image_size)
+log.info("recording %d %s episodes of %d frames at %dx%d (%s render) into %s", args.episodes, args.task,
+         args.episode_length, image_size[0], image_size[1], args.render_quality, root)
+
+# %% [markdown]
+# ## 2. The simulator and the scripted expert
+#
+# `make_env` is a fast version of `gym_aloha/AlohaTransferCube-v0`: the same MuJoCo scene, task classes, actions and
+# rewards, but it renders only the top camera (gym-aloha renders three) and, with `--render-quality fast`,
+# without shadows and multisampling. The rollout notebook uses the same env with the settings stored next to the
+# dataset, so a policy is evaluated on the kind of images it was trained on.
+#
+# The expert (`lerobot_notebook_pipeline/scripted.py`) plans gripper poses (above the cube, down, close, lift to the
+# middle, hand over, let go), turns them into joint targets with damped-least-squares inverse kinematics on MuJoCo's
+# Jacobian, and sends those as the actions, so what is recorded is exactly what drove the robot. It reads the
+# object's position from the simulator. The reward goes 0..4 (touch, lift, other gripper touches, transfer done);
+# only episodes that reach 4 are kept. Each try is first run without the camera, which costs a fraction of a second;
+# only a success is run again with the camera on and recorded.
+
+# %%
+from lerobot_notebook_pipeline.sim_env import make_env
+
+preview_env = make_env(args.task, image_size=image_size, render_quality=args.render_quality,
+                       cube_pose=args.cube_pose, pose_range=args.pose_range, max_steps=args.episode_length)
+first_obs, _ = preview_env.reset(seed=args.seed)
+print("observation keys:", list(first_obs), "| agent_pos", first_obs["agent_pos"].shape,
+      "| top camera", first_obs["pixels"]["top"].shape, "| object pose", preview_env.unwrapped.object_pose()[:3].round(3))
+preview_env.close()
+
+# %% [markdown]
+# ## 3. Record
+#
+# Attempt `i` of seed `S` uses its own env seed derived from `(S, i)`, so the same arguments always give the same
+# dataset. With `--num-workers K`, worker `k` tries attempts `k, k+K, ...` into its own shard, and lerobot's
+# `aggregate_datasets` merges the shards.
+
+# %%
+import os
+
+from tqdm.auto import tqdm
+
+from lerobot_notebook_pipeline import sim_dataset
+from lerobot_notebook_pipeline.sim_env import write_sim_settings
+
+settings = {"task": args.task, "image_size": list(image_size), "render_quality": args.render_quality,
+            "cube_pose": args.cube_pose, "pose_range": args.pose_range, "waypoint_noise": args.waypoint_noise,
+            "seed": args.seed, "fps": 50, "episode_length": args.episode_length}
+recording = dict(task=args.task, seed=args.seed, image_size=image_size, episode_length=args.episode_length,
+                 render_quality=args.render_quality, cube_pose=args.cube_pose, pose_range=args.pose_range,
+                 waypoint_noise=args.waypoint_noise)
+tmp_root = root.parent / f".{root.name}.tmp-{os.getpid()}"
+shutil.rmtree(tmp_root, ignore_errors=True)
+root.parent.mkdir(parents=True, exist_ok=True)
+clock = sim_dataset.Stopwatch()
+try:
+    if args.num_workers == 1:
+        bar = tqdm(total=args.episodes, desc=f"{args.task} episodes", unit="ep")
+
+        def progress(kept, attempted):
+            bar.n = kept
+            bar.set_postfix(attempted=attempted)
+            bar.refresh()
+
+        report = sim_dataset.record_dataset(tmp_root, episodes=args.episodes, attempts=list(range(max_attempts)),
+                                            progress=progress, **recording)
+        bar.close()
+    else:
+        log.info("recording in %d worker processes", args.num_workers)
+        report = sim_dataset.record_in_shards(tmp_root, args.num_workers, args.episodes, max_attempts, **recording)
+    if report["kept"] == 0:
+        raise UserError(f"no scripted episode reached the max reward in {report['attempted']} attempts: try the "
+                        "default pose range, --episode-length 400, or less --waypoint-noise")
+    write_sim_settings(tmp_root, settings | {"attempted": report["attempted"], "kept": report["kept"],
+                                             "episodes": report["episodes"]})
+    if root.exists():
+        shutil.rmtree(root)  # only reached with --overwrite (or an empty folder)
+    tmp_root.rename(root)
+finally:
+    shutil.rmtree(tmp_root, ignore_errors=True)
+seconds = clock()
+
+# %% [markdown]
+# ## 4. Summary
+#
+# Kept against attempted is the scripted expert's success rate: how often the plan works for a random object pose.
+
+# %%
+size_mb = sim_dataset.folder_size_mb(root)
+summary = (f"kept {report['kept']}/{report['attempted']} attempted episodes "
+           f"({100 * report['kept'] / report['attempted']:.0f}%), {report['frames']} frames in {seconds:.1f} s "
+           f"({report['frames'] / seconds:.1f} frames/s), {size_mb:.1f} MB on disk at {root}")
+print(summary)
+if report["kept"] < args.episodes:
+    log.warning("only %d of the %d requested episodes succeeded within --max-attempts %d", report["kept"],
+                args.episodes, max_attempts)
+
+# %% [markdown]
+# ## 5. Load it back with lerobot and look at it
+#
+# The dataset opens with lerobot's own `LeRobotDataset` (video decoded with a backend that works here). Below: the
+# first and last camera frames of the first episode, and its joint targets over time.
+
+# %%
+import matplotlib.pyplot as plt
+
+from lerobot_notebook_pipeline.data import open_dataset
+
+dataset = open_dataset(root)
+print(f"{dataset.num_episodes} episodes, {dataset.num_frames} frames, {dataset.fps} fps; features:",
+      {key: tuple(spec["shape"]) for key, spec in dataset.features.items() if key in sim_dataset.sim_features(image_size)})
+first, last = dataset[0], dataset[args.episode_length - 1]
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), gridspec_kw={"width_ratios": [1, 1, 2]})
+for ax, item, title in ((axes[0], first, "first frame"), (axes[1], last, "last frame")):
+    ax.imshow(item[sim_dataset.IMAGE_KEY].permute(1, 2, 0).numpy())
+    ax.set_title(title)
+    ax.axis("off")
+episode_actions = dataset.hf_dataset.select(range(args.episode_length))["action"]
+axes[2].plot([list(map(float, a)) for a in episode_actions], linewidth=0.8)
+axes[2].set_title("episode 0: the 14 joint targets")
+axes[2].set_xlabel("frame")
+plt.tight_layout()
+plt.show()

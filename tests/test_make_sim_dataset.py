@@ -1,0 +1,122 @@
+"""make_sim_dataset.py end to end: a tiny real dataset, reloaded by lerobot, deterministic, with clean errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import ROOT
+
+TINY = ["--episodes", "2", "--image-size", "48", "64", "--episode-length", "200", "--seed", "3"]
+
+
+def run_script(*args, timeout=240):
+    return subprocess.run([sys.executable, str(ROOT / "make_sim_dataset.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=timeout)
+
+
+def parquet_table(root):
+    files = sorted((root / "data").rglob("*.parquet"))
+    assert files, f"no parquet data under {root}"
+    return [pq.read_table(f) for f in files]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim") / "transfer_cube"
+    proc = run_script("--root", root, *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, proc.stdout
+
+
+def test_dataset_reloads_with_lerobot_shapes_dtypes_fps(recorded):
+    import torch
+
+    from lerobot_notebook_pipeline.data import open_dataset
+    from lerobot_notebook_pipeline.sim_dataset import STATE_NAMES
+
+    root, _ = recorded
+    dataset = open_dataset(root)
+    assert dataset.fps == 50 and dataset.num_episodes == 2 and dataset.num_frames == 400
+    assert dataset.features["observation.state"]["names"] == STATE_NAMES
+    assert tuple(dataset.features["observation.images.top"]["shape"]) == (48, 64, 3)
+    item = dataset[399]  # last frame of the second episode: decodes from the video
+    assert item["observation.images.top"].shape == (3, 48, 64) and item["observation.images.top"].dtype == torch.float32
+    assert 0.0 <= float(item["observation.images.top"].min()) and float(item["observation.images.top"].max()) <= 1.0
+    assert item["observation.state"].shape == (14,) and item["observation.state"].dtype == torch.float32
+    assert item["action"].shape == (14,) and item["action"].dtype == torch.float32
+    assert int(item["episode_index"]) == 1
+    assert item["task"].startswith("Pick up the cube")
+    assert not (root / "images").exists(), "lerobot's scratch image folder should be gone"
+    assert not list(root.parent.glob(".transfer_cube.tmp-*")), "the temp folder should have been renamed away"
+
+
+def test_kept_attempted_report_and_sim_settings(recorded):
+    from lerobot_notebook_pipeline.sim_env import read_sim_settings
+
+    root, stdout = recorded
+    settings = read_sim_settings(root)
+    assert settings["task"] == "transfer_cube" and settings["image_size"] == [48, 64]
+    assert settings["render_quality"] == "fast" and settings["episode_length"] == 200 and settings["fps"] == 50
+    assert settings["kept"] == 2 and settings["attempted"] >= 2 and len(settings["episodes"]) == 2
+    assert all(ep["max_reward"] == 4.0 for ep in settings["episodes"])
+    assert f"kept 2/{settings['attempted']} attempted episodes" in stdout
+    assert "frames/s" in stdout and "MB on disk" in stdout and str(root) in stdout
+    # the recorded state follows the action: the arm tracks its joint targets within a few degrees
+    table = parquet_table(root)[0]
+    state = np.array(table["observation.state"].to_pylist())
+    action = np.array(table["action"].to_pylist())
+    arm = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
+    assert np.abs(state[1:200, arm] - action[:199, arm]).mean() < 0.05
+
+
+def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    root, _ = recorded
+    other = tmp_path / "again"
+    nb = nbformat.read(ROOT / "make_sim_dataset.ipynb", as_version=4)
+    os.environ["LNP_ARGS"] = " ".join(["--root", str(other), *TINY])
+    try:
+        NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    finally:
+        os.environ.pop("LNP_ARGS", None)
+    first, second = parquet_table(root), parquet_table(other)
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        assert a.equals(b)
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the first/last frames and joint plot should be shown inline"
+
+
+def test_existing_root_needs_overwrite_and_is_left_untouched(tmp_path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "precious.txt").write_text("keep me")
+    proc = run_script("--root", root, *TINY)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--overwrite" in lines[0], proc.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["precious.txt"]
+    assert (root / "precious.txt").read_text() == "keep me"
+
+
+def test_unknown_task_is_a_one_line_error_and_writes_nothing(tmp_path):
+    root = tmp_path / "never"
+    proc = run_script("--task", "stacking", "--root", root, *TINY)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown task 'stacking'" in lines[0] and "transfer_cube" in lines[0], proc.stderr
+    assert not root.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_the_knobs():
+    proc = run_script("--help", timeout=60)
+    assert proc.returncode == 0
+    for flag in ("--task", "--episodes", "--root", "--image-size", "--episode-length", "--render-quality", "--cube-pose",
+                 "--pose-range", "--waypoint-noise", "--max-attempts", "--num-workers", "--overwrite"):
+        assert flag in proc.stdout
