@@ -1,0 +1,268 @@
+# %% [markdown]
+# # Understand a dataset before you train on it
+#
+# Training a policy costs hours; a bad demonstration costs them silently. This notebook answers, in seconds,
+# what a LeRobotDataset holds (episodes, frames, action and observation spaces, cameras) and what is wrong with
+# it: NaNs, frozen joints, stuck teleoperation, jumps, gripper chatter, broken timestamps, odd episode lengths,
+# a robot that lags or does not follow its commands, idle or duplicated episodes, and whether there are enough,
+# varied enough demonstrations to generalise at all.
+#
+# It is fast because it reads the parquet columns directly with vectorised numpy and never decodes video for
+# the tables and checks; only the handful of frames it shows are decoded. It works for any robot (a 6-joint
+# SO-101, 14-dim ALOHA, a 26-dim humanoid) and names joints when the dataset does.
+#
+# Run it from a terminal (`python analyse_dataset.py --help`) or here, cell by cell. Outputs go to
+# `outputs/analysis/<dataset>/`: `report.md`, `report.json` (every number and finding), PNGs, a GIF and an MP4.
+
+# %%
+# Parameters: the defaults are the notebook's defaults too.
+# ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
+import argparse
+
+from lerobot_notebook_pipeline.runtime import parse_args
+
+parser = argparse.ArgumentParser(description="Summarise a LeRobotDataset, check its quality, and plot it.")
+parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
+parser.add_argument("--episodes", default="all", help="episodes to analyse: 3 | 0,3,7 | 0:5 | all")
+parser.add_argument("--output-dir", default=None, help="where the report goes (default outputs/analysis/<dataset>)")
+parser.add_argument("--chunk-size", type=int, default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
+parser.add_argument("--max-mb", type=float, default=10.0, help="size budget of each animation file (GIF, MP4)")
+parser.add_argument("--animate-episode", type=int, default=None, help="episode to animate (default: the first analysed)")
+parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP4 (the fastest run)")
+parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
+                    help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
+parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+args = parse_args(parser)
+
+# %% [markdown]
+# ## Open the dataset
+#
+# A local folder or a hub repo id. Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`)
+# are converted once with lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
+
+# %%
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lerobot_notebook_pipeline import checks, frames, media, plots, stats
+from lerobot_notebook_pipeline.convert import v30_root
+from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
+from lerobot_notebook_pipeline.episodes import parse_episode_spec
+from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
+from lerobot_notebook_pipeline.report import findings_lines, markdown_report
+from lerobot_notebook_pipeline.runtime import UserError, in_notebook, log
+
+pd.set_option("display.width", 160)
+pd.set_option("display.max_columns", 12)
+
+repo_id, root = resolve_dataset(args.dataset)
+if root is None:  # a hub id that is not cached yet: let lerobot download it
+    root = Path(open_dataset(args.dataset).root)
+source_root = root
+root, converted = v30_root(root, overwrite=args.overwrite)
+name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
+out_dir = prepare_output_dir(args.output_dir or Path("outputs/analysis") / name, args.overwrite)
+info = stats.read_info(root)
+selected = parse_episode_spec(args.episodes, int(info["total_episodes"]))
+print(f"dataset: {root}{f'  (converted from {source_root})' if converted else ''}")
+print(f"report:  {out_dir}")
+
+# %% [markdown]
+# ## Load the numbers, not the pixels
+#
+# `stats.load_table` reads every non-image column of `data/**/*.parquet` (actions, states, timestamps, indices)
+# into numpy arrays, with each episode's row range. Everything below is computed from these arrays.
+
+# %%
+timings = {}
+start = time.perf_counter()
+table = stats.load_table(root, None if args.episodes == "all" else selected)
+if not len(table.episodes):
+    raise UserError(f"no frames found for episodes {args.episodes} in {root}: check --episodes")
+summary = stats.summary(table)
+features = stats.features_table(info)
+cameras = stats.cameras_table(table)
+normalization = stats.normalization_stats(root, stats.vector_keys(table))
+episode_rows = stats.episodes_table(table)
+timings["load_and_tables"] = time.perf_counter() - start
+for key, value in summary.items():
+    print(f"{key:>20}: {value}")
+
+# %% [markdown]
+# ### Features and cameras
+#
+# The action and observation spaces: every feature's dtype, shape and per-dimension names. Cameras show their
+# resolution, codec and whether their video files are all there (missing videos do not stop the analysis).
+
+# %%
+print(pd.DataFrame(features).to_string(index=False, max_colwidth=70))
+if cameras:
+    print()
+    print(pd.DataFrame([{**c, "missing": len(c["missing"])} for c in cameras]).to_string(index=False))
+for key, values in normalization.items():
+    print(f"\n{key} normalisation (meta/stats.json): mean {np.round(values.get('mean', []), 3).tolist()}")
+    print(f"{'':>{len(key)}}                             std  {np.round(values.get('std', []), 3).tolist()}")
+
+# %% [markdown]
+# ### Per episode
+#
+# Length in frames and seconds, task, the distance the action travels (path length, in joint units), and the
+# range of every action and state dimension.
+
+# %%
+episodes_frame = pd.DataFrame(episode_rows)
+print(episodes_frame[["episode", "length", "seconds", "task", "action_path_length"]].to_string(index=False, max_rows=30))
+
+# %% [markdown]
+# ## Quality checks
+#
+# One small, pure function per check (`lerobot_notebook_pipeline.checks`), each returning findings with a
+# check name, a severity, the episode and frame, and a message in plain words. `error` means training on it will
+# go wrong, `warn` means probably a defect worth a look, `info` is worth knowing. A normal state-action lag
+# (the robot needs a few frames to reach each command) is reported as info, not as a defect.
+
+# %%
+start = time.perf_counter()
+findings = checks.run_checks(table, args.chunk_size, cameras)
+spread = checks.spread_numbers(table)
+timings["checks"] = time.perf_counter() - start
+timings["tabular"] = timings["load_and_tables"] + timings["checks"]
+counts = checks.count_by_severity(findings)
+print(f"{counts['error']} error(s), {counts['warn']} warning(s), {counts['info']} note(s); "
+      f"tabular analysis took {timings['tabular']:.2f} s")
+print("\n".join(findings_lines(findings)))
+
+# %% [markdown]
+# ## How the demonstrations look
+#
+# Every figure is saved as a PNG in the report folder and shown here. First, how long the episodes are: a
+# wide spread or a few very short ones usually means aborted or forgotten recordings.
+
+# %%
+figures = []
+
+
+def show(fig, filename):
+    """Save the figure to the report folder, show it inline, remember it for report.md."""
+    plots.show(fig, out_dir / filename)
+    figures.append(filename)
+
+
+show(plots.episode_length_histogram(table), "episode_lengths.png")
+
+# %% [markdown]
+# Each joint's action (blue) and state (orange) over time, overlaid for the episodes: consistent demonstrations
+# make tight bundles; an outlier episode stands out as a stray line.
+
+# %%
+has_action = stats.ACTION in table.columns
+if has_action:
+    show(plots.joint_traces(table), "joint_traces.png")
+    show(plots.action_histograms(table), "action_histograms.png")
+
+# %% [markdown]
+# Action against state for one episode: the state should follow the action closely, a few frames behind.
+# A persistent gap means a joint that is blocked, miscalibrated, or in different units.
+
+# %%
+focus = args.animate_episode if args.animate_episode is not None else int(table.episodes[0])
+if focus not in table.episodes:
+    raise UserError(f"--animate-episode {focus} is not among the analysed episodes: pick one of {table.episodes.tolist()[:10]}")
+if has_action:
+    show(plots.action_vs_state(table, focus), "action_vs_state.png")
+
+# %% [markdown]
+# ### Generalisation: how varied are the demonstrations?
+#
+# A policy learns to generalise from the variation between demonstrations. Each red dot is where one episode
+# starts, against the joint's full range: dots piled on one spot mean every demonstration started alike. If the
+# object moved between recordings (the state does not show it), the first frames below do.
+
+# %%
+show(plots.start_state_spread(table), "start_state_spread.png")
+print(f"start-state spread {spread['start_spread'] * 100:.1f}% and path spread {spread['trajectory_spread'] * 100:.1f}% "
+      f"of the joint ranges over {spread['episodes']} episodes")
+for f in findings:
+    if f["check"] == "generalisation":
+        print(f"[{f['severity']}] {f['message']}")
+
+# %% [markdown]
+# ### First and last frames
+#
+# Only these frames are decoded, straight from the video files with PyAV: the first and last image of up to
+# eight episodes per camera. Does every episode start from a sensible scene and end with the task done?
+
+# %%
+start = time.perf_counter()
+shown = table.episodes[np.linspace(0, len(table.episodes) - 1, min(8, len(table.episodes))).round().astype(int)]
+images = {}
+for camera in [c["key"] for c in cameras if c["dtype"] == "video"]:
+    for episode in sorted(set(shown.tolist())):
+        path = stats.video_file(table, camera, episode)
+        if path is None or not path.is_file():
+            images[(episode, camera)] = None
+            continue
+        images[(episode, camera)] = tuple(frames.episode_frames(table, episode, [0, -1], camera))
+timings["frames"] = time.perf_counter() - start
+if images:
+    show(plots.frame_grid(images), "first_last_frames.png")
+else:
+    print("no camera videos to show")
+
+# %% [markdown]
+# ## A compact animation of one episode
+#
+# The camera view beside the joint plot with a moving cursor, as a GIF and an MP4. Each file is shrunk
+# (downscaled, frames skipped) until it fits `--max-mb`. The first/last-frame strip is the lightest summary.
+
+# %%
+media_results = []
+video_cameras = [c["key"] for c in cameras if c["dtype"] == "video" and not c["missing"]]
+if args.no_animation or not has_action:
+    print("animation skipped")
+elif not video_cameras:
+    print("no complete camera video to animate")
+else:
+    start = time.perf_counter()
+    camera = video_cameras[0]
+    clip = frames.whole_episode(table, focus, camera)
+    animation = plots.animation_frames(table, focus, clip)
+    for writer, filename in ((media.write_gif, "episode.gif"), (media.write_video, "episode.mp4")):
+        result = writer(animation, out_dir / filename, fps=table.fps, max_mb=args.max_mb)
+        media_results.append({"path": filename, "size_mb": round(result.size_mb, 3), "scale": result.scale,
+                              "stride": result.stride, "frames": result.frames})
+        print(f"{filename}: {result.size_mb:.2f} MB (scale {result.scale}, every {result.stride} frame(s))")
+    media.frame_strip([clip[0], clip[len(clip) // 2], clip[-1]], out_dir / "episode_strip.png",
+                      labels=[f"ep {focus} first", "middle", "last"])
+    figures.append("episode_strip.png")
+    timings["animation"] = time.perf_counter() - start
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(out_dir / "episode.gif")))
+
+# %% [markdown]
+# ## Write the report
+#
+# `report.json` holds every number and every finding for scripts; `report.md` is the same for people.
+# With `--fail-on warn` (or `error`) the script exits with code 1 when a finding is that severe.
+
+# %%
+report = {
+    "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
+    "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
+    "episodes": episode_rows, "spread": spread, "findings": findings, "counts": counts,
+    "chunk_size": args.chunk_size, "figures": figures, "media": media_results,
+    "timings_s": {k: round(v, 4) for k, v in timings.items()},
+}
+write_json(out_dir / "report.json", report)
+write_atomic(out_dir / "report.md", markdown_report(report))
+print(f"wrote {out_dir / 'report.md'}, report.json and {len(figures)} figure(s)")
+failing = checks.at_least(findings, args.fail_on) if args.fail_on else []
+if failing:
+    log.info("%d finding(s) at --fail-on %s or worse", len(failing), args.fail_on)
+    if not in_notebook():
+        raise SystemExit(1)

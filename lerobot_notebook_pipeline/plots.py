@@ -1,0 +1,224 @@
+"""Compact matplotlib figures of a dataset Table; each function returns a Figure (the caller saves/shows it)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .stats import ACTION, STATE, Table, episode_lengths, feature_names, row_range, split_by_episode
+
+ACTION_COLOR = "tab:blue"
+STATE_COLOR = "tab:orange"
+
+
+def _figure(rows: int, cols: int, width: float = 2.6, height: float = 1.7):
+    """A figure with a grid of small axes (returned flat); never opens a window."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(4.0, cols * width), max(2.2, rows * height)), dpi=90, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    return fig, axes.ravel()
+
+
+def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = min(max_cols, max(1, n))
+    return math.ceil(n / cols), cols
+
+
+def _hide_unused(axes, used: int) -> None:
+    for ax in axes[used:]:
+        ax.set_visible(False)
+
+
+def save_figure(fig, path) -> None:
+    """Save a figure as PNG (atomically)."""
+    import io
+
+    from .files import write_atomic
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue())
+
+
+def episode_length_histogram(table: Table):
+    """Histogram of episode lengths in seconds (frames when fps is unknown)."""
+    lengths = episode_lengths(table).astype(float)
+    unit = "s" if table.fps else "frames"
+    values = lengths / table.fps if table.fps else lengths
+    fig, (ax,) = _figure(1, 1, 5, 2.6)
+    ax.hist(values, bins=min(30, max(5, len(values))), color="tab:gray", edgecolor="white")
+    ax.axvline(np.median(values), color="black", linestyle="--", linewidth=1, label=f"median {np.median(values):.2f} {unit}")
+    ax.set_xlabel(f"episode length ({unit})")
+    ax.set_ylabel("episodes")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{len(values)} episodes", fontsize=9)
+    return fig
+
+
+def joint_traces(table: Table, max_episodes: int = 30, max_dims: int = 32):
+    """Per joint, the action (blue) and state (orange) of every episode over time, overlaid."""
+    keys = [k for k in (ACTION, STATE) if k in table.columns]
+    dims = min(max(table.columns[k].shape[1] for k in keys), max_dims)
+    rows, cols = _grid(dims)
+    fig, axes = _figure(rows, cols)
+    picks = np.linspace(0, len(table.episodes) - 1, min(max_episodes, len(table.episodes))).round().astype(int)
+    alpha = max(0.15, min(0.8, 6 / len(picks)))
+    for key, color in zip(keys, (ACTION_COLOR, STATE_COLOR), strict=False):
+        names = feature_names(table.info, key)
+        episodes = split_by_episode(table, key)
+        for d in range(min(dims, len(names))):
+            ax = axes[d]
+            for pos in picks:
+                values = episodes[pos][:, d]
+                ax.plot(np.arange(len(values)) / (table.fps or 1), values, color=color, alpha=alpha, linewidth=0.7)
+            ax.set_title(names[d], fontsize=8)
+    for ax in axes[:dims]:
+        ax.tick_params(labelsize=6)
+    _hide_unused(axes, dims)
+    fig.suptitle(f"action (blue) and state (orange) over time, {len(picks)} episodes", fontsize=9)
+    return fig
+
+
+def action_histograms(table: Table, max_dims: int = 32):
+    """Histogram of every action dimension over all frames."""
+    values = table.columns[ACTION]
+    names = feature_names(table.info, ACTION)
+    dims = min(values.shape[1], max_dims)
+    rows, cols = _grid(dims)
+    fig, axes = _figure(rows, cols, height=1.5)
+    for d in range(dims):
+        column = values[:, d]
+        axes[d].hist(column[np.isfinite(column)], bins=40, color=ACTION_COLOR)
+        axes[d].set_title(names[d], fontsize=8)
+        axes[d].tick_params(labelsize=6)
+    _hide_unused(axes, dims)
+    fig.suptitle("action distribution per dimension", fontsize=9)
+    return fig
+
+
+def action_vs_state(table: Table, episode: int, max_dims: int = 32):
+    """Action against state of every joint over one episode: how closely the robot follows its commands."""
+    rows_slice = row_range(table, episode)
+    action = table.columns[ACTION][rows_slice]
+    state = table.columns[STATE][rows_slice] if STATE in table.columns else None
+    names = feature_names(table.info, ACTION)
+    dims = min(action.shape[1], max_dims)
+    rows, cols = _grid(dims)
+    fig, axes = _figure(rows, cols)
+    time = np.arange(len(action)) / (table.fps or 1)
+    for d in range(dims):
+        axes[d].plot(time, action[:, d], color=ACTION_COLOR, linewidth=1, label="action")
+        if state is not None and d < state.shape[1]:
+            axes[d].plot(time, state[:, d], color=STATE_COLOR, linewidth=1, linestyle="--", label="state")
+        axes[d].set_title(names[d], fontsize=8)
+        axes[d].tick_params(labelsize=6)
+    axes[0].legend(fontsize=6)
+    _hide_unused(axes, dims)
+    fig.suptitle(f"episode {episode}: action (solid) against state (dashed)", fontsize=9)
+    return fig
+
+
+def frame_grid(images: dict, max_rows: int = 8):
+    """First and last frame of each episode per camera: images maps (episode, camera) -> (first, last) arrays or None."""
+    episodes = sorted({e for e, _ in images})[:max_rows]
+    cameras = sorted({c for _, c in images})
+    fig, axes = _figure(len(episodes), 2 * len(cameras), width=1.6, height=1.3)
+    axes = axes.reshape(len(episodes), 2 * len(cameras))
+    for r, episode in enumerate(episodes):
+        for c, camera in enumerate(cameras):
+            pair = images.get((episode, camera))
+            for k, label in enumerate(("first", "last")):
+                ax = axes[r, 2 * c + k]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if pair is None:
+                    ax.text(0.5, 0.5, "missing", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+                else:
+                    ax.imshow(pair[k])
+                if r == 0:
+                    ax.set_title(f"{camera.split('.')[-1]} {label}", fontsize=7)
+                if c == 0 and k == 0:
+                    ax.set_ylabel(f"ep {episode}", fontsize=7)
+    return fig
+
+
+def start_state_spread(table: Table, max_dims: int = 32):
+    """Where every episode starts, per joint, against the joint's full range in the dataset."""
+    key = STATE if STATE in table.columns else ACTION
+    values = table.columns[key]
+    names = feature_names(table.info, key)[:max_dims]
+    starts = values[table.starts][:, : len(names)]
+    low, high = np.nanmin(values[:, : len(names)], axis=0), np.nanmax(values[:, : len(names)], axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    fig, (ax,) = _figure(1, 1, width=max(4.0, 0.35 * len(names) + 1.5), height=2.8)
+    position = np.arange(len(names))
+    ax.bar(position, np.ones(len(names)), bottom=0, color="0.92", width=0.7, label="full range in dataset")
+    jitter = np.random.default_rng(0).uniform(-0.2, 0.2, size=starts.shape)
+    ax.scatter((position[None, :] + jitter).ravel(), ((starts - low) / span).ravel(), s=8, color="tab:red",
+               alpha=0.7, label="episode start")
+    ax.set_xticks(position)
+    ax.set_xticklabels(names, rotation=60, fontsize=7, ha="right")
+    ax.set_ylabel("position in range", fontsize=8)
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"start state of {len(starts)} episodes ({key})", fontsize=9)
+    return fig
+
+
+def joint_plot_strip(table: Table, episode: int, height: int, width: int, max_dims: int = 8):
+    """An RGB image (height, width, 3) of one episode's actions over time, plus a function mapping frame -> pixel column."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    action = table.columns[ACTION][row_range(table, episode)]
+    names = feature_names(table.info, ACTION)
+    dims = min(action.shape[1], max_dims)
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.08, 0.12, 0.9, 0.84))
+    for d in range(dims):
+        ax.plot(action[:, d], linewidth=1, label=names[d])
+    ax.set_xlim(0, max(1, len(action) - 1))
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=5, ncol=2, loc="upper right")
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    x0, x1 = ax.transData.transform([(0, 0), (max(1, len(action) - 1), 0)])[:, 0]
+
+    def column(t: int) -> int:
+        return int(round(x0 + (x1 - x0) * t / max(1, len(action) - 1)))
+
+    return image, column
+
+
+def animation_frames(table: Table, episode: int, camera_frames: list, max_dims: int = 8) -> list:
+    """Frames of a side-by-side animation: the camera view left, the joint plot with a moving cursor right."""
+    from PIL import Image
+
+    first = np.asarray(camera_frames[0])
+    height = max(200, min(360, first.shape[0]))
+    cam_width = int(round(first.shape[1] * height / first.shape[0]))
+    plot, column = joint_plot_strip(table, episode, height, max(240, int(height * 1.4)), max_dims)
+    n = min(len(camera_frames), len(table.columns[ACTION][row_range(table, episode)]))
+    out = []
+    for t in range(n):
+        cam = np.asarray(Image.fromarray(np.asarray(camera_frames[t])).resize((cam_width, height), Image.BILINEAR))
+        panel = plot.copy()
+        x = column(t)
+        panel[:, max(0, x - 1): x + 1] = (200, 0, 0)
+        out.append(np.concatenate([cam, panel], axis=1))
+    return out
+
+
+def show(fig, path) -> None:
+    """Save a figure as PNG, then show it inline when running in a notebook."""
+    from .runtime import in_notebook
+
+    save_figure(fig, path)
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))

@@ -1,0 +1,69 @@
+"""Turn the analysis results (a plain dict, also written as report.json) into report.md for people."""
+
+from __future__ import annotations
+
+from .checks import SEVERITIES
+
+ICONS = {"error": "ERROR", "warn": "WARN", "info": "info"}
+
+
+def _table(rows: list[dict], columns: list[str]) -> list[str]:
+    """A markdown table of the given columns."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for col in columns:
+            value = row.get(col)
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value[:8]) + (" ..." if len(value) > 8 else "")
+            cells.append("" if value is None else str(value).replace("|", "/"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def findings_lines(findings: list[dict]) -> list[str]:
+    """Findings, worst first, one bullet each."""
+    order = sorted(findings, key=lambda f: (-SEVERITIES.index(f["severity"]), f["check"], f["episode"] if f["episode"] is not None else -1))
+    lines = []
+    for f in order:
+        where = "" if f["episode"] is None else f" episode {f['episode']}" + ("" if f["frame"] is None else f", frame {f['frame']}")
+        lines.append(f"- **{ICONS[f['severity']]}** `{f['check']}`{where}: {f['message']}")
+    return lines or ["- no findings"]
+
+
+def markdown_report(report: dict) -> str:
+    """report.md: summary, features, cameras, quality findings, per-episode table, figures, media."""
+    s = report["summary"]
+    counts = report["counts"]
+    lines = [f"# Dataset analysis: {report['dataset']}", ""]
+    if report.get("converted_from"):
+        lines += [f"Converted from v2.1 at `{report['converted_from']}` into `{report['root']}`.", ""]
+    lines += [f"- episodes: {s['episodes']} analysed (of {s['episodes_in_dataset']})",
+              f"- frames: {s['frames']} at {s['fps']:g} fps = {s['duration_s']} s (mean episode {s['mean_episode_s']} s)",
+              f"- robot type: {s['robot_type']}; format {s['codebase_version']}",
+              f"- tasks: {'; '.join(s['tasks']) or '(none)'}",
+              f"- findings: {counts['error']} error, {counts['warn']} warn, {counts['info']} info",
+              f"- tabular analysis took {report['timings_s']['tabular']:.2f} s (parquet only, no video decoded)", ""]
+    lines += ["## Quality checks", ""] + findings_lines(report["findings"]) + [""]
+    lines += ["## Features", ""] + _table(report["features"], ["key", "dtype", "shape", "names"]) + [""]
+    if report["cameras"]:
+        cams = [{**c, "missing": len(c["missing"])} for c in report["cameras"]]
+        lines += ["## Cameras", ""] + _table(cams, ["key", "height", "width", "codec", "fps", "files", "missing"]) + [""]
+    if report.get("normalization"):
+        lines += ["## Normalization statistics (meta/stats.json)", ""]
+        rows = [{"key": k, **v} for k, v in report["normalization"].items()]
+        lines += _table(rows, ["key", "mean", "std", "min", "max"]) + [""]
+    lines += ["## Episodes", ""]
+    lines += _table(report["episodes"][:200], ["episode", "length", "seconds", "task", "action_path_length",
+                                               "action_min", "action_max"]) + [""]
+    if len(report["episodes"]) > 200:
+        lines += [f"({len(report['episodes']) - 200} more in report.json)", ""]
+    if report.get("figures"):
+        lines += ["## Figures", ""] + [f"![{name}]({name})" for name in report["figures"]] + [""]
+    if report.get("media"):
+        lines += ["## Animation", ""]
+        for item in report["media"]:
+            lines.append(f"- `{item['path']}`: {item['size_mb']:.2f} MB (scale {item['scale']}, every {item['stride']} frame(s), "
+                         f"{item['frames']} frames)")
+        lines.append("")
+    return "\n".join(lines)
