@@ -222,7 +222,7 @@ else:
     panel = openloop.replay_panel(replay, height=480, width=640)
     plot_path = out_dir / "predicted_vs_recorded.png"
     plt.imsave(plot_path, panel.image)
-    frames = [beside(annotate(f, [f"frame {t}"], min_height=240), panel.at(t)) for t, f in enumerate(replay.frames)]
+    frames = [beside(annotate(f, [f"frame {t}"], min_height=480), panel.at(t)) for t, f in enumerate(replay.frames)]
     videos = [write_video(frames, out_dir / f"openloop_episode_{args.episode}.mp4", fps, args.max_mb)]
     gif = write_gif(frames, out_dir / f"openloop_episode_{args.episode}.gif", fps, args.max_mb)
     strip = frame_strip([replay.frames[0], replay.frames[-1]], out_dir / "first_last_frames.png",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -65,3 +66,36 @@ def dataset_stats(root: str | Path) -> dict:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
     return LeRobotDatasetMetadata(f"local/{Path(root).name}", root=root).stats
+
+
+# ------------------------------------------------------------------- pytest fixtures (import them in a test module)
+@pytest.fixture(scope="session")
+def tiny_aloha_policy(tmp_path_factory) -> Path:
+    """A tiny ACT for ALOHA trained (randomly) on 48x64 top images: cheap to roll out in the fast env."""
+    return save_tiny_act(tmp_path_factory.mktemp("act_aloha_48x64"), image_size=(48, 64))
+
+
+@pytest.fixture(scope="session")
+def tiny_aloha_policy_480(tmp_path_factory) -> Path:
+    """A tiny ACT head on 480x640 images, the size stock gym-aloha (and so lerobot-eval) renders."""
+    return save_tiny_act(tmp_path_factory.mktemp("act_aloha_480x640"), image_size=(480, 640))
+
+
+@pytest.fixture(scope="session")
+def tiny_pusht_policy(tmp_path_factory) -> Path:
+    """A tiny ACT for gym-pusht (96x96 image, 2-dim state and action, actions around the board centre)."""
+    stats = simple_stats(2, 2, ("observation.image",), action_mean=256.0, action_std=100.0)
+    return save_tiny_act(tmp_path_factory.mktemp("act_pusht"), image_size=(96, 96), state_dim=2, action_dim=2,
+                         cameras=("observation.image",), stats=stats)
+
+
+@pytest.fixture(scope="session")
+def synthetic_replay(tmp_path_factory) -> tuple[Path, Path]:
+    """(dataset root, policy dir): a 2-episode synthetic dataset and a tiny ACT using its stats."""
+    from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("replay") / "data", num_episodes=2, length=12, dim=6,
+                                  image_size=(24, 32))
+    policy = save_tiny_act(tmp_path_factory.mktemp("act_synthetic"), image_size=(24, 32), state_dim=6,
+                           action_dim=6, stats=dataset_stats(root), chunk_size=4)
+    return root, policy
