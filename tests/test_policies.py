@@ -1,0 +1,161 @@
+"""Policy presets and construction, the SmolVLA test backbone, and the training helpers (frame cache, sampling,
+augmentation, checks) against lerobot's own dataset."""
+
+import pytest
+import torch
+
+from lerobot_notebook_pipeline import policies, training
+from lerobot_notebook_pipeline.data import open_dataset
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.smolvla_backbone import FULL_SIZE, backbone_config, ensure_backbone
+from lerobot_notebook_pipeline.synthetic import (
+    make_synthetic_dataset,
+    synthetic_episode,
+    synthetic_features,
+    write_dataset,
+)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_synthetic_dataset(tmp_path_factory.mktemp("pol") / "ds", num_episodes=3, length=20, dim=14)
+
+
+@pytest.fixture(scope="module")
+def meta(dataset):
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    return LeRobotDatasetMetadata("local/ds", root=dataset)
+
+
+def test_cpu_act_preset_is_the_measured_recipe():
+    cfg = policies.make_config("act", "cpu")
+    assert (cfg.dim_model, cfg.n_heads, cfg.dim_feedforward) == (256, 8, 1024)
+    assert (cfg.n_encoder_layers, cfg.n_vae_encoder_layers, cfg.n_decoder_layers) == (2, 2, 1)
+    assert cfg.chunk_size == 50 and cfg.vision_backbone == "resnet18" and cfg.pretrained_backbone_weights is None
+    opt = cfg.get_optimizer_preset()
+    assert type(opt).__name__ == "AdamWConfig" and opt.lr == 1e-4 and cfg.optimizer_lr_backbone == 1e-4
+    paper = policies.make_config("act", "paper")
+    assert (paper.dim_model, paper.dim_feedforward, paper.chunk_size) == (512, 3200, 100)
+
+
+def test_overrides_are_parsed_checked_and_applied():
+    assert policies.parse_overrides(["chunk_size=20", "down_dims=[8, 16]", "use_vae=false", "vision_backbone=resnet34",
+                                     "pretrained_backbone_weights=None"]) == {
+        "chunk_size": 20, "down_dims": [8, 16], "use_vae": False, "vision_backbone": "resnet34",
+        "pretrained_backbone_weights": None}
+    cfg = policies.make_config("diffusion", "tiny", {"down_dims": [8, 16]})
+    assert cfg.down_dims == (8, 16)
+    assert policies.make_config("act", "tiny", {"chunk_size": 20, "n_action_steps": 20}).chunk_size == 20
+    with pytest.raises(UserError, match="did you mean kl_weight"):
+        policies.make_config("act", "tiny", {"kl_wieght": 1})
+    with pytest.raises(UserError, match="invalid act config"):
+        policies.make_config("act", "tiny", {"n_action_steps": 99})
+    with pytest.raises(UserError, match="key=value"):
+        policies.parse_overrides(["chunk_size"])
+
+
+def test_pretrained_backbone_offline_gives_a_clear_error(monkeypatch):
+    monkeypatch.setattr(policies, "imagenet_weights_available", lambda timeout=10.0: "no network")
+    with pytest.raises(UserError, match="without --pretrained-backbone"):
+        policies.make_config("act", "tiny", pretrained_backbone=True)
+    with pytest.raises(UserError, match="ACT only"):
+        policies.make_config("diffusion", "tiny", pretrained_backbone=True)
+
+
+def test_smolvla_hub_presets_name_the_offline_alternative():
+    with pytest.raises(UserError, match="preset tiny"):
+        policies.make_config("smolvla", "paper")
+
+
+@pytest.mark.parametrize("name", ["act", "diffusion", "smolvla"])
+def test_tiny_policies_build_from_dataset_features(name, meta):
+    policy, cfg = policies.make_policy(name, "tiny", meta)
+    assert cfg.output_features["action"].shape == (14,)
+    assert "observation.images.top" in cfg.input_features
+    assert sum(p.numel() for p in policy.parameters()) > 0
+    pre, post = policies.make_processors(cfg, meta.stats)
+    assert pre is not None and post is not None
+
+
+def test_feature_mismatch_is_a_user_error(meta, tmp_path):
+    cfg = policies.make_config("act", "tiny")
+    policies.build_policy(cfg, meta)  # fills input/output features from the 14-dim dataset
+    other = make_synthetic_dataset(tmp_path / "six", num_episodes=1, length=10, dim=6)
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    with pytest.raises(UserError, match="shape"):
+        policies.check_features(cfg, LeRobotDatasetMetadata("local/six", root=other))
+    no_camera = write_dataset(tmp_path / "nocam", [synthetic_episode(10, 6, 0, cameras=())], fps=30,
+                              features=synthetic_features(6, (24, 32), ()))
+    with pytest.raises(UserError, match="needs a camera"):
+        policies.make_policy("act", "tiny", LeRobotDatasetMetadata("local/nocam", root=no_camera))
+
+
+def test_smolvla_backbone_files_and_full_size_dimensions(tmp_path):
+    from transformers import AutoConfig, AutoProcessor, AutoTokenizer
+
+    path = ensure_backbone(tmp_path / "backbone")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    assert tokenizer.fake_image_token_id != tokenizer.unk_token_id
+    assert tokenizer.global_image_token_id != tokenizer.unk_token_id
+    assert AutoProcessor.from_pretrained(path).tokenizer.pad_token == "<pad>"
+    assert AutoConfig.from_pretrained(path).text_config.hidden_size == 64
+    full = backbone_config(FULL_SIZE, len(tokenizer), 5)
+    assert (full.text_config.hidden_size, full.text_config.num_hidden_layers) == (960, 32)
+    assert (full.vision_config.hidden_size, full.vision_config.image_size) == (768, 512)
+
+
+def test_frame_cache_matches_lerobot_dataset_items(dataset):
+    cfg = policies.make_config("diffusion", "tiny")  # two observation frames and an 8-step action window
+    from lerobot.datasets.factory import resolve_delta_timestamps
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    delta = resolve_delta_timestamps(cfg, LeRobotDatasetMetadata("local/ds", root=dataset))
+    ds = open_dataset(dataset, episodes=[1, 2], delta_timestamps=delta)
+    cache = training.FrameCache(ds, progress=False)
+    assert len(cache) == len(ds) == 40 and cache.episodes == [1, 2]
+    for i in (0, 1, 19, 20, 39):
+        want, got = ds[i], cache[i]
+        for key in ("observation.state", "action", "action_is_pad", "observation.state_is_pad", "episode_index"):
+            assert torch.equal(want[key], got[key]), (i, key)
+        assert got["observation.images.top"].shape == want["observation.images.top"].shape == (2, 3, 24, 32)
+        assert (got["observation.images.top"] - want["observation.images.top"]).abs().max() <= 1 / 255 + 1e-6
+        assert got["task"] == want["task"]
+    batch = cache.batch([0, 39])
+    assert batch["action"].shape == (2, 8, 14) and batch["action_is_pad"][1].sum() == 6
+
+
+def test_step_sampling_is_deterministic_and_drops_episode_tails():
+    ends = torch.tensor([5] * 5 + [10] * 5)
+    positions = training.trainable_positions(ends, drop_n_last_frames=2)
+    assert positions.tolist() == [0, 1, 2, 5, 6, 7]
+    a = training.step_indices(positions, 16, seed=1, step=7)
+    assert torch.equal(a, training.step_indices(positions, 16, seed=1, step=7))
+    assert not torch.equal(a, training.step_indices(positions, 16, seed=1, step=8))
+    assert set(a.tolist()) <= set(positions.tolist())
+
+
+def test_augmentation_and_nan_check(tmp_path):
+    torch.manual_seed(0)
+    batch = {"observation.images.top": torch.full((4, 3, 8, 8), 0.5), "action": torch.zeros(4, 10, 6)}
+    training.add_image_noise(batch, ["observation.images.top"], 0.1)
+    image = batch["observation.images.top"]
+    assert 0.08 < float(image.std()) < 0.12 and image.min() >= 0 and image.max() <= 1
+    training.add_action_noise(batch, 0.5)
+    assert 0.45 < float(batch["action"].std()) < 0.55
+    assert training.image_transforms_from_spec("none") is None
+    assert training.image_transforms_from_spec("default") is not None
+    with pytest.raises(UserError, match="unknown image transform"):
+        training.image_transforms_from_spec("blur")
+    with pytest.raises(UserError, match="nan at step 7.*ckpt"):
+        training.check_finite(torch.tensor(float("nan")), 7, tmp_path / "ckpt")
+    training.check_finite(torch.tensor(1.0), 7, None)
+
+
+def test_wandb_goes_offline_without_a_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    mode, why = training.wandb_mode()
+    assert mode == "offline" and "key" in why
