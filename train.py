@@ -266,7 +266,7 @@ def checkpoint(step):
 
 
 step, last_saved, timing = start_step, None, {"data": 0.0, "total": 0.0, "n": 0}
-window = []
+window = {"loss": [], "data": 0.0, "total": 0.0}
 policy.train()
 batch_iter = batches(start_step)
 bar = tqdm(total=steps, initial=start_step, unit="step", desc=f"train {cfg.type}", dynamic_ncols=True)
@@ -293,17 +293,19 @@ try:
         timing["data"] += t1 - t0
         timing["total"] += t2 - t0
         timing["n"] += 1
-        window.append(loss.item())
+        window["loss"].append(loss.item())
+        window["data"] += t1 - t0
+        window["total"] += t2 - t0
         bar.update(1)
         if step % args.log_every == 0 or step == steps:
-            row = {"step": step, "loss": sum(window) / len(window), "grad_norm": float(grad_norm),
-                   "lr": optimizer.param_groups[0]["lr"], "s_per_step": timing["total"] / timing["n"],
-                   "data_fraction": timing["data"] / max(timing["total"], 1e-9)}
+            n = len(window["loss"])
+            row = {"step": step, "loss": sum(window["loss"]) / n, "grad_norm": float(grad_norm),
+                   "lr": optimizer.param_groups[0]["lr"], "step_s": window["total"] / n, "data_s": window["data"] / n}
             metrics.write(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", data=f"{100 * row['data_fraction']:.0f}%")
+            bar.set_postfix(loss=f"{row['loss']:.4f}", data=f"{100 * window['data'] / window['total']:.0f}%")
             if wandb_run is not None:
                 wandb_run.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
-            window = []
+            window = {"loss": [], "data": 0.0, "total": 0.0}
         if val_cache is not None and (step % val_every == 0 or step == steps):
             scores = training.validate(policy, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
             metrics.write({"step": step, **scores})
