@@ -9,13 +9,20 @@ import numpy as np
 from .stats import Table, row_range, video_file
 
 
-def decode_at(path: str | Path, timestamps: list[float], tolerance: float = 0.02) -> list[np.ndarray]:
+def _half_frame(stream) -> float:
+    """Half the frame period of a video stream, in seconds (the tolerance for matching timestamps)."""
+    rate = float(stream.average_rate or stream.guessed_rate or 30)
+    return 0.5 / rate
+
+
+def decode_at(path: str | Path, timestamps: list[float]) -> list[np.ndarray]:
     """Frames (H, W, 3 uint8) of a video file nearest to each timestamp in seconds, one seek per request."""
     import av
 
     out = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        tolerance = _half_frame(stream)
         for ts in timestamps:
             container.seek(int(max(ts - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
             best = None
@@ -29,13 +36,14 @@ def decode_at(path: str | Path, timestamps: list[float], tolerance: float = 0.02
     return out
 
 
-def decode_range(path: str | Path, start: float, stop: float, tolerance: float = 0.02) -> list[np.ndarray]:
+def decode_range(path: str | Path, start: float, stop: float) -> list[np.ndarray]:
     """Every frame of a video file with start <= time < stop, decoded in one pass."""
     import av
 
     out = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        tolerance = _half_frame(stream)
         container.seek(int(max(start - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
         for frame in container.decode(stream):
             if frame.time is None or frame.time < start - tolerance:
