@@ -46,6 +46,7 @@ parser.add_argument("--image-transforms", default="none",
 parser.add_argument("--action-noise-std", type=float, default=0.0,
                     help="Gaussian noise on target actions, in normalised units (stds for ACT)")
 parser.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps (default steps/4)")
+parser.add_argument("--keep-last", type=int, default=3, help="keep the newest N step checkpoints (0: keep all)")
 parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default steps/10)")
 parser.add_argument("--val-samples", type=int, default=64, help="held-out samples per validation")
 parser.add_argument("--log-every", type=int, default=10)
@@ -178,6 +179,12 @@ train_ds = open_dataset(args.dataset, episodes=train_episodes, delta_timestamps=
 if len(train_ds) == 0:
     raise UserError("the selected training episodes hold no frames: choose other --episodes")
 drop_last = getattr(cfg, "drop_n_last_frames", 0) or 0
+cache_gb, free_gb = training.cache_size_gb(meta, len(train_ds)), training.available_memory_gb()
+if args.cache_frames and cache_gb > 0.5 * free_gb:
+    log.info("frame cache would need %.1f GB of %.1f GB available: using lerobot's DataLoader instead", cache_gb, free_gb)
+    args.cache_frames = False
+    train_ds = open_dataset(args.dataset, episodes=train_episodes, delta_timestamps=delta_timestamps,
+                            image_transforms=image_transforms)
 if args.cache_frames:
     train_cache = training.FrameCache(train_ds, image_transforms=image_transforms)
     train_positions = training.trainable_positions(train_cache.ep_end, drop_last)
@@ -260,9 +267,11 @@ previous_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, 
 
 
 def checkpoint(step):
-    """Save checkpoints/<step> (and move `last`)."""
-    return training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor, optimizer, scheduler,
+    """Save checkpoints/<step>, move `last` to it and drop old step checkpoints beyond --keep-last."""
+    path = training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor, optimizer, scheduler,
                                     extra=run_args)
+    training.prune_checkpoints(run_dir, args.keep_last)
+    return path
 
 
 step, last_saved, timing = start_step, None, {"data": 0.0, "total": 0.0, "n": 0}

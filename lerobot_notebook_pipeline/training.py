@@ -112,6 +112,23 @@ class FrameCache(torch.utils.data.Dataset):
         return {k: (v[0] if k != "task" else v[0]) for k, v in item.items()}
 
 
+def cache_size_gb(meta, num_frames: int) -> float:
+    """Memory the frame cache needs for num_frames (uint8 images of every camera), in GB."""
+    per_frame = sum(int(np.prod(meta.features[key]["shape"])) for key in meta.camera_keys)
+    return per_frame * num_frames / 1e9
+
+
+def available_memory_gb() -> float:
+    """Memory available to this process now (Linux /proc/meminfo; inf when unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    return float("inf")
+
+
 def _column(values) -> torch.Tensor:
     """A dataset column (a tensor or a list of tensors) as one stacked tensor."""
     if isinstance(values, torch.Tensor):
@@ -292,6 +309,17 @@ def save_checkpoint(run_dir: Path, step: int, total_steps: int, policy, preproce
     if name is None:
         point_link(root / LAST, final.name)
     return final
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` numbered checkpoints (never `last`'s target or `best`); return those removed."""
+    root = Path(run_dir) / CHECKPOINTS
+    numbered = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name.isdigit())
+    protected = {last_checkpoint(run_dir)}
+    removed = [p for p in numbered[:-keep] if p.resolve() not in protected] if keep > 0 else []
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
 
 
 def _replace_dir(src: Path, dst: Path) -> None:

@@ -159,3 +159,15 @@ def test_wandb_goes_offline_without_a_key(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     mode, why = training.wandb_mode()
     assert mode == "offline" and "key" in why
+
+
+def test_prune_keeps_the_newest_checkpoints_and_best(tmp_path):
+    root = tmp_path / "checkpoints"
+    for step in range(1, 6):
+        (root / f"{step:06d}").mkdir(parents=True)
+    (root / "best").mkdir()
+    training.point_link(root / "last", "000005")
+    removed = training.prune_checkpoints(tmp_path, keep=2)
+    assert [p.name for p in removed] == ["000001", "000002", "000003"]
+    assert sorted(p.name for p in root.iterdir()) == ["000004", "000005", "best", "last"]
+    assert training.last_checkpoint(tmp_path).name == "000005"

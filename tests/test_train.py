@@ -102,10 +102,14 @@ def test_resume_continues_exactly_where_it_stopped(act_run, dataset, tmp_path):
 @pytest.mark.parametrize("policy", ["diffusion", "smolvla"])
 def test_diffusion_and_smolvla_train_and_reload(policy, dataset, tmp_path):
     out = tmp_path / policy
+    wandb = ["--wandb"] if policy == "smolvla" else []
     g = run_train("--dataset", dataset, "--policy", policy, "--preset", "tiny", "--steps", 2, "--val-episodes", 3,
                   "--output-dir", out, "--log-every", 1, "--image-noise-std", 0.02, "--action-noise-std", 0.1,
-                  "--image-transforms", "brightness,contrast")
+                  "--image-transforms", "brightness,contrast", *wandb)
     assert g["step"] == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in g["metrics"].rows() if "loss" in r)
+    if wandb:  # offline here (no key), and no model files handed to wandb without --wandb-log-model
+        assert list((out / "wandb").glob("offline-run-*"))
+        assert not list((out / "wandb").rglob("*.safetensors"))
     policy_obj, pre, post = load_policy(out / "checkpoints" / "last" / "pretrained_model")
     assert policy_obj.config.type == policy
     raw = g["val_cache"].batch([0, 1])
