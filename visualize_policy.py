@@ -47,11 +47,13 @@ parser.add_argument("--overwrite", action="store_true", help="replace a non-empt
 args = parse_args(parser)
 
 # %% [markdown]
-# ## Load the policy and its processors
+# ## Which policy, and which env it was trained for
 #
-# A checkpoint holds the network (`model.safetensors`), its config, and the pre/post processors that
-# normalise observations and un-normalise actions with the training data's statistics. Without those the
-# policy would see differently scaled inputs than in training, so a checkpoint without them is refused.
+# A policy only works on the images it was trained on. When the checkpoint records its training dataset and
+# that dataset stores its sim settings (task, image size, render quality, cube position), the rollout env
+# is built the same way; flags override them. Later, mismatches between the policy's inputs and the env's
+# observations are fixed only when that is safe (an image resized to the trained size at the same aspect
+# ratio); anything else is refused with a message.
 
 # %%
 import json
@@ -61,7 +63,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lerobot_notebook_pipeline import rollout
+from lerobot_notebook_pipeline import openloop, rollout
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.inference import LatencyLog
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
@@ -70,44 +72,36 @@ from lerobot_notebook_pipeline.runtime import UserError, pick_device
 if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0:
     raise UserError("--episodes and --num-envs must be at least 1 and --max-mb positive: fix the flag")
 OPEN_LOOP = args.dataset is not None
-device = pick_device(args.device)
-loaded = rollout.load_policy(args.policy_path, device)
-n_params = sum(p.numel() for p in loaded.policy.parameters())
-print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")
-print("inputs:", {k: list(v) for k, v in loaded.input_shapes.items()}, "| action dim:", loaded.action_dim)
-
-# %% [markdown]
-# ## Pick the env the policy was trained for
-#
-# A policy only works on the images it was trained on. When the checkpoint records its training dataset and
-# that dataset stores its sim settings (task, image size, render quality, cube position), the rollout env
-# is built the same way. Flags override them. Mismatches between the policy's inputs and the env's
-# observations are fixed only when that is safe (an image resized to the trained size at the same aspect
-# ratio); anything else is refused with a message.
-
-# %%
+policy_dir = rollout.resolve_policy_dir(args.policy_path)
 if OPEN_LOOP:
+    openloop.check_episode(args.dataset, args.episode)
     suffix = f"openloop_ep{args.episode}"
-    settings = None
 else:
-    settings = rollout.sim_settings_for(loaded.path)
-    env_name = args.env or rollout.guess_env(loaded.input_shapes, settings)
+    settings = rollout.sim_settings_for(policy_dir)
+    env_name = args.env or rollout.guess_env(rollout.saved_input_shapes(policy_dir), settings)
     spec = rollout.env_spec(env_name)
-    env_kwargs = {"max_steps": args.max_steps or (settings or {}).get("episode_length") or spec.max_steps}
-    if spec.family == "aloha":
-        env_kwargs.update(
-            render_quality=args.render_quality or (settings or {}).get("render_quality", "fast"),
-            image_size=tuple(args.image_size or (settings or {}).get("image_size") or (480, 640)),
-            cube_pose=tuple(args.cube_pose) if args.cube_pose else (settings or {}).get("cube_pose"),
-            pose_range=(settings or {}).get("pose_range") if not args.cube_pose else None)
-    elif args.cube_pose or args.image_size or args.render_quality:
-        raise UserError("--cube-pose, --image-size and --render-quality apply to the aloha envs only: drop them")
+    env_kwargs = rollout.env_kwargs_for(spec, settings, max_steps=args.max_steps, render_quality=args.render_quality,
+                                        image_size=args.image_size, cube_pose=args.cube_pose)
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/rollouts") / rollout.run_name(loaded.path, suffix),
+out_dir = prepare_output_dir(args.output_dir or Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix),
                              args.overwrite)
 print("writing to", out_dir)
+
+# %% [markdown]
+# ## Load the policy and its processors
+#
+# A checkpoint holds the network (`model.safetensors`), its config, and the pre/post processors that
+# normalise observations and un-normalise actions with the training data's statistics. Without those the
+# policy would see differently scaled inputs than in training, so a checkpoint without them is refused.
+
+# %%
+device = pick_device(args.device)
+loaded = rollout.load_policy(policy_dir, device)
+n_params = sum(p.numel() for p in loaded.policy.parameters())
+print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")
+print("inputs:", {k: list(v) for k, v in loaded.input_shapes.items()}, "| action dim:", loaded.action_dim)
 
 # %% [markdown]
 # ## Roll out seeded episodes
@@ -160,8 +154,6 @@ if not OPEN_LOOP:
 
 # %%
 if OPEN_LOOP:
-    from lerobot_notebook_pipeline import openloop
-
     dataset = openloop.open_episode(args.dataset, args.episode)
     fps = float(dataset.meta.fps)
     latency = LatencyLog()

@@ -17,15 +17,22 @@ from .rollout import LoadedPolicy, ObservationAdapter, check_action_dim, plan_ob
 from .runtime import UserError, log
 
 
-def open_episode(spec: str, episode: int):
-    """The dataset restricted to one episode, or a UserError when the episode does not exist."""
-    from .data import open_dataset, read_info, resolve_dataset
+def check_episode(spec: str, episode: int) -> None:
+    """Refuse an episode the dataset does not have (cheap: reads meta/info.json only, for local datasets)."""
+    from .data import read_info, resolve_dataset
 
     _, root = resolve_dataset(spec)
     if root is not None:
         total = int(read_info(root)["total_episodes"])
         if not 0 <= episode < total:
             raise UserError(f"episode {episode} does not exist: '{spec}' has episodes 0..{total - 1}")
+
+
+def open_episode(spec: str, episode: int):
+    """The dataset restricted to one episode, or a UserError when the episode does not exist."""
+    from .data import open_dataset
+
+    check_episode(spec, episode)
     return open_dataset(spec, episodes=[episode])
 
 

@@ -231,7 +231,9 @@ def make_env(name: str, max_steps: int | None = None, render_quality: str = "fas
     if spec.family == "pusht":
         import gym_pusht  # noqa: F401  registers the env
 
-        return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps)
+        # lerobot-eval's PushT video size (the policy's own 96x96 observation is unaffected)
+        return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps,
+                        visualization_width=384, visualization_height=384)
     fast = _sim_env_module()
     if fast is not None:
         return fast.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
@@ -375,6 +377,28 @@ def summarize_episodes(episodes: list[Episode]) -> dict:
 def episode_seeds(seed: int, episodes: int) -> list[int]:
     """Reset seeds seed, seed+1, ... as lerobot-eval uses them."""
     return [seed + i for i in range(episodes)]
+
+
+def saved_input_shapes(policy_dir: str | Path) -> dict[str, tuple[int, ...]]:
+    """Input feature key -> shape read straight from a checkpoint's config.json (no lerobot import needed)."""
+    config = json.loads((Path(policy_dir) / "config.json").read_text())
+    return {key: tuple(ft["shape"]) for key, ft in (config.get("input_features") or {}).items()}
+
+
+def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None = None,
+                   render_quality: str | None = None, image_size=None, cube_pose=None) -> dict:
+    """make_env keyword arguments: each flag given wins, then the training data's sim settings, then defaults."""
+    settings = settings or {}
+    kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
+    if spec.family != "aloha":
+        if cube_pose or image_size or render_quality:
+            raise UserError("--cube-pose, --image-size and --render-quality apply to the aloha envs only: drop them")
+        return kwargs
+    kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
+    kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))
+    kwargs["cube_pose"] = tuple(cube_pose) if cube_pose else settings.get("cube_pose")
+    kwargs["pose_range"] = None if cube_pose else settings.get("pose_range")
+    return kwargs
 
 
 def guess_env(input_shapes: dict[str, tuple[int, ...]], settings: dict | None) -> str:

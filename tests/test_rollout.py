@@ -193,3 +193,32 @@ def test_openloop_mae_matches_a_direct_computation(synthetic_replay):
 def test_openloop_refuses_a_missing_episode(synthetic_replay):
     with pytest.raises(UserError, match="episodes 0..1"):
         openloop.open_episode(str(synthetic_replay[0]), 5)
+
+
+def test_rollout_refuses_a_policy_for_another_env(tiny_aloha_policy):
+    loaded = rollout.load_policy(tiny_aloha_policy, "cpu")
+    env = rollout.make_vector_env("pusht", 1, max_steps=3)
+    try:
+        with pytest.raises(UserError, match="14-dim actions but the env takes 2"):
+            rollout.rollout_batch(env, loaded, [0])
+    finally:
+        env.close()
+
+
+def test_env_settings_come_from_flags_then_training_data_then_defaults():
+    spec = rollout.env_spec("aloha_transfer_cube")
+    settings = {"image_size": [96, 128], "render_quality": "fast", "cube_pose": [0.1, 0.5], "episode_length": 300}
+    assert rollout.env_kwargs_for(spec, settings) == {"max_steps": 300, "render_quality": "fast",
+                                                      "image_size": (96, 128), "cube_pose": [0.1, 0.5],
+                                                      "pose_range": None}
+    flagged = rollout.env_kwargs_for(spec, settings, max_steps=50, render_quality="stock", image_size=[480, 640],
+                                     cube_pose=[0.05, 0.45])
+    assert flagged == {"max_steps": 50, "render_quality": "stock", "image_size": (480, 640),
+                       "cube_pose": (0.05, 0.45), "pose_range": None}
+    assert rollout.env_kwargs_for(spec, None)["image_size"] == (480, 640)
+    with pytest.raises(UserError, match="aloha envs only"):
+        rollout.env_kwargs_for(rollout.env_spec("pusht"), None, cube_pose=[0.1, 0.5])
+    assert rollout.guess_env({"observation.state": (2,)}, None) == "pusht"
+    assert rollout.guess_env({"observation.state": (14,)}, {"task": "insertion"}) == "aloha_insertion"
+    with pytest.raises(UserError, match="pass --env"):
+        rollout.guess_env({"observation.state": (6,)}, None)

@@ -1,0 +1,163 @@
+"""visualize_policy.py end to end: media under budget, metrics.json, agreement with lerobot-eval, open loop, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+pytest_plugins = ("policy_fixtures",)  # tiny policies and datasets, built once per session
+SCRIPT = ROOT / "visualize_policy.py"
+LEROBOT_EVAL = ROOT / ".venv" / "bin" / "lerobot-eval"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def script_cmd(*args):
+    return [sys.executable, str(SCRIPT), *map(str, args)]
+
+
+def run_script(*args, timeout=180):
+    return subprocess.run(script_cmd(*args), capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=timeout)
+
+
+def run_side_by_side(tmp_path, policy, eval_args, seed, episodes, script_args):
+    """Run lerobot-eval and visualize_policy.py at the same time; per-episode (sum, max, success) from each."""
+    out = tmp_path / "lerobot_eval"
+    eval_cmd = [str(LEROBOT_EVAL) if LEROBOT_EVAL.exists() else "lerobot-eval", *eval_args,
+                f"--eval.n_episodes={episodes}", "--eval.batch_size=1", f"--policy.path={policy}",
+                "--policy.device=cpu", f"--seed={seed}", f"--output_dir={out}"]
+    ours_cmd = script_cmd("--policy-path", policy, "--episodes", episodes, "--seed", seed, "--output-dir",
+                          tmp_path / "ours", "--device", "cpu", *script_args)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=ENV)
+             for cmd, cwd in ((eval_cmd, tmp_path), (ours_cmd, ROOT))]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    m = json.loads((out / "eval_info.json").read_text())["per_task"][0]["metrics"]
+    theirs = list(zip(m["sum_rewards"], m["max_rewards"], m["successes"], strict=True))
+    mine, metrics = ours(tmp_path / "ours" / "metrics.json")
+    assert [e["seed"] for e in metrics["per_episode"]] == [seed + i for i in range(episodes)]
+    return mine, theirs
+
+
+def ours(metrics_path):
+    metrics = json.loads(metrics_path.read_text())
+    return [(e["sum_reward"], e["max_reward"], e["success"]) for e in metrics["per_episode"]], metrics
+
+
+def test_rollout_writes_videos_gif_strip_and_metrics(tiny_aloha_policy, tmp_path):
+    out = tmp_path / "run"
+    result = run_script("--policy-path", tiny_aloha_policy, "--env", "aloha_transfer_cube", "--image-size", 48, 64,
+                        "--episodes", 2, "--max-steps", 8, "--seed", 5, "--output-dir", out, "--max-mb", 0.5,
+                        "--action-panel", "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"pc_success", "avg_sum_reward", "avg_max_reward", "per_episode", "inference", "media"}
+    assert [e["seed"] for e in metrics["per_episode"]] == [5, 6]
+    for episode in metrics["per_episode"]:
+        assert set(episode) >= {"sum_reward", "max_reward", "success", "seed"} and episode["steps"] == 8
+    assert metrics["inference"]["all"]["calls"] == 16 and metrics["inference"]["new_chunk"]["calls"] == 4
+    assert metrics["inference"]["control_hz"] == 50.0 and isinstance(metrics["inference"]["keeps_up"], bool)
+    videos = sorted(out.glob("*.mp4"))
+    gifs = sorted(out.glob("*.gif"))
+    assert [v.name for v in videos] == ["episode_000_seed5.mp4", "episode_001_seed6.mp4"] and len(gifs) == 1
+    for path in videos + gifs:
+        assert path.stat().st_size <= 0.5 * 1024 * 1024
+        assert metrics["media"][path.name]["size_mb"] == pytest.approx(path.stat().st_size / 2**20, abs=1e-3)
+    frames = iio.imread(videos[0], plugin="pyav")
+    stride = metrics["media"][videos[0].name]["stride"]
+    assert len(frames) == len(range(0, 9, stride)) and frames.shape[-1] == 3  # reset frame + 8 steps
+    assert frames.shape[2] > frames.shape[1]  # the action panel sits beside the camera view
+    gif = Image.open(gifs[0])
+    assert gif.n_frames >= 2
+    strip = np.asarray(Image.open(out / "first_last_frames.png"))
+    assert strip.shape[0] == 160 and strip.shape[1] > 4 * 160
+    assert "success" in result.stdout and "inference FPS" in result.stdout and "MB" in result.stdout
+
+
+def test_success_and_rewards_agree_with_lerobot_eval_on_aloha(tiny_aloha_policy_480, tmp_path):
+    """Same checkpoint, seeds and stock rendering: lerobot-eval's per-episode results equal ours."""
+    steps, seed = 5, 11
+    mine, theirs = run_side_by_side(
+        tmp_path, tiny_aloha_policy_480,
+        ["--env.type=aloha", "--env.task=AlohaTransferCube-v0", f"--env.episode_length={steps}"], seed, 2,
+        ["--env", "aloha_transfer_cube", "--render-quality", "stock", "--max-steps", steps])
+    assert [m[2] for m in mine] == [t[2] for t in theirs]
+    np.testing.assert_allclose([m[:2] for m in mine], [t[:2] for t in theirs], rtol=1e-5, atol=1e-6)
+
+
+def test_rewards_agree_with_lerobot_eval_on_pusht(tiny_pusht_policy, tmp_path):
+    """PushT gives non-zero rewards from a random policy: a sharper check of the per-step loop and metrics."""
+    steps, seed = 20, 0
+    mine, theirs = run_side_by_side(tmp_path, tiny_pusht_policy, ["--env.type=pusht", f"--env.episode_length={steps}"],
+                                    seed, 2, ["--env", "pusht", "--max-steps", steps])
+    assert theirs[0][0] > 0, "seed 0 should give a non-zero reward to compare"
+    assert [m[2] for m in mine] == [t[2] for t in theirs]
+    # float32 matmuls with different thread counts may differ in the last bits
+    np.testing.assert_allclose([m[:2] for m in mine], [t[:2] for t in theirs], rtol=1e-5, atol=1e-6)
+
+
+def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
+    from test_rollout import direct_replay
+
+    root, policy = synthetic_replay
+    out = tmp_path / "ol"
+    result = run_script("--policy-path", policy, "--dataset", root, "--episode", 1, "--output-dir", out,
+                        "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    predicted, recorded = direct_replay(root, policy, 1)
+    expected = np.abs(predicted - recorded).mean(axis=0)
+    assert list(metrics["per_joint_mae"]) == [f"j{i}" for i in range(6)]
+    np.testing.assert_allclose(list(metrics["per_joint_mae"].values()), expected, rtol=1e-5)
+    assert metrics["frames"] == 12 and metrics["inference"]["control_hz"] == 30.0
+    assert (out / "predicted_vs_recorded.png").is_file()
+    video = iio.imread(out / "openloop_episode_1.mp4", plugin="pyav")
+    assert video.shape[0] == 12 and video.shape[2] > video.shape[1]  # camera view beside the curves
+
+
+@pytest.mark.parametrize("make_args, words", [
+    (lambda p, r, t: ["--policy-path", t / "nope"], "neither an existing folder"),
+    (lambda p, r, t: ["--policy-path", p, "--dataset", r, "--episode", 9], "episodes 0..1"),
+    (lambda p, r, t: ["--policy-path", p, "--episodes", 0], "--episodes"),
+])
+def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, words):
+    root, policy = synthetic_replay
+    result = run_script(*make_args(policy, root, tmp_path), "--output-dir", tmp_path / "o", "--device", "cpu")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and words in lines[-1], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_refuses_to_overwrite_without_flag(tiny_aloha_policy, tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("user data")
+    result = run_script("--policy-path", tiny_aloha_policy, "--output-dir", out, "--device", "cpu")
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert (out / "keep.txt").read_text() == "user data"
+
+
+def test_notebook_executes_headless_with_tiny_settings(tiny_aloha_policy, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "visualize_policy.ipynb", as_version=4)
+    out = tmp_path / "nb"
+    os.environ["LNP_ARGS"] = (f"--policy-path {tiny_aloha_policy} --env aloha_transfer_cube --image-size 48 64 "
+                              f"--episodes 1 --max-steps 5 --output-dir {out} --device cpu")
+    try:
+        NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    finally:
+        os.environ.pop("LNP_ARGS", None)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_episodes"] == 1 and metrics["per_episode"][0]["steps"] == 5
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the first/last-frame strip should be shown inline"
