@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import ACTION, STATE, Table, dim_ranges, episode_lengths, feature_names, resample_episodes, segment_reduce
+from .stats import ACTION, STATE, Table, episode_lengths, feature_names, key_ranges, resample_episodes, segment_reduce
 
 SEVERITIES = ("info", "warn", "error")
 
@@ -39,6 +39,12 @@ def _episode_of_rows(table: Table, rows: np.ndarray) -> np.ndarray:
 
 def _deltas(table: Table, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Row-to-row differences of a column (row t minus row t-1) and a mask of rows that have a predecessor in the same episode."""
+    if ("deltas", key) not in table.cache:
+        table.cache[("deltas", key)] = _compute_deltas(table, key)
+    return table.cache[("deltas", key)]
+
+
+def _compute_deltas(table: Table, key: str) -> tuple[np.ndarray, np.ndarray]:
     values = table.columns[key].astype(np.float64)
     deltas = np.zeros_like(values)
     if len(values) > 1:
@@ -70,7 +76,7 @@ def gripper_dims(table: Table, key: str = ACTION) -> list[int]:
 
 def moving_dims(table: Table, key: str) -> np.ndarray:
     """Dimensions that move somewhere in the dataset (range above zero)."""
-    return np.flatnonzero(dim_ranges(table.columns[key]) > 1e-9)
+    return np.flatnonzero(key_ranges(table, key) > 1e-9)
 
 
 def _comparable(table: Table) -> bool:
@@ -114,7 +120,7 @@ def check_dead_joints(table: Table, frozen_fraction: float = 0.01) -> list[dict]
         if key not in table.columns:
             continue
         values = table.columns[key].astype(np.float64)
-        ranges = dim_ranges(values)
+        ranges = key_ranges(table, key)
         dead = np.flatnonzero(ranges <= 1e-9)
         if len(dead):
             out.append(finding("dead_joint", "warn", f"'{key}' never changes in {_names(table, key, dead)} across the whole "
@@ -139,7 +145,7 @@ def check_stuck_actions(table: Table, min_seconds: float = 0.5, min_frames: int 
     if ACTION not in table.columns:
         return []
     deltas, valid = _deltas(table, ACTION)
-    ranges = dim_ranges(table.columns[ACTION])
+    ranges = key_ranges(table, ACTION)
     alive = ranges > 1e-9
     if not alive.any():
         return []
@@ -162,7 +168,7 @@ def check_action_jumps(table: Table, z: float = 8.0, min_fraction: float = 0.05)
     if ACTION not in table.columns:
         return []
     deltas, valid = _deltas(table, ACTION)
-    ranges = dim_ranges(table.columns[ACTION])
+    ranges = key_ranges(table, ACTION)
     dims = np.array([d for d in moving_dims(table, ACTION) if d not in gripper_dims(table)], dtype=np.int64)
     if not len(dims) or valid.sum() < 2:
         return []
@@ -289,29 +295,36 @@ def check_chunk_size(table: Table, chunk_size: int | None) -> list[dict]:
 
 def episode_lags(table: Table, max_lag: int) -> np.ndarray:
     """Per episode, the shift k (0..max_lag frames) maximising the correlation of action[t] with state[t+k]."""
-    a = table.columns[ACTION].astype(np.float64)
-    s = table.columns[STATE].astype(np.float64)
+    if ("lags", max_lag) in table.cache:
+        return table.cache[("lags", max_lag)]
     dims = np.intersect1d(moving_dims(table, ACTION), moving_dims(table, STATE))
-    a, s = np.nan_to_num(a[:, dims]), np.nan_to_num(s[:, dims])
-    ep_of_row = _episode_of_rows(table, np.arange(len(a)))
-    scores = np.full((len(table.episodes), max_lag + 1), -np.inf)
+    a = np.nan_to_num(table.columns[ACTION][:, dims].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    s = np.nan_to_num(table.columns[STATE][:, dims].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    n_rows, starts, ends = len(a), table.starts, table.ends
+    lengths = ends - starts
+
+    def prefix(x):
+        return np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+
+    a1, a2, s1, s2 = prefix(a), prefix(a * a), prefix(s), prefix(s * s)
+    scores = np.full((len(starts), max_lag + 1), -np.inf)
     for k in range(max_lag + 1):
-        same = np.zeros(len(a), dtype=bool)  # rows t whose t+k lies in the same episode
-        same[: len(a) - k] = ep_of_row[: len(a) - k] == ep_of_row[k:]
-        x = np.where(same[:, None], a, 0.0)
-        y = np.zeros_like(s)
-        y[: len(a) - k] = s[k:]
-        y = np.where(same[:, None], y, 0.0)
-        n = np.add.reduceat(same.astype(np.float64), table.starts)[:, None]
-        sx, sy = np.add.reduceat(x, table.starts), np.add.reduceat(y, table.starts)
-        sxy, sxx, syy = (np.add.reduceat(v, table.starts) for v in (x * y, x * x, y * y))
+        ok = (lengths - k >= 3) & (k <= lengths // 3)
+        if not ok.any():
+            continue
+        n = (lengths - k)[:, None].astype(np.float64)
+        sx, sxx = a1[ends - k] - a1[starts], a2[ends - k] - a2[starts]  # action rows [start, end-k)
+        sy, syy = s1[ends] - s1[starts + k], s2[ends] - s2[starts + k]  # state rows [start+k, end)
+        product = np.vstack([a[: n_rows - k] * s[k:], np.zeros((1, len(dims)))])
+        bounds = np.stack([starts, np.maximum(ends - k, starts)], axis=1).ravel()
+        sxy = np.add.reduceat(product, np.minimum(bounds, n_rows - k), axis=0)[0::2]
         with np.errstate(all="ignore"):
-            cov = sxy - sx * sy / n
-            corr = cov / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
-        ok = (n[:, 0] >= 3) & (k <= episode_lengths(table) // 3)
-        scores[ok, k] = np.nanmean(np.where(np.isfinite(corr[ok]), corr[ok], np.nan), axis=1) if len(dims) else 0.0
-    scores = np.where(np.isfinite(scores), scores, -np.inf)
-    return np.argmax(scores, axis=1)
+            corr = (sxy - sx * sy / n) / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
+            mean = np.nanmean(np.where(np.isfinite(corr), corr, np.nan), axis=1) if len(dims) else np.zeros(len(starts))
+        scores[ok, k] = np.where(np.isfinite(mean[ok]), mean[ok], -np.inf)
+    lags = np.argmax(scores, axis=1)
+    table.cache[("lags", max_lag)] = lags
+    return lags
 
 
 def lag_limit(table: Table, max_lag_s: float) -> int:
@@ -344,7 +357,7 @@ def check_tracking(table: Table, tolerance: float = 0.1, factor: float = 4.0, ma
     lags = episode_lags(table, min(2 * limit, max(1, int(episode_lengths(table).max()) // 3)))
     a = table.columns[ACTION].astype(np.float64)
     s = table.columns[STATE].astype(np.float64)
-    ranges = dim_ranges(a)
+    ranges = key_ranges(table, ACTION)
     grip = set(gripper_dims(table))
     dims = np.array([d for d in moving_dims(table, ACTION) if d not in grip], dtype=np.int64)
     if not len(dims):
@@ -371,7 +384,7 @@ def check_tracking(table: Table, tolerance: float = 0.1, factor: float = 4.0, ma
 def _normalised_speed(table: Table, key: str) -> np.ndarray:
     """Mean per-frame motion of each episode, each moving dim scaled by its dataset range."""
     deltas, valid = _deltas(table, key)
-    ranges = dim_ranges(table.columns[key])
+    ranges = key_ranges(table, key)
     dims = moving_dims(table, key)
     step = np.where(valid[:, None], np.abs(np.nan_to_num(deltas[:, dims])) / ranges[dims], 0.0).sum(axis=1)
     steps = np.maximum(episode_lengths(table) - 1, 1)
@@ -392,7 +405,7 @@ def check_idle(table: Table, fraction: float = 0.1) -> list[dict]:
 def _normalised_trajectories(table: Table, key: str, points: int = 32) -> np.ndarray:
     """Each episode resampled to `points` steps, moving dims scaled by their range, flattened (E, points*D)."""
     dims = moving_dims(table, key)
-    traj = resample_episodes(table, key, points)[:, :, dims] / dim_ranges(table.columns[key])[dims]
+    traj = resample_episodes(table, key, points)[:, :, dims] / key_ranges(table, key)[dims]
     return traj.reshape(len(traj), -1)
 
 
@@ -427,7 +440,7 @@ def spread_numbers(table: Table) -> dict:
     n = len(table.episodes)
     if n < 2 or not len(dims):
         return {"key": key, "episodes": n, "start_spread": 0.0, "trajectory_spread": 0.0}
-    starts = table.columns[key][table.starts][:, dims] / dim_ranges(table.columns[key])[dims]
+    starts = table.columns[key][table.starts][:, dims] / key_ranges(table, key)[dims]
     start_spread = float(np.median(np.nanstd(starts, axis=0)))
     dist = _pairwise_rms(_normalised_trajectories(table, key))
     trajectory_spread = float(dist[np.triu_indices(n, 1)].mean())

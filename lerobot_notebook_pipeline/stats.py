@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ class Table:
     columns: dict  # name -> (N,) or (N, D) array
     meta: dict  # episode index -> row of meta/episodes (tasks, video files, timestamps), stats left out
     tasks: dict  # task index -> task text
+    cache: dict = field(default_factory=dict, repr=False)  # derived arrays, computed once
 
 
 def dataset_root(dataset_or_root) -> Path:
@@ -197,6 +198,14 @@ def dim_ranges(values: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         ranges = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0) if len(values) else np.zeros(values.shape[1:])
     return np.nan_to_num(ranges, nan=0.0)
+
+
+def key_ranges(table: Table, key: str) -> np.ndarray:
+    """dim_ranges of one column, computed once per table."""
+    name = ("ranges", key)
+    if name not in table.cache:
+        table.cache[name] = dim_ranges(table.columns[key])
+    return table.cache[name]
 
 
 def segment_reduce(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
