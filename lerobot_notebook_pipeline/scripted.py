@@ -16,6 +16,7 @@ ACTION_ARM = {"left": slice(0, 6), "right": slice(7, 13)}
 ACTION_GRIPPER = {"left": 6, "right": 13}
 GRIP_OFFSET = np.array([0.125, 0.0, 0.0])  # the point between the finger pads, in the gripper_link frame
 BASE_XY = {"left": np.array([-0.469, 0.5]), "right": np.array([0.469, 0.5])}
+PEG_HALF_LENGTH = 0.06  # the peg and the socket are both 12 cm long along their x axis
 CUBE_HALF = 0.02  # half the cube's edge: its centre height when it rests on the table
 REFERENCE_LENGTH = 400  # waypoint times below are written for 400 steps and scaled to the episode length
 
@@ -218,7 +219,79 @@ class TransferCubePolicy(ScriptedPolicy):
         left.add(s(400), cube + [-0.12, 0, 0], side_grip, 0.0)
 
 
-POLICIES = {"transfer_cube": TransferCubePolicy}
+class InsertionPolicy(ScriptedPolicy):
+    """Right gripper picks the peg, left picks the socket; both lift and meet; the peg is pushed into the socket.
+
+    Before the push, the policy reads where the peg and the socket actually are in the grippers and corrects the
+    peg's path by the difference, so the peg lines up with the socket's opening.
+    """
+
+    socket_at = np.array([-0.06, 0.5, 0.2])  # where the left gripper holds the socket's centre at the meeting
+    pitch = np.pi / 3
+    pre_insert = 0.16  # peg centre this far (+x) from the socket centre when the arms meet
+    insert_depth = 0.01  # aim the peg's tip 3 cm past the pin's end (at +0.04 from the socket centre): a firm push
+
+    def pick(self, side: str, obj: np.ndarray, rest_z: float) -> None:
+        """Waypoints to grasp obj (xyz) from above with one gripper and lift it."""
+        s = self.s
+        pos, angles = self.start(side)
+        base = BASE_XY[side]
+        yaw = np.arctan2(obj[1] - base[1], obj[0] - base[0])
+        if side == "right":
+            yaw %= 2 * np.pi  # near pi, like the arm's start pose (no wrist spin)
+        down = np.array([yaw, self.pitch, 0.0])
+        target = np.array([obj[0], obj[1], rest_z])
+        traj = self.traj[side]
+        traj.add(0, pos, angles, 0.1).add(s(20), pos, angles, 1.0)
+        traj.add(s(100), self.jitter(target + [0, 0, 0.08]), down, 1.0)
+        traj.add(s(135), self.jitter(target), down, 1.0)
+        traj.add(s(155), traj.points[-1][1], down, 0.0)
+        traj.add(s(180), traj.points[-1][1], down, 0.0)
+        traj.add(s(215), traj.points[-1][1] + [0, 0, 0.12], down, 0.0)
+
+    def reset(self) -> None:
+        poses = self.env.object_pose()
+        peg, socket = poses[:3].copy(), poses[7:10].copy()
+        self.pick("right", peg, 0.032)
+        self.pick("left", socket, 0.035)
+        s = self.s
+        level = {"left": np.array([0.0, self.pitch, 0.0]), "right": np.array([np.pi, self.pitch, 0.0])}
+        self.traj["left"].add(s(270), self.jitter(self.socket_at), level["left"], 0.0)
+        self.traj["right"].add(s(270), self.jitter(self.socket_at + [self.pre_insert, 0, 0]), level["right"], 0.0)
+        self.level = level
+        self.align_read = int(round(s(285)))
+        self.push_read = int(round(s(325)))
+
+    def update(self, t: int) -> None:
+        if t not in (self.align_read, self.push_read):
+            return
+        poses = self.env.object_pose()
+        peg_tip = poses[:3] + quat_to_mat(poses[3:7]) @ [-PEG_HALF_LENGTH, 0, 0]  # the end that goes in first
+        socket_rot = quat_to_mat(poses[10:14])
+        opening = poses[7:10] + socket_rot @ [PEG_HALF_LENGTH, 0, 0]
+        s, right = self.s, self.traj["right"]
+        grip, _, _ = right.at(t)
+        offset = grip - peg_tip  # keep the grip-to-tip vector: move the tip where it must go
+        level = self.level["right"]
+        right.replace_from(t + 0.5)
+        right.add(t + 0.5, grip, level, 0.0)
+        if t == self.align_read:  # line the tip up 3 cm in front of the opening, on the socket's axis
+            right.add(s(315), opening + socket_rot @ [0.03, 0, 0] + offset, level, 0.0)
+            right.add(s(400), right.points[-1][1], level, 0.0)
+        else:  # push it in past the pin's end (4 cm from the socket's centre)
+            right.add(s(365), poses[7:10] + socket_rot @ [self.insert_depth, 0, 0] + offset, level, 0.0)
+            right.add(s(400), right.points[-1][1], level, 0.0)
+
+
+def quat_to_mat(quat) -> np.ndarray:
+    """3x3 rotation matrix of a wxyz quaternion."""
+    w, x, y, z = np.asarray(quat, dtype=float) / np.linalg.norm(quat)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+POLICIES = {"transfer_cube": TransferCubePolicy, "insertion": InsertionPolicy}
 
 
 def run_episode(env, policy, seed: int, render: bool = False):
