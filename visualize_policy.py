@@ -125,7 +125,7 @@ if not OPEN_LOOP:
             batch_seeds = seeds[first:first + env.num_envs]
             batch_seeds += [batch_seeds[-1]] * (env.num_envs - len(batch_seeds))  # pad the last batch, drop later
             done, adapter = rollout.rollout_batch(env, loaded, batch_seeds, spec.description, latency=latency,
-                                                  adapter=adapter)
+                                                  adapter=adapter, frame_key=spec.frame_key)
             episodes += done[:len(seeds) - first]
             for e in done[:len(seeds) - first]:
                 print(f"seed {e.seed}: {len(e.rewards)} steps, sum_reward {e.sum_reward:g}, max_reward "

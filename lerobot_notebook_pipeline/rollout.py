@@ -30,13 +30,14 @@ class EnvSpec:
     max_steps: int
     task: str  # sim_env task name, or the task text handed to language-conditioned policies
     description: str
+    frame_key: str | None = None  # observation camera that equals env.render(), if any
 
 
 ENVS = {
     "aloha_transfer_cube": EnvSpec("aloha_transfer_cube", "aloha", "gym_aloha/AlohaTransferCube-v0", 50, 400,
-                                   "transfer_cube", "Pick up the cube with the right arm and transfer it to the left arm."),
+                                   "transfer_cube", "Pick up the cube with the right arm and transfer it to the left arm.", "top"),
     "aloha_insertion": EnvSpec("aloha_insertion", "aloha", "gym_aloha/AlohaInsertion-v0", 50, 400, "insertion",
-                               "Insert the peg into the socket."),
+                               "Insert the peg into the socket.", "top"),
     "pusht": EnvSpec("pusht", "pusht", "gym_pusht/PushT-v0", 10, 300, "pusht", "Push the T-shaped block onto the target."),
 }
 
@@ -302,9 +303,11 @@ class Episode:
                 "success": bool(self.success), "steps": len(self.rewards), "wall_s": round(self.wall_s, 3)}
 
 
-def _render_all(env, count: int) -> list[np.ndarray]:
+def _render_all(env, count: int, obs=None, frame_key: str | None = None) -> list[np.ndarray]:
     import gymnasium as gym
 
+    if frame_key is not None and obs is not None:  # the observation already holds the frame: no second render
+        return [np.asarray(obs["pixels"][frame_key][i]) for i in range(count)]
     if isinstance(env, gym.vector.SyncVectorEnv):
         return [env.envs[i].render() for i in range(count)]
     return list(env.call("render"))[:count]
@@ -317,8 +320,12 @@ def _add_task(observation: dict, text: str, batch: int) -> dict:
 
 def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = "",
                   render: bool = True, latency: LatencyLog | None = None,
-                  adapter: ObservationAdapter | None = None) -> tuple[list[Episode], ObservationAdapter]:
+                  adapter: ObservationAdapter | None = None,
+                  frame_key: str | None = None) -> tuple[list[Episode], ObservationAdapter]:
     """Run one episode per sub-env of a vector env, reset with `seeds`, until every episode has ended.
+
+    Video frames come from env.render(), or from the observation's camera `frame_key` when that is the same
+    image (ALOHA's top camera), which saves a render per step.
 
     Each episode stops recording at its own terminated/truncated step (later steps of that sub-env are ignored).
     Returns the episodes and the observation adapter (planned on the first observation when not given).
@@ -332,7 +339,7 @@ def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = 
     obs, _ = env.reset(seed=list(seeds))
     episodes = [Episode(seed=int(s)) for s in seeds]
     if render:
-        for episode, frame in zip(episodes, _render_all(env, num), strict=True):
+        for episode, frame in zip(episodes, _render_all(env, num, obs, frame_key), strict=True):
             episode.frames.append(frame)
     start = time.perf_counter()
     while not all(e.done for e in episodes):
@@ -345,7 +352,7 @@ def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = 
         action = loaded.postprocessor(latency.select_action(policy, batch, loaded.device))
         action = action.to("cpu").numpy()
         obs, reward, terminated, truncated, info = env.step(action)
-        frames = _render_all(env, num) if render else [None] * num
+        frames = _render_all(env, num, obs, frame_key) if render else [None] * num
         success = np.asarray(info.get("is_success", np.zeros(num, bool)), dtype=bool).reshape(-1)
         for i, episode in enumerate(episodes):
             if episode.done:
