@@ -113,14 +113,26 @@ def load_policy(spec: str | Path, device: str = "cpu") -> LoadedPolicy:
 
 
 def training_dataset_root(policy_dir: str | Path) -> Path | None:
-    """The local dataset root recorded in the checkpoint's train_config.json, when it still exists."""
-    path = Path(policy_dir) / "train_config.json"
-    if not path.is_file():
-        return None
-    dataset = json.loads(path.read_text()).get("dataset") or {}
-    root = dataset.get("root")
-    if root and (Path(root) / "meta" / "info.json").is_file():
-        return Path(root)
+    """The local root of the dataset the policy trained on, when the checkpoint records it and it still exists.
+
+    Reads train.py's train_args.json ("dataset": a folder or hub id) or lerobot-train's train_config.json
+    (dataset.root, or dataset.repo_id in the local lerobot cache).
+    """
+    policy_dir = Path(policy_dir)
+    candidates = []
+    if (policy_dir / "train_args.json").is_file():
+        candidates.append(json.loads((policy_dir / "train_args.json").read_text()).get("dataset"))
+    if (policy_dir / "train_config.json").is_file():
+        dataset = json.loads((policy_dir / "train_config.json").read_text()).get("dataset") or {}
+        candidates += [dataset.get("root"), dataset.get("repo_id")]
+    for spec in filter(None, candidates):
+        path = Path(str(spec)).expanduser()
+        if not path.is_dir() and looks_like_repo_id(str(spec)):
+            from lerobot.utils.constants import HF_LEROBOT_HOME
+
+            path = Path(HF_LEROBOT_HOME) / str(spec)
+        if (path / "meta" / "info.json").is_file():
+            return path
     return None
 
 

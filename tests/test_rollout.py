@@ -1,5 +1,7 @@
 """Rollouts, observation matching, inference latency and open-loop replay, with real lerobot policies and MuJoCo."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -222,3 +224,26 @@ def test_env_settings_come_from_flags_then_training_data_then_defaults():
     assert rollout.guess_env({"observation.state": (14,)}, {"task": "insertion"}) == "aloha_insertion"
     with pytest.raises(UserError, match="pass --env"):
         rollout.guess_env({"observation.state": (6,)}, None)
+
+
+def test_sim_settings_are_found_through_the_checkpoint(tmp_path):
+    from lerobot_notebook_pipeline.sim_env import write_sim_settings
+
+    data = tmp_path / "data"
+    (data / "meta").mkdir(parents=True)
+    (data / "meta" / "info.json").write_text("{}")
+    write_sim_settings(data, {"task": "insertion", "image_size": [96, 128], "render_quality": "fast"})
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    assert rollout.sim_settings_for(ckpt) is None
+    (ckpt / "train_args.json").write_text(json.dumps({"dataset": str(data)}))  # train.py's record
+    assert rollout.sim_settings_for(ckpt)["task"] == "insertion"
+    (ckpt / "train_args.json").unlink()
+    (ckpt / "train_config.json").write_text(json.dumps({"dataset": {"repo_id": "local/x", "root": str(data)}}))
+    assert rollout.training_dataset_root(ckpt) == data
+
+
+def test_hub_policy_without_network_names_the_local_alternative(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="local checkpoint folder"):
+        rollout.resolve_policy_dir("lerobot/act_aloha_sim_transfer_cube_human")
