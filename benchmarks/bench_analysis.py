@@ -10,10 +10,11 @@ the script checks that they agree, then writes its section of benchmarks/RESULTS
 from __future__ import annotations
 
 import argparse
+import json
 import platform
-import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lerobot_notebook_pipeline import checks, stats  # noqa: E402
+from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset  # noqa: E402
 
-SECTION = "## Dataset analysis: analyse_dataset.py tables and checks vs per-frame dataset[i] (bench_analysis.py)"
+HEADING = "Dataset analysis: analyse_dataset.py tables and checks vs per-frame dataset[i] (bench_analysis.py)"
 
 
 def tabular_report(root: Path) -> tuple[dict, list[dict]]:
@@ -57,16 +59,6 @@ def per_frame_baseline(root: Path, limit: int | None) -> tuple[dict, int]:
     actions, states = np.stack(actions), np.stack(states)
     means = {int(e): (actions[episodes == e].mean(0), states[episodes == e].mean(0)) for e in np.unique(episodes)}
     return means, n
-
-
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's own section of benchmarks/RESULTS.md, leaving the others intact."""
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    current = path.read_text() if path.is_file() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = SECTION + "\n\n" + text.strip() + "\n\n"
-    new = pattern.sub(lambda _: block, current) if pattern.search(current) else current.rstrip() + "\n\n" + block
-    path.write_text(new.rstrip() + "\n")
 
 
 def main() -> None:
@@ -101,6 +93,14 @@ def main() -> None:
         ours = statistics.median(times)
 
         t0 = time.perf_counter()
+        script = subprocess.run([sys.executable, str(ROOT / "analyse_dataset.py"), "--dataset", str(root), "--output-dir",
+                                 str(work / "report"), "--no-animation"], capture_output=True, text=True, cwd=work)
+        script_s = time.perf_counter() - t0
+        if script.returncode != 0:
+            raise SystemExit(script.stderr[-2000:])
+        script_timings = json.loads((work / "report" / "report.json").read_text())["timings_s"]
+
+        t0 = time.perf_counter()
         means, done = per_frame_baseline(root, args.baseline_frames)
         measured = time.perf_counter() - t0
         baseline = measured * frames / done
@@ -131,10 +131,13 @@ and state, one {args.image_size[0]}x{args.image_size[1]} AV1 camera, 50 fps (gen
 Baseline {how}. Ours: median of {args.repeats} runs ({', '.join(f'{t * 1000:.0f}' for t in times)} ms), reading
 {frames} rows and running every quality check ({counts['error']} errors, {counts['warn']} warnings, {counts['info']} notes on this clean data).
 Both sides give the same per-episode action and state means: {agree}. Goal: >= 100x and the tabular report < 3 s.
+The whole `analyse_dataset.py --no-animation` run on this dataset (Python start-up, imports, tables, checks, 6 PNG
+figures, first/last frames of 8 episodes decoded, report.md/json) took {script_s:.1f} s; its own tabular part
+{script_timings['tabular'] * 1000:.0f} ms, frame decoding {script_timings['frames'] * 1000:.0f} ms.
 """
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_results_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,7 @@ def normalization_stats(root: str | Path, keys: list[str] | None = None) -> dict
     out = {}
     for key in wanted:
         if key in stats and not key.startswith("observation.image") and key not in BOOKKEEPING:
-            out[key] = {s: np.asarray(stats[key][s]).reshape(-1).round(6).tolist()
+            out[key] = {s: np.asarray(stats[key][s]).reshape(-1).round(4).tolist()
                         for s in ("mean", "std", "min", "max") if s in stats[key]}
     return out
 

@@ -188,3 +188,35 @@ def test_missing_videos_finding():
             {"key": "observation.images.wrist", "files": 2, "missing": []}]
     found = checks.check_missing_videos(cams)
     assert len(found) == 1 and found[0]["severity"] == "warn" and "videos/x.mp4" in found[0]["message"]
+
+
+def test_any_robot_26_dims_without_names_at_10_fps(tmp_path):
+    """A humanoid-sized action space with no joint names: clean data stays silent, and names fall back to action[i]."""
+    features = {"observation.state": {"dtype": "float32", "shape": (26,), "names": None},
+                "action": {"dtype": "float32", "shape": (26,), "names": None}}
+    episodes = [synthetic_episode(30, 26, seed, cameras=()) for seed in range(10)]
+    episodes[3]["action"][12, 20] += 2.0
+    table = load_table(write_dataset(tmp_path / "humanoid", episodes, 10, features))
+    findings = serious(checks.run_checks(table))
+    assert [(f["check"], f["episode"]) for f in findings] == [("action_jumps", 3)]
+    assert "action[20]" in findings[0]["message"] and findings[0]["frame"] == 12
+
+
+def test_aloha_like_grippers_are_found_by_name(tmp_path):
+    """14 dims named like ALOHA's: chatter is found on right_gripper only, and gripper jumps are not called glitches."""
+    names = [f"{side}_{joint}" for side in ("left", "right")
+             for joint in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
+    features = {"observation.state": vector_feature(names), "action": vector_feature(names)}
+    episodes = [clean_episode_dim(seed, 14) for seed in range(10)]
+    a = episodes[6]["action"]
+    a[40:56, 13] = np.where(np.arange(16) % 2 == 0, -0.5, 0.5)  # toggling every frame
+    episodes[6] = with_action(a)
+    table = load_table(write_dataset(tmp_path / "aloha", episodes, 50, features))
+    assert checks.gripper_dims(table) == [6, 13]
+    findings = serious(checks.run_checks(table))
+    assert [(f["check"], f["episode"]) for f in findings] == [("gripper_chatter", 6)]
+    assert "right_gripper" in findings[0]["message"] and 15 <= findings[0]["frame"] <= 41  # within 0.5 s of the burst
+
+
+def clean_episode_dim(seed: int, dim: int, length: int = 100) -> dict:
+    return synthetic_episode(length, dim, seed, cameras=())
