@@ -25,6 +25,7 @@ parser.add_argument("--episodes", type=int, default=2, help="episodes for the ge
 parser.add_argument("--image-size", type=int, nargs=2, default=[96, 128], metavar=("H", "W"),
                     help="image size of the small-image rows and of the generation run")
 parser.add_argument("--episode-length", type=int, default=400)
+parser.add_argument("--success-seeds", type=int, default=20, help="seeds per scripted-success setting")
 parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
 args = parser.parse_args()
 
@@ -83,6 +84,21 @@ with tempfile.TemporaryDirectory() as tmp:
     gen_mb = sim_dataset.folder_size_mb(Path(tmp) / "ds")
 gen_fps = report["frames"] / gen_seconds
 
+# Scripted success (kept / attempted) without rendering, on the env seeds make_sim_dataset.py uses for --seed 0.
+SETTINGS = [("gym-aloha's random range", {}, 0.0, args.episode_length),
+            ("fixed at (0.1, 0.5)", {"cube_pose": (0.1, 0.5)}, 0.0, args.episode_length),
+            ("random range, waypoint noise 5 mm", {}, 0.005, args.episode_length),
+            ("random range, 200-step episodes", {}, 0.0, 200)]
+success_rows = []
+for task in ("transfer_cube", "insertion"):
+    for name, env_kwargs, noise, length in SETTINGS:
+        env = make_env(task, image_size=(24, 32), **env_kwargs)
+        start = time.perf_counter()
+        hits = sum(sim_dataset.scripted_success(env, task, sim_dataset.attempt_seed(0, i), length, noise) >= 4
+                   for i in range(args.success_seeds))
+        per_episode = (time.perf_counter() - start) / args.success_seeds
+        success_rows.append(f"| {task} | {name} | {length} | {hits}/{args.success_seeds} | {per_episode:.2f} s |")
+
 command = "`.venv/bin/python benchmarks/bench_sim.py " + " ".join(sys.argv[1:]) + "`"
 lines = [f"Command: {command}", "",
          f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, MuJoCo EGL (llvmpipe), {time.strftime('%Y-%m-%d')}, "
@@ -95,7 +111,10 @@ lines += [f"| physics only (planning pass, no rendering) | {physics_sps:.0f} | {
           f"Generation (`record_dataset`, {h}x{w}, fast render, {args.episode_length}-frame episodes): kept "
           f"{report['kept']}/{report['attempted']}, {report['frames']} frames in {gen_seconds:.1f} s = "
           f"**{gen_fps:.1f} frames/s** ({gen_mb:.2f} MB on disk), including the planning pass, AV1 encoding and "
-          "lerobot's parquet/metadata writing."]
+          "lerobot's parquet/metadata writing.", "",
+          "Scripted success (kept / attempted; damped-least-squares IK in the joint-space env, planning pass only):", "",
+          "| task | object pose | episode length | kept/attempted | s per planning pass |", "|---|---|---:|---:|---:|",
+          *success_rows]
 body = "\n".join(lines)
 print(body)
 write_results_section(args.results, "Sim env and scripted data generation (bench_sim.py)", body)

@@ -138,9 +138,11 @@ class ScriptedPolicy:
         return scaled(t, self.T)
 
     def jitter(self, pos) -> np.ndarray:
-        """A waypoint position with the optional Gaussian noise added."""
+        """A waypoint position with the optional Gaussian noise added in x and y."""
         pos = np.asarray(pos, dtype=float)
-        return pos + (self.rng.normal(0.0, self.noise, 3) if self.noise > 0 else 0.0)
+        if self.noise <= 0:
+            return pos
+        return pos + [*self.rng.normal(0.0, self.noise, 2), 0.0]  # z stays: grasp heights are tight
 
     def start(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         """Current grip point and yaw/pitch/roll of one gripper at the start of the episode."""
