@@ -147,6 +147,11 @@ print(f"validate on {len(val_episodes)} episodes {val_episodes}")
 # `--set key=value` changes any field of lerobot's config. The policy's `delta_timestamps` decide which frames
 # each sample holds: ACT learns a chunk of the next `chunk_size` actions from the current frame; Diffusion sees
 # `n_obs_steps` frames and predicts `horizon` actions.
+#
+# SmolVLA: `--preset cpu|paper` fine-tunes `lerobot/smolvla_base` from the Hugging Face hub (the normal way to use
+# it). `--preset tiny` instead builds a *test backbone* in `outputs/smolvla_backbones/tiny`: the SmolVLM
+# architecture with random weights and a toy vocabulary (`lerobot_notebook_pipeline/smolvla_backbone.py`), so the
+# whole pipeline runs offline. It learns nothing useful about language or vision; it exists to test the plumbing.
 
 # %%
 from lerobot.datasets.factory import resolve_delta_timestamps
