@@ -141,7 +141,8 @@ def check_dead_joints(table: Table, frozen_fraction: float = 0.01) -> list[dict]
 
 
 def check_stuck_actions(table: Table, min_seconds: float = 0.5, min_frames: int = 10) -> list[dict]:
-    """Runs where the whole action vector repeats unchanged for a long time (a frozen teleop stream)."""
+    """Runs where the whole action vector repeats unchanged for a long time: warn mid-episode (a frozen teleop
+    stream), info at the very start or end (waiting to begin, resting after the task)."""
     if ACTION not in table.columns:
         return []
     deltas, valid = _deltas(table, ACTION)
@@ -157,14 +158,23 @@ def check_stuck_actions(table: Table, min_seconds: float = 0.5, min_frames: int 
         if frames_held < need:
             continue
         pos = _episode_of_rows(table, np.array([start - 1]))[0]
-        out.append(finding("stuck_actions", "warn", f"the action stays exactly the same for {frames_held} frames "
-                           f"({frames_held / table.fps:.2f} s): a frozen teleoperation stream? The policy learns to stall here",
-                           table.episodes[pos], start - 1 - table.starts[pos]))
+        held = f"the action stays exactly the same for {frames_held} frames ({frames_held / table.fps:.2f} s)"
+        if start - 1 == table.starts[pos] or stop == table.ends[pos]:
+            edge = "start" if start - 1 == table.starts[pos] else "end"
+            out.append(finding("stuck_actions", "info", f"{held} at the {edge} of the episode: normal waiting or "
+                               "resting, but trim it if long, or the policy learns to wait there",
+                               table.episodes[pos], start - 1 - table.starts[pos]))
+        else:
+            out.append(finding("stuck_actions", "warn", f"{held} in the middle of the episode: a frozen teleoperation "
+                               "stream? The policy learns to stall here", table.episodes[pos], start - 1 - table.starts[pos]))
     return out
 
 
 def check_action_jumps(table: Table, z: float = 8.0, min_fraction: float = 0.05) -> list[dict]:
-    """Sudden action jumps: a frame-to-frame change many standard deviations above normal (gripper dims excluded)."""
+    """Sudden action jumps: a frame-to-frame change that breaks from the steps around it (its difference from the
+    neighbouring steps is z standard deviations above normal) and exceeds min_fraction of the joint's range (at
+    least of the median joint's range, so barely-moving joints don't count). A fast but smooth motion is not a
+    jump. Gripper dims are left to the chatter check."""
     if ACTION not in table.columns:
         return []
     deltas, valid = _deltas(table, ACTION)
@@ -173,10 +183,17 @@ def check_action_jumps(table: Table, z: float = 8.0, min_fraction: float = 0.05)
     if not len(dims) or valid.sum() < 2:
         return []
     d = np.where(np.isfinite(deltas[:, dims]) & valid[:, None], deltas[:, dims], np.nan)
-    mean, std = np.nanmean(d, axis=0), np.nanstd(d, axis=0)
+    before = np.vstack([np.full((1, len(dims)), np.nan), d[:-1]])  # the step into the previous frame (same episode)
+    after = np.vstack([d[1:], np.full((1, len(dims)), np.nan)])
+    after[~np.append(valid[1:], False)] = np.nan
     with np.errstate(all="ignore"):
-        score = np.abs(d - mean) / np.where(std > 0, std, np.inf)
-    big = (score > z) & (np.abs(d) > min_fraction * ranges[dims])
+        neighbours = np.nanmean(np.stack([before, after]), axis=0)
+    residual = d - np.where(np.isfinite(neighbours), neighbours, d)
+    std = np.nanstd(residual, axis=0)
+    with np.errstate(all="ignore"):
+        score = np.abs(residual) / np.where(std > 0, std, np.inf)
+    floor = min_fraction * np.maximum(ranges[dims], np.median(ranges[dims]))
+    big = (score > z) & (np.abs(residual) > floor)
     rows = np.flatnonzero(big.any(axis=1))
     out = []
     eps = _episode_of_rows(table, rows)
@@ -185,7 +202,7 @@ def check_action_jumps(table: Table, z: float = 8.0, min_fraction: float = 0.05)
         jump_dims = dims[big[ep_rows].any(axis=0)]
         worst = float(np.nanmax(score[ep_rows]))
         out.append(finding("action_jumps", "warn", f"{len(ep_rows)} sudden action jump(s) in {_names(table, ACTION, jump_dims)} "
-                           f"(up to {worst:.0f} standard deviations of a normal step): a glitch or a dropped frame?",
+                           f"(up to {worst:.0f} standard deviations off the motion around it): a glitch, a dropped frame or a teleop hiccup?",
                            table.episodes[pos], ep_rows[0] - table.starts[pos]))
     return out
 

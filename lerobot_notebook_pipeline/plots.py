@@ -174,16 +174,20 @@ def joint_plot_strip(table: Table, episode: int, height: int, width: int, max_di
 
     action = table.columns[ACTION][row_range(table, episode)]
     names = feature_names(table.info, ACTION)
-    dims = min(action.shape[1], max_dims)
+    spans = np.nan_to_num(np.nanmax(action, axis=0) - np.nanmin(action, axis=0))
+    dims = sorted(np.argsort(-spans, kind="stable")[:max_dims].tolist())  # the joints that move most
     dpi = 100
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.08, 0.12, 0.9, 0.84))
-    for d in range(dims):
+    for d in dims:
         ax.plot(action[:, d], linewidth=1, label=names[d])
     ax.set_xlim(0, max(1, len(action) - 1))
+    low, high = np.nanmin(action[:, dims]), np.nanmax(action[:, dims])
+    pad = (high - low) or 1.0
+    ax.set_ylim(low - 0.05 * pad, high + 0.5 * pad)  # head room for the legend
     ax.tick_params(labelsize=6)
-    ax.legend(fontsize=5, ncol=2, loc="upper right")
+    ax.legend(fontsize=5, ncol=3, loc="upper left", framealpha=0.6)
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     x0, x1 = ax.transData.transform([(0, 0), (max(1, len(action) - 1), 0)])[:, 0]

@@ -1,5 +1,7 @@
 """Every quality check fires on the episode where its defect was planted, and nowhere else; clean data stays silent."""
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -220,3 +222,13 @@ def test_aloha_like_grippers_are_found_by_name(tmp_path):
 
 def clean_episode_dim(seed: int, dim: int, length: int = 100) -> dict:
     return synthetic_episode(length, dim, seed, cameras=())
+
+
+def test_resting_at_the_end_is_a_note_not_a_warning(clean):
+    columns = {k: v.copy() for k, v in clean.columns.items()}
+    end = clean.ends[0]
+    columns["action"][end - 25:end] = columns["action"][end - 25]
+    rested = dataclasses.replace(clean, columns=columns, cache={})
+    found = checks.check_stuck_actions(rested)
+    assert [(f["severity"], f["episode"], f["frame"]) for f in found] == [("info", 0, 35)]
+    assert "end of the episode" in found[0]["message"]
