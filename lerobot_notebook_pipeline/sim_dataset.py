@@ -93,41 +93,54 @@ def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attemp
     return {"kept": kept, "attempted": attempted, "frames": frames, "episodes": info}
 
 
-def _record_shard(kwargs: dict) -> dict:
-    """Worker entry point: record one shard (runs in a child process)."""
-    import lerobot_notebook_pipeline  # noqa: F401  (headless GL set-up in the child)
-
-    return record_dataset(**kwargs)
-
-
 def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_attempts: int, **kwargs) -> dict:
     """Record in num_workers processes (worker k tries attempts k, k+K, ...), then merge with lerobot's aggregate.
 
-    Each shard keeps up to its share of the episodes; the merged dataset lands at root.
+    Each worker is a fresh `python -m lerobot_notebook_pipeline.sim_dataset SPEC.json` process (its own GL context,
+    no re-import of the calling script or notebook); each keeps up to its share of the episodes.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    import json
+    import os
+    import subprocess
+    import sys
 
     from lerobot.datasets.aggregate import aggregate_datasets
+
+    from .runtime import UserError
 
     root = Path(root)
     shard_dir = root.parent / f".{root.name}.shards"
     shutil.rmtree(shard_dir, ignore_errors=True)
     shard_dir.mkdir(parents=True)
     shares = [episodes // num_workers + (1 if k < episodes % num_workers else 0) for k in range(num_workers)]
-    jobs = []
-    for k, share in enumerate(shares):
-        if share == 0:
-            continue
-        attempts = list(range(k, max_attempts, num_workers))
-        jobs.append(dict(root=shard_dir / f"shard_{k}", episodes=share, attempts=attempts, **kwargs))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                     os.environ.get("PYTHONPATH")]))}
     try:
-        import multiprocessing
-
-        with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_record_shard, jobs))
-        roots = [job["root"] for job, result in zip(jobs, results, strict=True) if result["kept"] > 0]
+        workers = []
+        for k, share in enumerate(shares):
+            if share == 0:
+                continue
+            spec = dict(root=str(shard_dir / f"shard_{k}"), episodes=share, attempts=list(range(k, max_attempts, num_workers)),
+                        **{key: (list(v) if isinstance(v, tuple) else v) for key, v in kwargs.items()})
+            spec_path = shard_dir / f"shard_{k}.json"
+            spec_path.write_text(json.dumps(spec))
+            log_file = open(shard_dir / f"shard_{k}.log", "w")  # noqa: SIM115  (closed after wait)
+            workers.append((k, subprocess.Popen([sys.executable, "-m", "lerobot_notebook_pipeline.sim_dataset",
+                                                 str(spec_path)], stdout=log_file, stderr=subprocess.STDOUT, env=env),
+                            log_file))
+        results, roots = [], []
+        for k, proc, log_file in workers:
+            code = proc.wait()
+            log_file.close()
+            if code != 0:
+                tail = (shard_dir / f"shard_{k}.log").read_text().strip().splitlines()[-1:]
+                raise UserError(f"worker {k} failed (exit {code}: {' '.join(tail)[:200]}): retry with --num-workers 1")
+            results.append(json.loads((shard_dir / f"shard_{k}.result.json").read_text()))
+            if results[-1]["kept"] > 0:
+                roots.append(shard_dir / f"shard_{k}")
         if roots:
             aggregate_datasets([f"local/{r.name}" for r in roots], f"local/{root.name}", roots=roots, aggr_root=root)
+            remove_empty_dirs(root / "images")
     finally:
         shutil.rmtree(shard_dir, ignore_errors=True)
     return {"kept": sum(r["kept"] for r in results), "attempted": sum(r["attempted"] for r in results),
@@ -153,3 +166,16 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
+
+
+if __name__ == "__main__":  # a shard worker of record_in_shards
+    import json
+    import sys
+
+    import lerobot_notebook_pipeline  # noqa: F401  (headless GL set-up)
+
+    spec_file = Path(sys.argv[1])
+    spec = json.loads(spec_file.read_text())
+    spec["image_size"] = tuple(spec["image_size"])
+    result = record_dataset(**spec)
+    (spec_file.parent / f"{spec_file.stem}.result.json").write_text(json.dumps(result))
