@@ -67,6 +67,7 @@ args = parse_args(parser)
 
 # %%
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -88,6 +89,18 @@ if steps < 1 or args.batch_size < 1:
 val_every = args.val_every or max(1, steps // 10)
 save_every = args.save_every or max(1, steps // 4)
 device = pick_device(args.device)
+# Several GPUs: `accelerate launch train.py ...` (or torchrun) starts one process per GPU. Each process trains on
+# its own batches, the gradients are averaged, and only the main process validates and writes files.
+accelerator = None
+if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    accelerator = Accelerator(cpu=device == "cpu",
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    device = "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
+is_main = accelerator is None or accelerator.is_main_process
+rank = 0 if accelerator is None else accelerator.process_index
 overrides = policies.parse_overrides(args.overrides)
 if args.lr is not None:
     overrides.setdefault("optimizer_lr", args.lr)
@@ -106,7 +119,8 @@ elif (run_dir / training.CHECKPOINTS).exists() or (run_dir / "metrics.jsonl").ex
     if not args.overwrite:
         raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
                         "again, or --output-dir for a new run")
-    prepare_output_dir(run_dir, overwrite=True)
+    if is_main:
+        prepare_output_dir(run_dir, overwrite=True)
 run_dir.mkdir(parents=True, exist_ok=True)
 torch.manual_seed(args.seed)
 log.info("run folder %s, device %s, %d steps of batch %d", run_dir, device, steps, args.batch_size)
@@ -134,7 +148,8 @@ else:
     else:
         fraction = args.val_fraction if args.val_fraction is not None else (0.1 if len(selected) >= 2 else 0.0)
         train_episodes, val_episodes = ep_utils.split_episodes(selected, fraction, args.seed)
-    write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
+    if is_main:
+        write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
 assert not set(train_episodes) & set(val_episodes)
 print(f"dataset {repo_id}: {meta.total_episodes} episodes, {meta.total_frames} frames at {meta.fps} fps")
 print(f"train on {len(train_episodes)} episodes {train_episodes[:20]}{'...' if len(train_episodes) > 20 else ''}")
@@ -205,12 +220,13 @@ camera_keys = list(meta.camera_keys)
 
 def batches(start_step):
     """Training batches for steps start_step, start_step+1, ...: each is a pure function of (seed, step)."""
+    seed = args.seed + 7919 * rank  # each GPU process draws its own batches
     if args.cache_frames:
         step = start_step
         while True:
-            yield train_cache.batch(training.step_indices(train_positions, args.batch_size, args.seed, step))
+            yield train_cache.batch(training.step_indices(train_positions, args.batch_size, seed, step))
             step += 1
-    sampler = training.StepBatchSampler(train_positions, args.batch_size, args.seed, start_step, steps)
+    sampler = training.StepBatchSampler(train_positions, args.batch_size, seed, start_step, steps)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=args.num_workers,
                                          pin_memory=device == "cuda")
     yield from loader
@@ -239,16 +255,20 @@ if resume_from is not None:
     log.info("resumed from %s at step %d", resume_from, start_step)
     if start_step >= steps:
         log.info("the run already reached step %d: raise --steps to train longer", start_step)
+model = policy  # the policy itself: saved and validated; `policy` becomes a wrapper when several GPUs train it
+if accelerator is not None:
+    policy, optimizer = accelerator.prepare(policy, optimizer)
 n_params = sum(p.numel() for p in policy.parameters())
 n_trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
 print(f"{cfg.type}: {n_params / 1e6:.2f}M parameters ({n_trainable / 1e6:.2f}M trainable), lr {optimizer.param_groups[0]['lr']:g}")
 
 metrics = training.MetricsLog(run_dir / "metrics.jsonl")
-metrics.truncate_after(start_step)
+if is_main:
+    metrics.truncate_after(start_step)
 best = json.loads((run_dir / "best.json").read_text()) if (run_dir / "best.json").is_file() else {"val_action_mae": None}
 run_args = {**vars(args), "steps": steps, "train_episodes": train_episodes, "val_episodes": val_episodes}
 wandb_run = None
-if args.wandb:
+if args.wandb and is_main:
     wandb_run = training.init_wandb(run_dir, run_dir.name, {"args": run_args, "policy": policies.config_dict(cfg)})
 
 # %% [markdown]
@@ -273,7 +293,7 @@ previous_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, 
 
 def checkpoint(step):
     """Save checkpoints/<step>, move `last` to it and drop old step checkpoints beyond --keep-last."""
-    path = training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor, optimizer, scheduler,
+    path = training.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor, optimizer, scheduler,
                                     extra=run_args)
     training.prune_checkpoints(run_dir, args.keep_last)
     return path
@@ -283,7 +303,7 @@ step, last_saved, timing = start_step, None, {"data": 0.0, "total": 0.0, "n": 0}
 window = {"loss": [], "data": 0.0, "total": 0.0}
 policy.train()
 batch_iter = batches(start_step)
-bar = tqdm(total=steps, initial=start_step, unit="step", desc=f"train {cfg.type}", dynamic_ncols=True)
+bar = tqdm(total=steps, initial=start_step, unit="step", desc=f"train {cfg.type}", dynamic_ncols=True, disable=not is_main)
 try:
     while step < steps:
         t0 = time.perf_counter()
@@ -311,7 +331,7 @@ try:
         window["data"] += t1 - t0
         window["total"] += t2 - t0
         bar.update(1)
-        if step % args.log_every == 0 or step == steps:
+        if is_main and (step % args.log_every == 0 or step == steps):
             n = len(window["loss"])
             row = {"step": step, "loss": sum(window["loss"]) / n, "grad_norm": float(grad_norm),
                    "lr": optimizer.param_groups[0]["lr"], "step_s": window["total"] / n, "data_s": window["data"] / n}
@@ -320,8 +340,8 @@ try:
             if wandb_run is not None:
                 wandb_run.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
             window = {"loss": [], "data": 0.0, "total": 0.0}
-        if val_cache is not None and (step % val_every == 0 or step == steps):
-            scores = training.validate(policy, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
+        if is_main and val_cache is not None and (step % val_every == 0 or step == steps):
+            scores = training.validate(model, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
             metrics.write({"step": step, **scores})
             bar.write(f"step {step}: val loss {scores['val_loss']:.4f}, held-out action error "
                       f"{scores['val_action_mae']:.4f} (mean over joints, original units)")
@@ -329,10 +349,10 @@ try:
                 wandb_run.log({"val/loss": scores["val_loss"], "val/action_mae": scores["val_action_mae"]}, step=step)
             if best["val_action_mae"] is None or scores["val_action_mae"] < best["val_action_mae"]:
                 best = {"step": step, **scores}
-                training.save_checkpoint(run_dir, step, steps, policy, preprocessor, postprocessor,
+                training.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor,
                                          extra=run_args, name=training.BEST)
                 write_json(run_dir / "best.json", best)
-        if step % save_every == 0 or step == steps or stop_signal["name"]:
+        if is_main and (step % save_every == 0 or step == steps or stop_signal["name"]):
             last_saved = checkpoint(step)
         if stop_signal["name"]:
             bar.write(f"{stop_signal['name']}: saved {last_saved} and stopped at step {step}; "
@@ -351,6 +371,11 @@ finally:
 # the lowest held-out action error; `checkpoints/last` is the newest.
 
 # %%
+if accelerator is not None:  # several GPU processes: the others stop here, the main one reports
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    if not is_main:
+        raise SystemExit(0)
 fig = training.plot_loss_curve(metrics.rows(), run_dir / "loss_curve.png", title=f"{cfg.type} on {dataset_name}")
 plt.show()
 summary = {

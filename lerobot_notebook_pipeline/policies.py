@@ -221,6 +221,11 @@ def load_config(pretrained_dir: str | Path, device: str | None = None):
     """The policy config saved in a pretrained_model folder."""
     from lerobot.configs.policies import PreTrainedConfig
 
+    saved = Path(pretrained_dir) / "config.json"
+    if saved.is_file():  # register the config class (lerobot only knows the ones already imported)
+        kind = json.loads(saved.read_text()).get("type")
+        if kind in POLICIES:
+            config_class(kind)
     cfg = PreTrainedConfig.from_pretrained(str(pretrained_dir))
     if device is not None:
         cfg.device = device

@@ -175,6 +175,20 @@ def test_sigterm_saves_a_loadable_checkpoint(dataset, tmp_path):
     assert policy.config.type == "smolvla"
 
 
+def test_two_processes_under_torchrun_train_one_run(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [str(ROOT / ".venv" / "bin" / "torchrun"), "--nproc_per_node", "2", str(TRAIN), "--dataset", str(dataset),
+           "--policy", "smolvla", "--preset", "tiny", "--steps", "2", "--device", "cpu", "--val-fraction", "0",
+           "--log-every", "1", "--output-dir", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=180,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2], "only the main process writes metrics"
+    policy, _, _ = load_policy(out / "checkpoints" / "last" / "pretrained_model")
+    assert policy.config.type == "smolvla"
+
+
 def test_notebook_runs_headless_with_tiny_preset(dataset, tmp_path):
     import nbformat
     from nbclient import NotebookClient
