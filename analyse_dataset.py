@@ -128,6 +128,7 @@ print(episodes_frame[["episode", "length", "seconds", "task", "action_path_lengt
 start = time.perf_counter()
 findings = checks.run_checks(table, args.chunk_size, cameras)
 spread = checks.spread_numbers(table)
+lags = checks.state_action_lags(table)
 timings["checks"] = time.perf_counter() - start
 timings["tabular"] = timings["load_and_tables"] + timings["checks"]
 counts = checks.count_by_severity(findings)
@@ -177,9 +178,16 @@ if has_action:
 # %% [markdown]
 # ### Generalisation: how varied are the demonstrations?
 #
-# A policy learns to generalise from the variation between demonstrations. Each red dot is where one episode
-# starts, against the joint's full range: dots piled on one spot mean every demonstration started alike. If the
-# object moved between recordings (the state does not show it), the first frames below do.
+# "Is 1 demonstration enough? Why do people record 5 per position?" Imitation learning copies what it has seen.
+# From one demonstration a policy learns one path; when the object sits a little elsewhere, or the arm starts
+# from another pose, it meets states it has never seen and its small errors grow. Several demonstrations of the
+# same position show it the natural variation of a correct motion, so it learns to correct itself; covering
+# several positions shows it what has to change with the position. The checks put numbers on this: how many
+# episodes there are, and how far apart their start states and paths lie.
+#
+# Each red dot is where one episode starts, against the joint's full range: dots piled on one spot mean every
+# demonstration started alike. If the object moved between recordings (the state does not show it), the first
+# frames below do.
 
 # %%
 show(plots.start_state_spread(table), "start_state_spread.png")
@@ -254,7 +262,7 @@ else:
 report = {
     "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
     "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
-    "episodes": episode_rows, "spread": spread, "findings": findings, "counts": counts,
+    "episodes": episode_rows, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
     "chunk_size": args.chunk_size, "figures": figures, "media": media_results,
     "timings_s": {k: round(v, 4) for k, v in timings.items()},
 }

@@ -349,12 +349,21 @@ def lag_limit(table: Table, max_lag_s: float) -> int:
     return max(3, int(round(max_lag_s * table.fps)))
 
 
+def state_action_lags(table: Table, max_lag_s: float = 0.2) -> dict[int, int]:
+    """Episode -> frames by which the state trails the action (empty when action and state are not comparable)."""
+    if not _comparable(table):
+        return {}
+    limit = lag_limit(table, max_lag_s)
+    lags = episode_lags(table, min(2 * limit, max(1, int(episode_lengths(table).max()) // 3)))
+    return {int(e): int(k) for e, k in zip(table.episodes, lags, strict=True)}
+
+
 def check_state_action_lag(table: Table, max_lag_s: float = 0.2) -> list[dict]:
     """How many frames the state trails the action (cross-correlation peak); info when small, warn above max_lag_s."""
     if not _comparable(table):
         return []
     limit = lag_limit(table, max_lag_s)
-    lags = episode_lags(table, min(2 * limit, max(1, int(episode_lengths(table).max()) // 3)))
+    lags = np.array(list(state_action_lags(table, max_lag_s).values()))
     typical = int(np.median(lags))
     out = [finding("state_action_lag", "info", f"the state follows the action by about {typical} frame(s) "
                    f"({typical / table.fps * 1000:.0f} ms), the time the robot takes to reach a command; up to {limit} "
@@ -370,8 +379,7 @@ def check_tracking(table: Table, tolerance: float = 0.1, factor: float = 4.0, ma
     """Episodes whose state drifts away from the commanded action (after allowing for the lag); grippers excluded."""
     if not _comparable(table):
         return []
-    limit = lag_limit(table, max_lag_s)
-    lags = episode_lags(table, min(2 * limit, max(1, int(episode_lengths(table).max()) // 3)))
+    lags = np.array(list(state_action_lags(table, max_lag_s).values()))
     a = table.columns[ACTION].astype(np.float64)
     s = table.columns[STATE].astype(np.float64)
     ranges = key_ranges(table, ACTION)
