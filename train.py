@@ -74,6 +74,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from lerobot.utils.random_utils import set_seed
 from tqdm.auto import tqdm
 
 from lerobot_notebook_pipeline import episodes as ep_utils
@@ -122,7 +123,7 @@ elif (run_dir / training.CHECKPOINTS).exists() or (run_dir / "metrics.jsonl").ex
     if is_main:
         prepare_output_dir(run_dir, overwrite=True)
 run_dir.mkdir(parents=True, exist_ok=True)
-torch.manual_seed(args.seed)
+set_seed(args.seed)  # python, numpy and torch
 log.info("run folder %s, device %s, %d steps of batch %d", run_dir, device, steps, args.batch_size)
 
 # %% [markdown]

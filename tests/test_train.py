@@ -103,9 +103,10 @@ def test_resume_continues_exactly_where_it_stopped(act_run, dataset, tmp_path):
 def test_diffusion_and_smolvla_train_and_reload(policy, dataset, tmp_path):
     out = tmp_path / policy
     wandb = ["--wandb"] if policy == "smolvla" else []
+    no_cache = ["--no-cache-frames", "--num-workers", 0] if policy == "diffusion" else []  # lerobot's DataLoader path
     g = run_train("--dataset", dataset, "--policy", policy, "--preset", "tiny", "--steps", 2, "--val-episodes", 3,
                   "--output-dir", out, "--log-every", 1, "--image-noise-std", 0.02, "--action-noise-std", 0.1,
-                  "--image-transforms", "brightness,contrast", *wandb)
+                  "--image-transforms", "brightness,contrast", *wandb, *no_cache)
     assert g["step"] == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in g["metrics"].rows() if "loss" in r)
     if wandb:  # offline here (no key), and no model files handed to wandb without --wandb-log-model
         assert list((out / "wandb").glob("offline-run-*"))
