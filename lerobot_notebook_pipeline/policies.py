@@ -69,6 +69,10 @@ def _literal(text: str):
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)  # also 'inf' and 'nan'
+    except ValueError:
         return text
 
 

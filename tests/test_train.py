@@ -146,6 +146,13 @@ def test_existing_run_needs_resume_or_overwrite_and_bad_overrides_are_errors(dat
         run_train("--dataset", dataset, "--policy", "act", "--preset", "tiny", "--output-dir", tmp_path / "z", "--resume")
 
 
+def test_non_finite_loss_stops_with_a_clear_message(dataset, tmp_path):
+    with pytest.raises(UserError, match="loss became inf at step 1; no checkpoint was written yet"):
+        run_train("--dataset", dataset, "--policy", "act", "--preset", "tiny", "--steps", 3, "--val-fraction", 0,
+                  "--output-dir", tmp_path / "inf", "--set", "kl_weight=inf")
+    assert not (tmp_path / "inf" / "checkpoints").exists()
+
+
 def test_bad_dataset_exits_2_without_traceback(tmp_path):
     out = subprocess.run([sys.executable, str(TRAIN), "--dataset", str(tmp_path / "missing"), "--policy", "act"],
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
