@@ -402,7 +402,7 @@ def check_tracking(table: Table, tolerance: float = 0.1, factor: float = 4.0, ma
         over = np.flatnonzero((first[pos][:, bad[pos]] > tolerance).any(axis=1))
         out.append(finding("tracking", "warn", f"the state does not follow the action in {_names(table, ACTION, worst_dims)} "
                            f"(mean gap {errors[pos][bad[pos]].max() * 100:.0f}% of the joint's range): a blocked joint, a "
-                           "collision or a calibration offset", table.episodes[pos], over[0] if len(over) else 0))
+                           "collision or a calibration offset", table.episodes[pos], over[0] + int(lags[pos]) if len(over) else 0))
     return out
 
 

@@ -156,8 +156,8 @@ def test_check_fires_where_planted_and_nowhere_else(defects, name):
 
 def test_findings_point_at_the_frame(defects):
     frames = {f["episode"]: f["frame"] for f in serious(checks.run_checks(defects, chunk_size=40))
-              if f["check"] in ("nan_inf", "action_jumps", "gripper_chatter", "stuck_actions", "timestamps")}
-    assert frames[1] == 20 and frames[4] == 30 and frames[3] == 20
+              if f["check"] in ("nan_inf", "action_jumps", "gripper_chatter", "stuck_actions", "timestamps", "tracking")}
+    assert frames[1] == 20 and frames[4] == 30 and frames[3] == 20 and frames[7] == 30
     assert 20 <= frames[5] <= 24
     assert frames[11] == 25 and frames[12] == 30
 
