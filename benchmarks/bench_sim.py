@@ -99,7 +99,7 @@ for task in ("transfer_cube", "insertion"):
         per_episode = (time.perf_counter() - start) / args.success_seeds
         success_rows.append(f"| {task} | {name} | {length} | {hits}/{args.success_seeds} | {per_episode:.2f} s |")
 
-command = "`.venv/bin/python benchmarks/bench_sim.py " + " ".join(sys.argv[1:]) + "`"
+command = "`" + " ".join([".venv/bin/python benchmarks/bench_sim.py", *sys.argv[1:]]) + "`"
 lines = [f"Command: {command}", "",
          f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, MuJoCo EGL (llvmpipe), {time.strftime('%Y-%m-%d')}, "
          f"load average {os.getloadavg()[0]:.1f} at the end (other jobs share the cores; ratios matter more than absolutes).",
