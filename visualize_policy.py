@@ -67,6 +67,7 @@ from lerobot_notebook_pipeline import openloop, rollout
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.inference import LatencyLog
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
+from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
 
 if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0:
@@ -109,6 +110,11 @@ print("inputs:", {k: list(v) for k, v in loaded.input_shapes.items()}, "| action
 # Episode *i* is reset with seed `seed + i`, exactly as `lerobot-eval --seed` does, so the same checkpoint and
 # seeds give the same per-episode results in both tools. With `--num-envs K`, K episodes run at once in
 # subprocesses (a gymnasium vector env) and the policy sees them as one batch.
+#
+# Each finished episode goes straight into its MP4, with the step, the reward and SUCCESS drawn on the frames
+# (and, with `--action-panel`, the commanded actions plotted beside them). Only the frames the GIF and the
+# first/last strip need are kept, so memory stays flat however many episodes run. A video that would exceed
+# `--max-mb` is downscaled, then frames are skipped (its playback rate drops with them, so it keeps real time).
 
 # %%
 if not OPEN_LOOP:
@@ -118,7 +124,8 @@ if not OPEN_LOOP:
     seeds = rollout.episode_seeds(args.seed, args.episodes)
     latency = LatencyLog()
     env = rollout.make_vector_env(env_name, min(args.num_envs, args.episodes), **env_kwargs)
-    episodes, adapter = [], None
+    episodes, videos, adapter, media_s = [], [], None, 0.0
+    gif_frames, gif_episode = None, None
     start = time.perf_counter()
     try:
         for first in range(0, len(seeds), env.num_envs):
@@ -126,19 +133,28 @@ if not OPEN_LOOP:
             batch_seeds += [batch_seeds[-1]] * (env.num_envs - len(batch_seeds))  # pad the last batch, drop later
             done, adapter = rollout.rollout_batch(env, loaded, batch_seeds, spec.description, latency=latency,
                                                   adapter=adapter, frame_key=spec.frame_key)
-            episodes += done[:len(seeds) - first]
             for e in done[:len(seeds) - first]:
                 print(f"seed {e.seed}: {len(e.rewards)} steps, sum_reward {e.sum_reward:g}, max_reward "
                       f"{e.max_reward:g}, {'SUCCESS' if e.success else 'no success'}")
+                media_start = time.perf_counter()
+                frames = rollout_frames(e.frames, e.rewards, e.success_step,
+                                        np.asarray(e.actions) if args.action_panel else None)
+                videos.append(write_video(frames, out_dir / f"episode_{len(episodes):03d}_seed{e.seed}.mp4", spec.fps,
+                                          args.max_mb))
+                if gif_episode is None or (e.success and not gif_episode.success):
+                    gif_frames, gif_episode = frames, e  # the GIF shows the first success, else the first episode
+                e.frames = [e.frames[0], e.frames[-1]]  # the MP4 has them all; the strip needs first and last
+                episodes.append(e)
+                media_s += time.perf_counter() - media_start
     finally:
         env.close()
-    rollout_s = time.perf_counter() - start
+    rollout_s = time.perf_counter() - start - media_s
     metrics = rollout.summarize_episodes(episodes)
     steps = sum(len(e.rewards) for e in episodes)
     speed = latency.summary(spec.fps)
     metrics.update(env=env_name, env_settings={k: v for k, v in env_kwargs.items()}, seed=args.seed,
                    num_envs=env.num_envs, rollout_s=round(rollout_s, 2), env_steps_per_s=round(steps / rollout_s, 1),
-                   inference=speed, policy_path=str(loaded.path), device=device)
+                   video_s=round(media_s, 2), inference=speed, policy_path=str(loaded.path), device=device)
     print(f"\nsuccess {metrics['pc_success']:.1f}% over {len(episodes)} episodes | avg_sum_reward "
           f"{metrics['avg_sum_reward']:.3g} | avg_max_reward {metrics['avg_max_reward']:.3g}")
     print(f"{steps} steps in {rollout_s:.1f} s ({steps / rollout_s:.1f} steps/s including rendering)")
@@ -185,26 +201,16 @@ print(f"  queued:    {s['queued']['calls']} calls, p50 {s['queued']['p50_ms']} m
 print(f"inference FPS {s['effective_hz']} against the {s['control_hz']:g} Hz control rate: {s['verdict']}")
 
 # %% [markdown]
-# ## Videos under the size budget
+# ## One GIF and a first/last-frame strip
 #
-# Each MP4 and the GIF must fit `--max-mb`; when one would not, it is downscaled, then frames are skipped
-# (the playback rate drops with them so the video keeps real time), and the GIF uses a reduced palette.
-# The step, the reward and SUCCESS are drawn on the frames.
+# The GIF (also under `--max-mb`, with a reduced palette) shows the first successful episode, or the first
+# episode when none succeeded. The strip puts the first and last frame of up to four episodes side by side:
+# the quickest look at how each one ended.
 
 # %%
-from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
-
 media = {}
 if not OPEN_LOOP:
-    videos, gif_index, gif_frames = [], 0, None
-    for i, e in enumerate(episodes):
-        actions = np.asarray(e.actions) if args.action_panel else None
-        frames = rollout_frames(e.frames, e.rewards, e.success_step, actions)
-        result = write_video(frames, out_dir / f"episode_{i:03d}_seed{e.seed}.mp4", spec.fps, args.max_mb)
-        videos.append(result)
-        if i == 0 or (e.success and not episodes[gif_index].success):
-            gif_index, gif_frames = i, frames
-    gif = write_gif(gif_frames, out_dir / f"rollout_seed{episodes[gif_index].seed}.gif", spec.fps, args.max_mb)
+    gif = write_gif(gif_frames, out_dir / f"rollout_seed{gif_episode.seed}.gif", spec.fps, args.max_mb)
     strip_images, strip_labels = [], []
     for e in episodes[:4]:
         strip_images += [e.frames[0], e.frames[-1]]
