@@ -200,25 +200,25 @@ for f in findings:
 # %% [markdown]
 # ### First and last frames
 #
-# Only these frames are decoded, straight from the video files with PyAV: the first and last image of up to
-# eight episodes per camera. Does every episode start from a sensible scene and end with the task done?
+# Only these frames are decoded, straight from the video files with PyAV (or read from the parquet files for
+# cameras stored as images): the first and last image of up to eight episodes per camera. Does every episode start from a sensible scene and end with the task done?
 
 # %%
 start = time.perf_counter()
 shown = table.episodes[np.linspace(0, len(table.episodes) - 1, min(8, len(table.episodes))).round().astype(int)]
 images = {}
-for camera in [c["key"] for c in cameras if c["dtype"] == "video"]:
+for camera in [c["key"] for c in cameras]:
     for episode in sorted(set(shown.tolist())):
         path = stats.video_file(table, camera, episode)
-        if path is None or not path.is_file():
-            images[(episode, camera)] = None
+        if not frames.is_image_camera(table, camera) and (path is None or not path.is_file()):
+            images[(episode, camera)] = None  # drawn as "missing"
             continue
         images[(episode, camera)] = tuple(frames.episode_frames(table, episode, [0, -1], camera))
 timings["frames"] = time.perf_counter() - start
 if images:
     show(plots.frame_grid(images), "first_last_frames.png")
 else:
-    print("no camera videos to show")
+    print("no cameras to show")
 
 # %% [markdown]
 # ## A compact animation of one episode
@@ -228,11 +228,11 @@ else:
 
 # %%
 media_results = []
-video_cameras = [c["key"] for c in cameras if c["dtype"] == "video" and not c["missing"]]
+video_cameras = [c["key"] for c in cameras if not c["missing"]]
 if args.no_animation or not has_action:
     print("animation skipped")
 elif not video_cameras:
-    print("no complete camera video to animate")
+    print("no camera with all its frames to animate")
 else:
     start = time.perf_counter()
     camera = video_cameras[0]

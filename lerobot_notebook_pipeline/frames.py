@@ -68,8 +68,32 @@ def frame(table: Table, episode: int, t: int, camera: str) -> np.ndarray:
     return episode_frames(table, episode, [t], camera)[0]
 
 
+def parquet_images(table: Table, camera: str, indices: list[int]) -> list[np.ndarray]:
+    """Images of a camera stored inside the parquet files (dtype 'image'), for the given global frame indices."""
+    import io
+
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    found = {}
+    for file in sorted((table.root / "data").glob("**/*.parquet")):
+        part = pq.read_table(file, columns=["index", camera], filters=[("index", "in", list(indices))])
+        for index, cell in zip(part.column("index").to_pylist(), part.column(camera).to_pylist(), strict=True):
+            data = cell["bytes"] if cell.get("bytes") else (table.root / cell["path"]).read_bytes()
+            found[int(index)] = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return [found[i] for i in indices]
+
+
+def is_image_camera(table: Table, camera: str) -> bool:
+    """True when a camera's frames are stored as images inside the parquet files rather than as video."""
+    return table.info["features"][camera]["dtype"] == "image"
+
+
 def episode_frames(table: Table, episode: int, ts: list[int], camera: str) -> list[np.ndarray]:
     """Camera images of several frames of one episode (negative indices count from the end)."""
+    if is_image_camera(table, camera):
+        index = table.columns["index"][row_range(table, episode)]
+        return parquet_images(table, camera, [int(index[t]) for t in ts])
     path = video_file(table, camera, episode)
     if path is None:
         raise ValueError(f"'{camera}' is not stored as video in this dataset")
@@ -82,6 +106,8 @@ def episode_frames(table: Table, episode: int, ts: list[int], camera: str) -> li
 
 def whole_episode(table: Table, episode: int, camera: str) -> list[np.ndarray]:
     """Every camera image of one episode, decoded sequentially in one pass."""
+    if is_image_camera(table, camera):
+        return parquet_images(table, camera, table.columns["index"][row_range(table, episode)].tolist())
     path = video_file(table, camera, episode)
     if path is None or not path.is_file():
         raise FileNotFoundError(f"video of '{camera}' for episode {episode} is missing")

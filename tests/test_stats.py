@@ -101,3 +101,19 @@ def test_a_lerobot_dataset_object_works_too(root, table):
     np.testing.assert_array_equal(from_object.columns["action"], table.columns["action"])
     item = dataset[25]
     np.testing.assert_allclose(item["action"].numpy(), stats.episode_actions(table, 1)[5], atol=1e-6)
+
+
+def test_cameras_stored_as_images_in_parquet(tmp_path):
+    from lerobot_notebook_pipeline.data import vector_feature
+    from lerobot_notebook_pipeline.synthetic import write_dataset
+
+    features = {"observation.state": vector_feature(["a", "b"]), "action": vector_feature(["a", "b"]),
+                "observation.images.cam": {"dtype": "image", "shape": (24, 32, 3), "names": ["height", "width", "channels"]}}
+    episodes = [synthetic_episode(10, 2, seed, cameras=("cam",)) for seed in range(2)]
+    table = stats.load_table(write_dataset(tmp_path / "images", episodes, 30, features))
+    assert "observation.images.cam" not in table.columns  # image bytes are never loaded for the tables
+    first, last = frames.episode_frames(table, 1, [0, -1], "observation.images.cam")
+    np.testing.assert_array_equal(first, episodes[1]["observation.images.cam"][0])  # PNG is lossless
+    np.testing.assert_array_equal(last, episodes[1]["observation.images.cam"][-1])
+    assert len(frames.whole_episode(table, 0, "observation.images.cam")) == 10
+    assert stats.cameras_table(table)[0]["dtype"] == "image"
