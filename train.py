@@ -387,8 +387,11 @@ summary = {
 }
 write_json(run_dir / "summary.json", summary)
 if wandb_run is not None:
-    if args.wandb_log_model and training.last_checkpoint(run_dir) is not None:
-        training.log_model_artifact(wandb_run, training.last_checkpoint(run_dir) / training.PRETRAINED, run_dir.name)
+    if args.wandb_log_model:  # the only upload of model files, and only when asked for
+        best_dir = run_dir / training.CHECKPOINTS / training.BEST
+        upload = best_dir if best_dir.is_dir() else training.last_checkpoint(run_dir)
+        if upload is not None:
+            training.log_model_artifact(wandb_run, upload / training.PRETRAINED, run_dir.name)
     wandb_run.finish()
 print(f"{step} steps at {summary['s_per_step']:.3f} s/step ({100 * summary['data_fraction']:.0f}% data loading)")
 print(f"last checkpoint: {summary['last_checkpoint']}/{training.PRETRAINED}")

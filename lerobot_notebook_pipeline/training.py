@@ -108,8 +108,7 @@ class FrameCache(torch.utils.data.Dataset):
         return out
 
     def __getitem__(self, i: int) -> dict:
-        item = self.batch([i])
-        return {k: (v[0] if k != "task" else v[0]) for k, v in item.items()}
+        return {key: value[0] for key, value in self.batch([i]).items()}
 
 
 def cache_size_gb(meta, num_frames: int) -> float:

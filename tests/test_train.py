@@ -109,7 +109,9 @@ def test_diffusion_and_smolvla_train_and_reload(policy, dataset, tmp_path):
                   "--image-transforms", "brightness,contrast", *wandb, *no_cache)
     assert g["step"] == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in g["metrics"].rows() if "loss" in r)
     if wandb:  # offline here (no key), and no model files handed to wandb without --wandb-log-model
-        assert list((out / "wandb").glob("offline-run-*"))
+        runs = list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+        assert len(runs) == 1 and runs[0].stat().st_size > 0
+        assert b"model.safetensors" not in runs[0].read_bytes(), "no model artifact without --wandb-log-model"
         assert not list((out / "wandb").rglob("*.safetensors"))
     policy_obj, pre, post = load_policy(out / "checkpoints" / "last" / "pretrained_model")
     assert policy_obj.config.type == policy
