@@ -26,6 +26,8 @@ parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"],
                     help="tiny: tests (seconds); cpu: small model, minutes on a laptop; paper: published sizes, GPU")
 parser.add_argument("--steps", type=int, default=None, help="training steps (default: tiny 20, cpu 4000, paper 100000)")
 parser.add_argument("--batch-size", type=int, default=8)
+parser.add_argument("--time-budget-min", type=float, default=None,
+                    help="stop (with a checkpoint) after this many minutes of training, even before --steps")
 parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the policy's own preset)")
 parser.add_argument("--episodes", default="all", help="episodes to train on: 3 | 0,3,7 | 0:5 | all")
 split = parser.add_mutually_exclusive_group()
@@ -304,6 +306,7 @@ step, last_saved, timing = start_step, None, {"data": 0.0, "total": 0.0, "n": 0}
 window = {"loss": [], "data": 0.0, "total": 0.0}
 policy.train()
 batch_iter = batches(start_step)
+loop_start = time.perf_counter()
 bar = tqdm(total=steps, initial=start_step, unit="step", desc=f"train {cfg.type}", dynamic_ncols=True, disable=not is_main)
 try:
     while step < steps:
@@ -323,6 +326,12 @@ try:
         if scheduler is not None:
             scheduler.step()
         step += 1
+        if args.time_budget_min is not None and time.perf_counter() - loop_start > 60 * args.time_budget_min:
+            stop_signal["name"] = f"time budget of {args.time_budget_min:g} min"
+        if accelerator is not None:  # every process stops at the same step
+            flag = torch.tensor([float(bool(stop_signal["name"]))], device=accelerator.device)
+            if accelerator.reduce(flag, reduction="max").item() and not stop_signal["name"]:
+                stop_signal["name"] = "another process"
 
         t2 = time.perf_counter()
         timing["data"] += t1 - t0
@@ -341,7 +350,7 @@ try:
             if wandb_run is not None:
                 wandb_run.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
             window = {"loss": [], "data": 0.0, "total": 0.0}
-        if is_main and val_cache is not None and (step % val_every == 0 or step == steps):
+        if is_main and val_cache is not None and (step % val_every == 0 or step == steps or stop_signal["name"]):
             scores = training.validate(model, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
             metrics.write({"step": step, **scores})
             bar.write(f"step {step}: val loss {scores['val_loss']:.4f}, held-out action error "

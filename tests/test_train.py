@@ -199,17 +199,15 @@ def test_two_processes_under_torchrun_train_one_run(dataset, tmp_path):
     assert policy.config.type == "smolvla"
 
 
-def test_notebook_runs_headless_with_tiny_preset(dataset, tmp_path):
+def test_notebook_runs_headless_with_tiny_preset(dataset, tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "train.ipynb", as_version=4)
-    os.environ["LNP_ARGS"] = (f"--dataset {dataset} --policy smolvla --preset tiny --steps 2 --val-episodes 3 "
-                              f"--output-dir {tmp_path / 'nb'}")
-    try:
-        NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    finally:
-        os.environ.pop("LNP_ARGS", None)
+    monkeypatch.setenv("LNP_ARGS", f"--dataset {dataset} --policy smolvla --preset tiny --steps 2 --val-episodes 3 "
+                                   f"--output-dir {tmp_path / 'nb'} --time-budget-min 5")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # shared CPU cores: extra threads only spin
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     summary = json.loads((tmp_path / "nb" / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["policy"] == "smolvla"
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
