@@ -125,6 +125,8 @@ settings = {"task": args.task, "image_size": list(image_size), "render_quality":
 recording = dict(task=args.task, seed=args.seed, image_size=image_size, episode_length=args.episode_length,
                  render_quality=args.render_quality, cube_pose=args.cube_pose, pose_range=args.pose_range,
                  waypoint_noise=args.waypoint_noise)
+import lerobot.datasets.lerobot_dataset  # noqa: F401  (a few seconds of imports, kept out of the timing below)
+
 tmp_root = root.parent / f".{root.name}.tmp-{os.getpid()}"
 shutil.rmtree(tmp_root, ignore_errors=True)
 root.parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +136,8 @@ try:
         bar = tqdm(total=args.episodes, desc=f"{args.task} episodes", unit="ep")
 
         def progress(kept, attempted):
-            bar.n = kept
-            bar.set_postfix(attempted=attempted)
-            bar.refresh()
+            bar.set_postfix(attempted=attempted, refresh=False)
+            bar.update(kept - bar.n)
 
         report = sim_dataset.record_dataset(tmp_root, episodes=args.episodes, attempts=list(range(max_attempts)),
                                             progress=progress, **recording)

@@ -74,7 +74,9 @@ for action in actions:
     planner.step_physics(action)
 physics_sps = len(actions) / (time.perf_counter() - start)
 
-# Generation: the real recording path into a temp folder.
+# Generation: the real recording path into a temp folder (lerobot imported beforehand: a one-off cost of seconds).
+import lerobot.datasets.lerobot_dataset  # noqa: E402,F401
+
 with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     report = sim_dataset.record_dataset(Path(tmp) / "ds", task="transfer_cube", episodes=args.episodes, seed=SEED,

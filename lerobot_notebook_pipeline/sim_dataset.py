@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -10,6 +11,8 @@ import numpy as np
 
 from .data import add_episode, create_dataset, image_feature, vector_feature
 from .sim_env import CAMERA, FPS, TASK_STRINGS, make_env
+
+os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder (SVT-AV1) logs only errors: keeps the progress bar readable
 
 # The joint names of lerobot's aloha sim datasets (observation.state and action share them).
 STATE_NAMES = [f"{side}_{joint}" for side in ("left", "right")
@@ -71,6 +74,9 @@ def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attemp
     Returns {'kept', 'attempted', 'frames', 'episodes': [per-episode seed/pose]}; progress(kept, attempted) is
     called after each attempt.
     """
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()  # lerobot's per-episode 'Map' bars would interleave with ours
     env = make_env(task, image_size=image_size, render_quality=render_quality, cube_pose=cube_pose,
                    pose_range=pose_range, max_steps=episode_length)
     dataset = create_dataset(root, fps=FPS, features=sim_features(image_size), robot_type="aloha")
