@@ -126,3 +126,17 @@ def test_help_lists_the_knobs():
                  "--pose-range", "--waypoint-noise", "--max-attempts", "--num-workers", "--overwrite"):
         assert flag in proc.stdout
 
+
+
+def test_failed_run_with_overwrite_keeps_the_old_dataset_and_leaves_no_temp(tmp_path):
+    root = tmp_path / "old"
+    root.mkdir()
+    (root / "precious.txt").write_text("keep me")
+    # 20-step episodes are far too short for the script: nothing is kept, so nothing may be replaced
+    proc = run_script("--root", root, "--overwrite", "--episodes", "1", "--episode-length", "20", "--max-attempts", "1",
+                      "--image-size", "24", "32")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: no scripted episode reached the max reward in 1 attempts"), proc.stderr
+    assert (root / "precious.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
