@@ -39,6 +39,8 @@ parser.add_argument("--resume", action="store_true", help="continue the run in -
 parser.add_argument("--overwrite", action="store_true", help="delete an existing run folder and start again")
 parser.add_argument("--seed", type=int, default=1000)
 parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+parser.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
 parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (only without the frame cache)")
 parser.add_argument("--cache-frames", action=argparse.BooleanOptionalAction, default=True,
                     help="decode every frame once into memory (fast on CPU for small datasets)")
@@ -92,6 +94,8 @@ if steps < 1 or args.batch_size < 1:
 val_every = args.val_every or max(1, steps // 10)
 save_every = args.save_every or max(1, steps // 4)
 device = pick_device(args.device)
+if args.threads:
+    torch.set_num_threads(args.threads)
 # Several GPUs: `accelerate launch train.py ...` (or torchrun) starts one process per GPU. Each process trains on
 # its own batches, the gradients are averaged, and only the main process validates and writes files.
 accelerator = None
