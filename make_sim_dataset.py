@@ -28,7 +28,7 @@ parser.add_argument("--root", default=None, help="dataset folder (default output
 parser.add_argument("--seed", type=int, default=0, help="seeds the object poses and the waypoint noise")
 parser.add_argument("--image-size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"),
                     help="camera image size; smaller (e.g. 96 128) is much faster to train on a CPU")
-parser.add_argument("--episode-length", type=int, default=400, help="frames per episode (50 fps); >= 200 works well")
+parser.add_argument("--episode-length", type=int, default=400, help="frames per episode (50 fps); the script scales its timing: transfer_cube works from 60, insertion from 300")
 parser.add_argument("--render-quality", default="fast", choices=["fast", "stock"],
                     help="fast: no shadows or multisampling (about 5x cheaper); stock: as gym-aloha renders")
 parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),

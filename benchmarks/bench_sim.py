@@ -90,7 +90,8 @@ gen_fps = report["frames"] / gen_seconds
 SETTINGS = [("gym-aloha's random range", {}, 0.0, args.episode_length),
             ("fixed at (0.1, 0.5)", {"cube_pose": (0.1, 0.5)}, 0.0, args.episode_length),
             ("random range, waypoint noise 5 mm", {}, 0.005, args.episode_length),
-            ("random range, 200-step episodes", {}, 0.0, 200)]
+            ("random range, 200-step episodes", {}, 0.0, 200),
+            ("random range, 100-step episodes", {}, 0.0, 100)]
 success_rows = []
 for task in ("transfer_cube", "insertion"):
     for name, env_kwargs, noise, length in SETTINGS:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-TINY = ["--episodes", "2", "--image-size", "48", "64", "--episode-length", "200", "--seed", "3"]
+TINY = ["--episodes", "2", "--image-size", "48", "64", "--episode-length", "100", "--seed", "3"]
 
 
 def run_script(*args, timeout=240):
@@ -42,17 +42,17 @@ def test_dataset_reloads_with_lerobot_shapes_dtypes_fps(recorded):
 
     root, _ = recorded
     dataset = open_dataset(root)
-    assert dataset.fps == 50 and dataset.num_episodes == 2 and dataset.num_frames == 400
+    assert dataset.fps == 50 and dataset.num_episodes == 2 and dataset.num_frames == 200
     assert dataset.features["observation.state"]["names"] == STATE_NAMES
     assert tuple(dataset.features["observation.images.top"]["shape"]) == (48, 64, 3)
-    item = dataset[399]  # last frame of the second episode: decodes from the video
+    item = dataset[199]  # last frame of the second episode: decodes from the video
     assert item["observation.images.top"].shape == (3, 48, 64) and item["observation.images.top"].dtype == torch.float32
     assert 0.0 <= float(item["observation.images.top"].min()) and float(item["observation.images.top"].max()) <= 1.0
     assert item["observation.state"].shape == (14,) and item["observation.state"].dtype == torch.float32
     assert item["action"].shape == (14,) and item["action"].dtype == torch.float32
     assert int(item["episode_index"]) == 1
     assert item["task"].startswith("Pick up the cube")
-    assert [int(dataset[i]["episode_index"]) for i in (0, 199, 200, 399)] == [0, 0, 1, 1]
+    assert [int(dataset[i]["episode_index"]) for i in (0, 99, 100, 199)] == [0, 0, 1, 1]
     assert not (root / "images").exists(), "lerobot's scratch image folder should be gone"
     assert sorted(p.name for p in root.parent.iterdir()) == ["transfer_cube"], "temp folders and shards are removed"
 
@@ -63,7 +63,7 @@ def test_kept_attempted_report_and_sim_settings(recorded):
     root, stdout = recorded
     settings = read_sim_settings(root)
     assert settings["task"] == "transfer_cube" and settings["image_size"] == [48, 64]
-    assert settings["render_quality"] == "fast" and settings["episode_length"] == 200 and settings["fps"] == 50
+    assert settings["render_quality"] == "fast" and settings["episode_length"] == 100 and settings["fps"] == 50
     assert settings["kept"] == 2 and settings["attempted"] >= 2 and len(settings["episodes"]) == 2
     assert [ep["attempt"] for ep in settings["episodes"]] == [0, 1]
     assert all(ep["max_reward"] == 4.0 for ep in settings["episodes"])
@@ -73,7 +73,7 @@ def test_kept_attempted_report_and_sim_settings(recorded):
     frame = parquet_frame(root)
     state, action = np.stack(frame["observation.state"]), np.stack(frame["action"])
     arm = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
-    assert np.abs(state[1:200, arm] - action[:199, arm]).mean() < 0.05
+    assert np.abs(state[1:100, arm] - action[:99, arm]).mean() < 0.05
 
 
 def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path):
@@ -91,7 +91,7 @@ def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path
     finally:
         os.environ.pop("LNP_ARGS", None)
     first, second = parquet_frame(root), parquet_frame(other)
-    assert list(first.columns) == list(second.columns) and len(first) == len(second) == 400
+    assert list(first.columns) == list(second.columns) and len(first) == len(second) == 200
     for column in first.columns:
         assert np.array_equal(np.stack(first[column]), np.stack(second[column])), column
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]

@@ -86,7 +86,7 @@ def test_sim_settings_roundtrip(tmp_path):
     assert obs["pixels"]["top"].shape == (48, 64, 3) and env.max_steps == 80 and env.task_name == "insertion"
 
 
-@pytest.mark.parametrize("task,length,seeds", [("transfer_cube", 200, (0, 1, 2)), ("insertion", 400, (0, 1))])
+@pytest.mark.parametrize("task,length,seeds", [("transfer_cube", 100, (0, 1, 2)), ("insertion", 400, (0, 1))])
 def test_scripted_policy_reaches_max_reward_without_rendering(task, length, seeds):
     from lerobot_notebook_pipeline.scripted import POLICIES, run_episode
 
