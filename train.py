@@ -83,6 +83,7 @@ from tqdm.auto import tqdm
 
 from lerobot_notebook_pipeline import episodes as ep_utils
 from lerobot_notebook_pipeline import policies, training
+from lerobot_notebook_pipeline.convert import is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError, log, pick_device
@@ -115,6 +116,9 @@ if args.lr is not None:
         overrides.setdefault("optimizer_lr_backbone", args.lr)
 
 repo_id, root = resolve_dataset(args.dataset)
+if root is not None and not is_v30(root):  # lerobot 0.4.4 reads v3.0: convert an older dataset once, then reuse it
+    root, _ = v30_root(root)
+    repo_id, args.dataset = f"local/{root.name}", str(root)
 dataset_name = (root.name if root is not None else repo_id.replace("/", "_"))
 run_dir = Path(args.output_dir or f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
 resume_from = None
