@@ -262,10 +262,10 @@ class InsertionPolicy(ScriptedPolicy):
         self.traj["right"].add(s(270), self.jitter(self.socket_at + [self.pre_insert, 0, 0]), level["right"], 0.0)
         self.level = level
         self.align_read = int(round(s(285)))
-        self.push_read = int(round(s(325)))
+        self.push_reads = sorted({int(round(s(t))) for t in (325, 335, 345, 355)})
 
     def update(self, t: int) -> None:
-        if t not in (self.align_read, self.push_read):
+        if t != self.align_read and t not in self.push_reads:
             return
         poses = self.env.object_pose()
         peg_tip = poses[:3] + quat_to_mat(poses[3:7]) @ [-PEG_HALF_LENGTH, 0, 0]  # the end that goes in first
@@ -280,7 +280,7 @@ class InsertionPolicy(ScriptedPolicy):
         if t == self.align_read:  # line the tip up 3 cm in front of the opening, on the socket's axis
             right.add(s(315), opening + socket_rot @ [0.03, 0, 0] + offset, level, 0.0)
             right.add(s(400), right.points[-1][1], level, 0.0)
-        else:  # push it in past the pin's end (4 cm from the socket's centre)
+        else:  # push it in past the pin's end (4 cm from the socket's centre), re-aimed at each read
             right.add(s(365), poses[7:10] + socket_rot @ [self.insert_depth, 0, 0] + offset, level, 0.0)
             right.add(s(400), right.points[-1][1], level, 0.0)
 
