@@ -86,3 +86,15 @@ def test_existing_local_folder_is_not_a_repo_id(tmp_path, monkeypatch):
     assert runtime.looks_like_repo_id("me/data")
     (tmp_path / "me" / "data").mkdir(parents=True)
     assert not runtime.looks_like_repo_id("me/data")
+
+
+def test_write_atomic_gives_normal_permissions(tmp_path):
+    from lerobot_notebook_pipeline.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "a.txt", "hello")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "hello" and (path.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
