@@ -43,6 +43,9 @@ parser.add_argument("--action-panel", action="store_true", help="plot the comman
 parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
 parser.add_argument("--episode", type=int, default=0, help="open-loop mode: which episode of --dataset")
 parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+parser.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1: with MuJoCo's software renderer on the same cores, 2 made ACT "
+                    "chunks 40x slower on a 2-core machine)")
 parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
 args = parse_args(parser)
 
@@ -70,8 +73,8 @@ from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
 
-if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0:
-    raise UserError("--episodes and --num-envs must be at least 1 and --max-mb positive: fix the flag")
+if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0 or args.threads < 1:
+    raise UserError("--episodes, --num-envs and --threads must be at least 1 and --max-mb positive: fix the flag")
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
 if OPEN_LOOP:
@@ -98,6 +101,9 @@ print("writing to", out_dir)
 # policy would see differently scaled inputs than in training, so a checkpoint without them is refused.
 
 # %%
+import torch
+
+torch.set_num_threads(max(1, args.threads))
 device = pick_device(args.device)
 loaded = rollout.load_policy(policy_dir, device)
 n_params = sum(p.numel() for p in loaded.policy.parameters())

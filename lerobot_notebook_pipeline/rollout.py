@@ -7,8 +7,10 @@ pc_success, avg_sum_reward and avg_max_reward over episodes. Episode i is reset 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +282,31 @@ def make_vector_env(name: str, num_envs: int, **env_kwargs):
     factory = functools.partial(make_env, name, **env_kwargs)
     if num_envs == 1:
         return gym.vector.SyncVectorEnv([factory])
-    return gym.vector.AsyncVectorEnv([factory] * num_envs, context="spawn")
+    with _main_script_hidden():
+        return gym.vector.AsyncVectorEnv([factory] * num_envs, context="spawn")
+
+
+@contextlib.contextmanager
+def _main_script_hidden():
+    """Keep 'spawn' workers from re-running a top-level script (ours have no __main__ guard) while they start.
+
+    The workers only need make_env, which they import from this package.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if main is None or (path is None and spec is None):
+        yield
+        return
+    if path is not None:
+        del main.__file__
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        if path is not None:
+            main.__file__ = path
+        main.__spec__ = spec
 
 
 # ---------------------------------------------------------------------------------------------- rollouts
