@@ -25,8 +25,10 @@ check-system:
 	@ldconfig -p | grep -q 'libEGL.so.1' || { echo "error: libEGL.so.1 not found (headless MuJoCo rendering needs it): run 'sudo apt-get install libegl1 libgl1 libegl-mesa0'"; exit 2; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "error: Python 3.11 is required (lerobot 0.4.4): set PYTHON=python3.11"; exit 2; }
 
+# The main job: record demonstrations, analyse, train ACT, roll out, measure (about 30 minutes on 2 cores).
+# DEMO_ARGS passes extra flags, e.g. make demo DEMO_ARGS=--overwrite
 demo: $(STAMP)
-	$(PY) -m lerobot_notebook_pipeline.selfcheck
+	$(PY) train_ultimate.py $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -36,3 +36,18 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
         last = next((line for line in reversed(tail) if line.strip()), "")
         raise UserError(f"{script} stopped with exit code {code} ({last.strip()[:200]}): run it on its own to see the full output")
     return time.perf_counter() - start
+
+
+def show(path: str | Path) -> None:
+    """Display a PNG or GIF inline in a notebook; from a terminal, print where it is."""
+    from .runtime import in_notebook
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"expected {path} to exist: the step that writes it did not run to the end")
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    else:
+        print(f"[figure] {path}")
