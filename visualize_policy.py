@@ -39,6 +39,7 @@ parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("
                     help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
 parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                     help="aloha render size (default: the training data's, else 480 640)")
+parser.add_argument("--gif-fps", type=float, default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
 parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
 parser.add_argument("--episode", type=int, default=0, help="open-loop mode: which episode of --dataset")
@@ -73,8 +74,8 @@ from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
 
-if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0 or args.threads < 1:
-    raise UserError("--episodes, --num-envs and --threads must be at least 1 and --max-mb positive: fix the flag")
+if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0 or args.threads < 1 or args.gif_fps <= 0:
+    raise UserError("--episodes, --num-envs and --threads must be at least 1, --max-mb and --gif-fps positive: fix the flag")
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
 if OPEN_LOOP:
@@ -209,14 +210,16 @@ print(f"inference FPS {s['effective_hz']} against the {s['control_hz']:g} Hz con
 # %% [markdown]
 # ## One GIF and a first/last-frame strip
 #
-# The GIF (also under `--max-mb`, with a reduced palette) shows the first successful episode, or the first
-# episode when none succeeded. The strip puts the first and last frame of up to four episodes side by side:
+# The GIF (also under `--max-mb`, with a reduced palette, at about `--gif-fps` frames per second in real
+# time) shows the first successful episode, or the first episode when none succeeded. The strip puts the first and last frame of up to four episodes side by side:
 # the quickest look at how each one ended.
 
 # %%
 media = {}
 if not OPEN_LOOP:
-    gif = write_gif(gif_frames, out_dir / f"rollout_seed{gif_episode.seed}.gif", spec.fps, args.max_mb)
+    gif_step = max(1, round(spec.fps / args.gif_fps))
+    gif = write_gif(gif_frames[::gif_step], out_dir / f"rollout_seed{gif_episode.seed}.gif", spec.fps / gif_step,
+                    args.max_mb)
     strip_images, strip_labels = [], []
     for e in episodes[:4]:
         strip_images += [e.frames[0], e.frames[-1]]
@@ -228,7 +231,8 @@ else:
     plt.imsave(plot_path, panel.image)
     frames = [beside(annotate(f, [f"frame {t}"], min_height=480), panel.at(t)) for t, f in enumerate(replay.frames)]
     videos = [write_video(frames, out_dir / f"openloop_episode_{args.episode}.mp4", fps, args.max_mb)]
-    gif = write_gif(frames, out_dir / f"openloop_episode_{args.episode}.gif", fps, args.max_mb)
+    gif_step = max(1, round(fps / args.gif_fps))
+    gif = write_gif(frames[::gif_step], out_dir / f"openloop_episode_{args.episode}.gif", fps / gif_step, args.max_mb)
     strip = frame_strip([replay.frames[0], replay.frames[-1]], out_dir / "first_last_frames.png",
                         [f"episode {args.episode} first", f"episode {args.episode} last"])
 for result in videos + [gif]:

@@ -161,3 +161,14 @@ def test_notebook_executes_headless_with_tiny_settings(tiny_aloha_policy, tmp_pa
     assert metrics["n_episodes"] == 1 and metrics["per_episode"][0]["steps"] == 5
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the first/last-frame strip should be shown inline"
+
+
+def test_parallel_envs_from_the_command_line(tiny_pusht_policy, tmp_path):
+    """--num-envs 2 with 3 episodes: two batches, the padded slot of the last one dropped."""
+    out = tmp_path / "par"
+    result = run_script("--policy-path", tiny_pusht_policy, "--env", "pusht", "--episodes", 3, "--num-envs", 2,
+                        "--max-steps", 6, "--seed", 0, "--output-dir", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_envs"] == 2 and [e["seed"] for e in metrics["per_episode"]] == [0, 1, 2]
+    assert len(list(out.glob("episode_*.mp4"))) == 3
