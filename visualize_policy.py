@@ -37,6 +37,8 @@ parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
                     help="aloha render settings (default: those of the training data, else fast)")
 parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
                     help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
+parser.add_argument("--pose-radius", type=float, default=None, metavar="R",
+                    help="aloha, with --cube-pose: draw each episode's object position uniformly within +/-R (m) of it")
 parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                     help="aloha render size (default: the training data's, else 480 640)")
 parser.add_argument("--gif-fps", type=float, default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
@@ -86,7 +88,8 @@ else:
     env_name = args.env or rollout.guess_env(rollout.saved_input_shapes(policy_dir), settings)
     spec = rollout.env_spec(env_name)
     env_kwargs = rollout.env_kwargs_for(spec, settings, max_steps=args.max_steps, render_quality=args.render_quality,
-                                        image_size=args.image_size, cube_pose=args.cube_pose)
+                                        image_size=args.image_size, cube_pose=args.cube_pose,
+                                        pose_radius=args.pose_radius)
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
@@ -149,7 +152,8 @@ if not OPEN_LOOP:
                 videos.append(write_video(frames, out_dir / f"episode_{len(episodes):03d}_seed{e.seed}.mp4", spec.fps,
                                           args.max_mb))
                 if gif_episode is None or (e.success and not gif_episode.success):
-                    gif_frames, gif_episode = frames, e  # the GIF shows the first success, else the first episode
+                    # the GIF (and best_video) show the first success, else the first episode
+                    gif_frames, gif_episode, best_video = frames, e, videos[-1].path
                 e.frames = [e.frames[0], e.frames[-1]]  # the MP4 has them all; the strip needs first and last
                 episodes.append(e)
                 media_s += time.perf_counter() - media_start
@@ -215,7 +219,6 @@ print(f"inference FPS {s['effective_hz']} against the {s['control_hz']:g} Hz con
 # the quickest look at how each one ended.
 
 # %%
-media = {}
 if not OPEN_LOOP:
     gif_step = max(1, round(spec.fps / args.gif_fps))
     gif = write_gif(gif_frames[::gif_step], out_dir / f"rollout_seed{gif_episode.seed}.gif", spec.fps / gif_step,
@@ -235,9 +238,11 @@ else:
     gif = write_gif(frames[::gif_step], out_dir / f"openloop_episode_{args.episode}.gif", fps / gif_step, args.max_mb)
     strip = frame_strip([replay.frames[0], replay.frames[-1]], out_dir / "first_last_frames.png",
                         [f"episode {args.episode} first", f"episode {args.episode} last"])
+media = {"gif": str(gif.path), "best_video": str(best_video if not OPEN_LOOP else videos[0].path),
+         "videos": [str(v.path) for v in videos], "strip": str(strip), "files": {}}
 for result in videos + [gif]:
-    media[result.path.name] = {"size_mb": round(result.size_mb, 3), "scale": result.scale, "stride": result.stride,
-                               "frames": result.frames}
+    media["files"][result.path.name] = {"size_mb": round(result.size_mb, 3), "scale": result.scale,
+                                        "stride": result.stride, "frames": result.frames}
     print(f"{result.path}: {result.size_mb:.2f} MB (scale {result.scale}, every {result.stride} frame(s))")
 print(f"{strip}: first/last frames")
 metrics["media"] = media
@@ -272,5 +277,5 @@ else:
     print(f"success rate {metrics['pc_success']:.1f}% ({sum(e.success for e in episodes)}/{len(episodes)} episodes)")
 print(f"inference FPS {metrics['inference']['effective_hz']} vs {metrics['inference']['control_hz']:g} Hz: "
       f"{'keeps up' if metrics['inference']['keeps_up'] else 'does NOT keep up'}")
-print("media:", ", ".join(f"{name} {m['size_mb']:.2f} MB" for name, m in media.items()))
+print("media:", ", ".join(f"{name} {m['size_mb']:.2f} MB" for name, m in media["files"].items()))
 print("details:", json.dumps({k: metrics[k] for k in metrics if k in ('pc_success', 'avg_sum_reward', 'avg_max_reward')}))

@@ -322,6 +322,7 @@ class Episode:
     frames: list[np.ndarray] = field(default_factory=list)
     success: bool = False
     success_step: int | None = None  # index of the first step that reported is_success
+    object_pose: list[float] | None = None  # the cube/peg (and socket) pose at reset, when the env reports it
     done: bool = False
     wall_s: float = 0.0
 
@@ -337,8 +338,11 @@ class Episode:
 
     def as_metrics(self, index: int) -> dict:
         """The per-episode entry of metrics.json."""
-        return {"episode_ix": index, "seed": self.seed, "sum_reward": self.sum_reward, "max_reward": self.max_reward,
-                "success": bool(self.success), "steps": len(self.rewards), "wall_s": round(self.wall_s, 3)}
+        row = {"episode_ix": index, "seed": self.seed, "sum_reward": self.sum_reward, "max_reward": self.max_reward,
+               "success": bool(self.success), "steps": len(self.rewards), "wall_s": round(self.wall_s, 3)}
+        if self.object_pose is not None:
+            row["object_pose"] = [round(float(v), 5) for v in self.object_pose]
+        return row
 
 
 def _render_all(env, count: int, obs=None, frame_key: str | None = None) -> list[np.ndarray]:
@@ -374,8 +378,11 @@ def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = 
     check_action_dim(loaded.action_dim, int(env.single_action_space.shape[0]))
     latency = latency if latency is not None else LatencyLog()
     policy.reset()
-    obs, _ = env.reset(seed=list(seeds))
+    obs, reset_info = env.reset(seed=list(seeds))
     episodes = [Episode(seed=int(s)) for s in seeds]
+    if "object_pose" in reset_info:  # the fast ALOHA env reports where it put the cube (or peg and socket)
+        for i, episode in enumerate(episodes):
+            episode.object_pose = list(np.asarray(reset_info["object_pose"][i]))
     if render:
         for episode, frame in zip(episodes, _render_all(env, num, obs, frame_key), strict=True):
             episode.frames.append(frame)
@@ -431,18 +438,28 @@ def saved_input_shapes(policy_dir: str | Path) -> dict[str, tuple[int, ...]]:
 
 
 def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None = None,
-                   render_quality: str | None = None, image_size=None, cube_pose=None) -> dict:
-    """make_env keyword arguments: each flag given wins, then the training data's sim settings, then defaults."""
+                   render_quality: str | None = None, image_size=None, cube_pose=None,
+                   pose_radius: float | None = None) -> dict:
+    """make_env keyword arguments: each flag given wins, then the training data's sim settings, then defaults.
+
+    cube_pose with pose_radius R draws each episode's object position (seeded) from the square +/-R around it.
+    """
     settings = settings or {}
+    if pose_radius is not None and (cube_pose is None or pose_radius < 0):
+        raise UserError("--pose-radius needs --cube-pose X Y and a radius >= 0: add --cube-pose or drop --pose-radius")
     kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
     if spec.family != "aloha":
         if cube_pose or image_size or render_quality:
-            raise UserError("--cube-pose, --image-size and --render-quality apply to the aloha envs only: drop them")
+            raise UserError("--cube-pose, --pose-radius, --image-size and --render-quality apply to the aloha envs "
+                            "only: drop them")
         return kwargs
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))
     kwargs["cube_pose"] = tuple(cube_pose) if cube_pose else settings.get("cube_pose")
     kwargs["pose_range"] = None if cube_pose else settings.get("pose_range")
+    if cube_pose and pose_radius:
+        x, y = cube_pose
+        kwargs["cube_pose"], kwargs["pose_range"] = None, (x - pose_radius, x + pose_radius, y - pose_radius, y + pose_radius)
     return kwargs
 
 

@@ -115,6 +115,7 @@ def test_rollout_in_fast_aloha_env(tiny_aloha_policy):
     assert len(episode.rewards) == 6 and len(episode.actions) == 6 and len(episode.frames) == 7
     assert episode.frames[0].shape == (48, 64, 3) and episode.frames[0].dtype == np.uint8
     assert np.asarray(episode.actions).shape == (6, 14)
+    assert len(episode.as_metrics(0)["object_pose"]) == 7  # cube xyz + quaternion, from the env's reset info
     # same seed, deterministic ACT: the same actions again
     np.testing.assert_allclose(np.asarray(again[0].actions), np.asarray(episode.actions), atol=1e-5)
     metrics = rollout.summarize_episodes(episodes + again)
@@ -218,6 +219,10 @@ def test_env_settings_come_from_flags_then_training_data_then_defaults():
     assert flagged == {"max_steps": 50, "render_quality": "stock", "image_size": (480, 640),
                        "cube_pose": (0.05, 0.45), "pose_range": None}
     assert rollout.env_kwargs_for(spec, None)["image_size"] == (480, 640)
+    moved = rollout.env_kwargs_for(spec, None, cube_pose=[0.1, 0.5], pose_radius=0.02)
+    assert moved["cube_pose"] is None and moved["pose_range"] == pytest.approx((0.08, 0.12, 0.48, 0.52))
+    with pytest.raises(UserError, match="needs --cube-pose"):
+        rollout.env_kwargs_for(spec, None, pose_radius=0.02)
     with pytest.raises(UserError, match="aloha envs only"):
         rollout.env_kwargs_for(rollout.env_spec("pusht"), None, cube_pose=[0.1, 0.5])
     assert rollout.guess_env({"observation.state": (2,)}, None) == "pusht"

@@ -69,9 +69,10 @@ def test_rollout_writes_videos_gif_strip_and_metrics(tiny_aloha_policy, tmp_path
     assert [v.name for v in videos] == ["episode_000_seed5.mp4", "episode_001_seed6.mp4"] and len(gifs) == 1
     for path in videos + gifs:
         assert path.stat().st_size <= 0.5 * 1024 * 1024
-        assert metrics["media"][path.name]["size_mb"] == pytest.approx(path.stat().st_size / 2**20, abs=1e-3)
+        assert metrics["media"]["files"][path.name]["size_mb"] == pytest.approx(path.stat().st_size / 2**20, abs=1e-3)
+    assert metrics["media"]["gif"] == str(gifs[0]) and metrics["media"]["best_video"] == str(videos[0])
     frames = iio.imread(videos[0], plugin="pyav")
-    stride = metrics["media"][videos[0].name]["stride"]
+    stride = metrics["media"]["files"][videos[0].name]["stride"]
     assert len(frames) == len(range(0, 9, stride)) and frames.shape[-1] == 3  # reset frame + 8 steps
     assert frames.shape[2] > frames.shape[1]  # the action panel sits beside the camera view
     gif = Image.open(gifs[0])
