@@ -6,12 +6,10 @@ import shutil
 import subprocess
 import sys
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from v21_dataset import make_v21_dataset
 
-from conftest import ROOT
+from conftest import ROOT, run_notebook
 from lerobot_notebook_pipeline.convert import convert_to_v30, is_v30
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
@@ -36,12 +34,7 @@ def clean(tmp_path_factory):
 def clean_report(clean, tmp_path_factory):
     """Run the notebook headless (flags through LNP_ARGS) on the clean dataset; return its output folder, report, notebook."""
     out = tmp_path_factory.mktemp("report") / "analysis"
-    notebook = nbformat.read(ROOT / "analyse_dataset.ipynb", as_version=4)
-    os.environ["LNP_ARGS"] = f"--dataset {clean} --output-dir {out} --chunk-size 20 --fail-on warn"
-    try:
-        NotebookClient(notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    finally:
-        del os.environ["LNP_ARGS"]
+    notebook = run_notebook("analyse_dataset.ipynb", f"--dataset {clean} --output-dir {out} --chunk-size 20 --fail-on warn")
     return out, json.loads((out / "report.json").read_text()), notebook
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, inline_images, run_notebook
 
 TINY = ["--episodes", "2", "--image-size", "48", "64", "--episode-length", "100", "--seed", "3"]
 
@@ -79,23 +79,14 @@ def test_kept_attempted_report_and_sim_settings(recorded):
 def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path):
     """Same seed, same data: here the notebook records in one process, the fixture in two shards (worker k tries
     attempts k, k+2, ...); with attempts 0 and 1 both kept, the merged shards hold the same episodes in order."""
-    import nbformat
-    from nbclient import NotebookClient
-
     root, _ = recorded
     other = tmp_path / "again"
-    nb = nbformat.read(ROOT / "make_sim_dataset.ipynb", as_version=4)
-    os.environ["LNP_ARGS"] = " ".join(["--root", str(other), *TINY])
-    try:
-        NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    finally:
-        os.environ.pop("LNP_ARGS", None)
+    nb = run_notebook("make_sim_dataset.ipynb", " ".join(["--root", str(other), *TINY]))
     first, second = parquet_frame(root), parquet_frame(other)
     assert list(first.columns) == list(second.columns) and len(first) == len(second) == 200
     for column in first.columns:
         assert np.array_equal(np.stack(first[column]), np.stack(second[column])), column
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert images, "the first/last frames and joint plot should be shown inline"
+    assert inline_images(nb), "the first/last frames and joint plot should be shown inline"
 
 
 def test_existing_root_needs_overwrite_and_is_left_untouched(tmp_path):

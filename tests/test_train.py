@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, inline_images, run_notebook
 from lerobot_notebook_pipeline import training
 from lerobot_notebook_pipeline.policies import load_policy
 from lerobot_notebook_pipeline.runtime import UserError
@@ -200,15 +200,9 @@ def test_two_processes_under_torchrun_train_one_run(dataset, tmp_path):
 
 
 def test_notebook_runs_headless_with_tiny_preset(dataset, tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(ROOT / "train.ipynb", as_version=4)
-    monkeypatch.setenv("LNP_ARGS", f"--dataset {dataset} --policy smolvla --preset tiny --steps 2 --val-episodes 3 "
-                                   f"--output-dir {tmp_path / 'nb'} --time-budget-min 5")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # shared CPU cores: extra threads only spin
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    nb = run_notebook("train.ipynb", f"--dataset {dataset} --policy smolvla --preset tiny --steps 2 --val-episodes 3 "
+                                     f"--output-dir {tmp_path / 'nb'} --time-budget-min 5",
+                      timeout=180, OMP_NUM_THREADS="1")  # shared CPU cores: extra threads only spin
     summary = json.loads((tmp_path / "nb" / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["policy"] == "smolvla"
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert images, "the loss curve should be shown inline"
+    assert inline_images(nb), "the loss curve should be shown inline"

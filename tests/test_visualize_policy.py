@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, inline_images, run_notebook
 
 pytest_plugins = ("policy_fixtures",)  # tiny policies and datasets, built once per session
 SCRIPT = ROOT / "visualize_policy.py"
@@ -147,21 +147,12 @@ def test_refuses_to_overwrite_without_flag(tiny_aloha_policy, tmp_path):
 
 
 def test_notebook_executes_headless_with_tiny_settings(tiny_aloha_policy, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(ROOT / "visualize_policy.ipynb", as_version=4)
     out = tmp_path / "nb"
-    os.environ["LNP_ARGS"] = (f"--policy-path {tiny_aloha_policy} --env aloha_transfer_cube --image-size 48 64 "
-                              f"--episodes 1 --max-steps 5 --output-dir {out} --device cpu")
-    try:
-        NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    finally:
-        os.environ.pop("LNP_ARGS", None)
+    nb = run_notebook("visualize_policy.ipynb", f"--policy-path {tiny_aloha_policy} --env aloha_transfer_cube "
+                      f"--image-size 48 64 --episodes 1 --max-steps 5 --output-dir {out} --device cpu")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_episodes"] == 1 and metrics["per_episode"][0]["steps"] == 5
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert images, "the first/last-frame strip should be shown inline"
+    assert inline_images(nb), "the first/last-frame strip should be shown inline"
 
 
 def test_parallel_envs_from_the_command_line(tiny_pusht_policy, tmp_path):
