@@ -234,10 +234,10 @@ def check_action_dim(policy_action_dim: int, env_action_dim: int) -> None:
 
 def make_env(name: str, max_steps: int | None = None, render_quality: str = "fast",
              image_size: tuple[int, int] | None = None, cube_pose: tuple[float, float] | None = None,
-             pose_range: float | None = None):
+             pose_range: tuple[float, float, float, float] | None = None):
     """A single gymnasium env for a --env name with the pixels_agent_pos observation layout.
 
-    ALOHA uses the fast joint-space env (sim_env) when it is available, else stock gym-aloha (logged once).
+    ALOHA uses the fast joint-space env (sim_env), the one the demonstrations were recorded in.
     """
     import gymnasium as gym
 
@@ -249,30 +249,10 @@ def make_env(name: str, max_steps: int | None = None, render_quality: str = "fas
         # lerobot-eval's PushT video size (the policy's own 96x96 observation is unaffected)
         return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps,
                         visualization_width=384, visualization_height=384)
-    fast = _sim_env_module()
-    if fast is not None:
-        return fast.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
-                             cube_pose=cube_pose, pose_range=pose_range, max_steps=steps)
-    _warn_stock_env()
-    if cube_pose is not None or image_size not in (None, (480, 640)):
-        raise UserError("--cube-pose and --image-size need the fast ALOHA env (lerobot_notebook_pipeline.sim_env), "
-                        "which is not installed here: drop those flags")
-    import gym_aloha  # noqa: F401
+    from . import sim_env
 
-    return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps)
-
-
-def _sim_env_module():
-    try:
-        from . import sim_env
-    except ImportError:
-        return None
-    return sim_env if hasattr(sim_env, "make_env") else None
-
-
-@functools.lru_cache(maxsize=1)
-def _warn_stock_env() -> None:
-    log.info("fast ALOHA env not available: using stock gym-aloha (about 5 steps/s)")
+    return sim_env.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
+                            cube_pose=cube_pose, pose_range=pose_range, max_steps=steps)
 
 
 def make_vector_env(name: str, num_envs: int, **env_kwargs):
