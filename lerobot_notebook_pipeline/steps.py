@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import subprocess
 import sys
@@ -24,17 +25,20 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     print("$", " ".join([Path(command[0]).name, *command[1:]]).replace(str(REPO_ROOT) + "/", ""), flush=True)
     start = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1)
-    tail: list[str] = []
-    for line in process.stdout:
-        tail = (tail + [line.rstrip()])[-20:]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    tail = ""
+    while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns still redraw in place
+        text = decoder.decode(chunk)
+        tail = (tail + text)[-4000:]
         if not quiet:
-            print(line, end="", flush=True)
+            sys.stdout.write(text)
+            sys.stdout.flush()
     code = process.wait()
     if code != 0:
-        last = next((line for line in reversed(tail) if line.strip()), "")
-        raise UserError(f"{script} stopped with exit code {code} ({last.strip()[:200]}): run it on its own to see the full output")
+        lines = [line.strip() for line in tail.replace("\r", "\n").splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+        raise UserError(f"{script} stopped with exit code {code} ({last[:200]}): run it on its own to see the full output")
     return time.perf_counter() - start
 
 

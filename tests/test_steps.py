@@ -1,0 +1,28 @@
+"""run_step streams a script's output as it comes (progress bars intact) and turns a failure into a clear error."""
+
+import pytest
+
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.steps import run_step, show
+
+
+def test_run_step_streams_output_with_carriage_returns(tmp_path, capsys):
+    script = tmp_path / "bar.py"
+    script.write_text("import sys\nfor i in range(3):\n    sys.stdout.write(f'\\rstep {i}')\nprint(' done')\n")
+    seconds = run_step(str(script), [])
+    out = capsys.readouterr().out
+    assert "\rstep 0\rstep 1\rstep 2 done\n" in out
+    assert seconds > 0
+
+
+def test_run_step_failure_names_the_script_and_its_last_line():
+    with pytest.raises(UserError, match=r"make_sim_dataset.py stopped with exit code 2 \(error: .*nope"):
+        run_step("make_sim_dataset.py", ["--task", "nope"], quiet=True)
+
+
+def test_show_refuses_a_missing_figure(tmp_path, capsys):
+    with pytest.raises(UserError, match="did not run to the end"):
+        show(tmp_path / "missing.png")
+    (tmp_path / "a.png").write_bytes(b"png")
+    show(tmp_path / "a.png")
+    assert "a.png" in capsys.readouterr().out
