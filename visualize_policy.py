@@ -18,6 +18,7 @@
 
 # %%
 # Parameters: these defaults are the notebook's defaults too (in a notebook, flags come from $LNP_ARGS).
+# ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
 from lerobot_notebook_pipeline.runtime import parse_args
