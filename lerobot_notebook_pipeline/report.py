@@ -21,13 +21,19 @@ def _table(rows: list[dict], columns: list[str]) -> list[str]:
     return lines
 
 
-def findings_lines(findings: list[dict]) -> list[str]:
-    """Findings, worst first, one bullet each."""
+def findings_lines(findings: list[dict], per_check: int = 3) -> list[str]:
+    """Findings, worst first, one bullet each; past per_check of one check and severity, one line says how many more."""
     order = sorted(findings, key=lambda f: (-SEVERITIES.index(f["severity"]), f["check"], f["episode"] if f["episode"] is not None else -1))
-    lines = []
+    lines, shown = [], {}
     for f in order:
-        where = "" if f["episode"] is None else f" episode {f['episode']}" + ("" if f["frame"] is None else f", frame {f['frame']}")
-        lines.append(f"- **{ICONS[f['severity']]}** `{f['check']}`{where}: {f['message']}")
+        group = (f["severity"], f["check"])
+        shown[group] = shown.get(group, 0) + 1
+        if shown[group] <= per_check:
+            where = "" if f["episode"] is None else f" episode {f['episode']}" + ("" if f["frame"] is None else f", frame {f['frame']}")
+            lines.append(f"- **{ICONS[f['severity']]}** `{f['check']}`{where}: {f['message']}")
+        elif shown[group] == per_check + 1:
+            more = sum(1 for g in findings if (g["severity"], g["check"]) == group) - per_check
+            lines.append(f"- **{ICONS[f['severity']]}** `{f['check']}`: {more} more like these (all in report.json)")
     return lines or ["- no findings"]
 
 

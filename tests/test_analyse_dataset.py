@@ -132,3 +132,16 @@ def test_notebook_runs_headless_and_shows_every_figure(clean_report):
     images = [o for o in outputs if "image/png" in o.get("data", {}) or "image/gif" in o.get("data", {})]
     assert len(images) == len([f for f in report["figures"] if f != "episode_strip.png"]) + 1  # + the GIF
     assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
+def test_report_md_folds_a_long_run_of_one_check():
+    from lerobot_notebook_pipeline.report import findings_lines
+
+    findings = [{"check": "near_duplicate", "severity": "warn", "episode": e, "frame": None, "message": "same"}
+                for e in range(1, 20)]
+    findings.append({"check": "nan", "severity": "error", "episode": 3, "frame": 7, "message": "NaN"})
+    lines = findings_lines(findings)
+    assert lines[0] == "- **ERROR** `nan` episode 3, frame 7: NaN"
+    assert lines[1:4] == [f"- **WARN** `near_duplicate` episode {e}: same" for e in (1, 2, 3)]
+    assert lines[4] == "- **WARN** `near_duplicate`: 16 more like these (all in report.json)" and len(lines) == 5
+    assert findings_lines([]) == ["- no findings"]
