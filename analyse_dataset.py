@@ -53,7 +53,7 @@ from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.report import findings_lines, markdown_report
-from lerobot_notebook_pipeline.runtime import UserError, in_notebook, log
+from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
@@ -247,10 +247,7 @@ else:
                       labels=[f"ep {focus} first", "middle", "last"])
     figures.append("episode_strip.png")
     timings["animation"] = time.perf_counter() - start
-    if in_notebook():
-        from IPython.display import Image, display
-
-        display(Image(filename=str(out_dir / "episode.gif")))
+    display_image(out_dir / "episode.gif")
 
 # %% [markdown]
 # ## Write the report

@@ -219,10 +219,7 @@ def animation_frames(table: Table, episode: int, camera_frames: list, max_dims: 
 
 def show(fig, path) -> None:
     """Save a figure as PNG, then show it inline when running in a notebook."""
-    from .runtime import in_notebook
+    from .runtime import display_image
 
     save_figure(fig, path)
-    if in_notebook():
-        from IPython.display import Image, display
-
-        display(Image(filename=str(path)))
+    display_image(path)

@@ -40,6 +40,16 @@ def _has_ipython_shell() -> bool:
     return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
 
 
+def display_image(path: str | Path) -> bool:
+    """Show a PNG or GIF inline when running in a notebook; return whether it was shown."""
+    if not in_notebook():
+        return False
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path)))
+    return True
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """Parse CLI flags; in a notebook ignore the kernel's argv (defaults apply, or flags from $LNP_ARGS).
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import read_info
+
 ACTION = "action"
 STATE = "observation.state"
 VISUAL_DTYPES = ("image", "video")
@@ -35,11 +37,6 @@ def dataset_root(dataset_or_root) -> Path:
     if isinstance(dataset_or_root, (str, Path)):
         return Path(dataset_or_root)
     return Path(dataset_or_root.root)
-
-
-def read_info(root: str | Path) -> dict:
-    """The dataset's meta/info.json."""
-    return json.loads((Path(root) / "meta" / "info.json").read_text())
 
 
 def tabular_keys(info: dict) -> list[str]:

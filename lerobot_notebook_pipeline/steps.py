@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .runtime import UserError
+from .runtime import UserError, display_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,14 +44,8 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
 
 def show(path: str | Path) -> None:
     """Display a PNG or GIF inline in a notebook; from a terminal, print where it is."""
-    from .runtime import in_notebook
-
     path = Path(path)
     if not path.is_file():
         raise UserError(f"expected {path} to exist: the step that writes it did not run to the end")
-    if in_notebook():
-        from IPython.display import Image, display
-
-        display(Image(filename=str(path)))
-    else:
+    if not display_image(path):
         print(f"[figure] {path}")
