@@ -76,13 +76,12 @@ import signal
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from lerobot.utils.random_utils import set_seed
 from tqdm.auto import tqdm
 
 from lerobot_notebook_pipeline import episodes as ep_utils
-from lerobot_notebook_pipeline import policies, training
+from lerobot_notebook_pipeline import plots, policies, training
 from lerobot_notebook_pipeline.convert import is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
@@ -394,8 +393,7 @@ if accelerator is not None:  # several GPU processes: the others stop here, the 
     accelerator.end_training()
     if not is_main:
         raise SystemExit(0)
-fig = training.plot_loss_curve(metrics.rows(), run_dir / "loss_curve.png", title=f"{cfg.type} on {dataset_name}")
-plt.show()
+plots.show(training.plot_loss_curve(metrics.rows(), title=f"{cfg.type} on {dataset_name}"), run_dir / "loss_curve.png")
 summary = {
     "run_dir": str(run_dir), "policy": cfg.type, "preset": args.preset, "steps": step, "device": device,
     "train_episodes": train_episodes, "val_episodes": val_episodes, "parameters": n_params,

@@ -392,17 +392,14 @@ class MetricsLog:
         self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
-def plot_loss_curve(rows: list[dict], path: Path, title: str = ""):
-    """Training loss (and validation loss / action error when present) against step; saves a PNG, returns the figure."""
-    import matplotlib
-
-    if not os.environ.get("MPLBACKEND") and "ipykernel" not in __import__("sys").modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_loss_curve(rows: list[dict], title: str = ""):
+    """Training loss (and validation loss / action error when present) against step, as a figure."""
+    from matplotlib.figure import Figure
 
     train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
     val = [(r["step"], r["val_loss"], r["val_action_mae"]) for r in rows if "val_loss" in r]
-    fig, axes = plt.subplots(1, 2 if val else 1, figsize=(10 if val else 6, 3.5), squeeze=False)
+    fig = Figure(figsize=(10 if val else 6, 3.5), dpi=100, layout="tight")
+    axes = fig.subplots(1, 2 if val else 1, squeeze=False)
     ax = axes[0][0]
     if train:
         steps, losses = zip(*train, strict=True)
@@ -419,9 +416,6 @@ def plot_loss_curve(rows: list[dict], path: Path, title: str = ""):
         ax.set_yscale("log")
     ax.set(xlabel="step", ylabel="loss", title=title or "training loss")
     ax.legend()
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
     return fig
 
 
