@@ -1,6 +1,9 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 # The venv is rebuilt only when requirements.txt changes (a stamp keyed on its hash).
-PYTHON ?= python3
+# The first Python >= 3.12 found (lerobot 0.6 needs it); override with PYTHON=/path/to/python3.12.
+PY_OK := import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)
+PYTHON ?= $(shell for p in python3.12 python3.13 python3 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+	$$p -c '$(PY_OK)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
@@ -8,12 +11,13 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 SCRIPTS := $(wildcard *.py)
 export MUJOCO_GL ?= egl
 
-.PHONY: demo test sync lint setup check-system clean
+.PHONY: demo test lab sync lint setup check-system clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt
 	@$(MAKE) --no-print-directory check-system
+	@test ! -x $(PY) || $(PY) -c '$(PY_OK)' || { echo "removing $(VENV): it was made with an older Python"; rm -rf $(VENV); }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -23,7 +27,7 @@ $(STAMP): requirements.txt
 # Headless MuJoCo renders through EGL (Mesa); say which Debian packages bring it when it is missing.
 check-system:
 	@ldconfig -p | grep -q 'libEGL.so.1' || { echo "error: libEGL.so.1 not found (headless MuJoCo rendering needs it): run 'sudo apt-get install libegl1 libgl1 libegl-mesa0'"; exit 2; }
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "error: Python 3.11 is required (lerobot 0.4.4): set PYTHON=python3.11"; exit 2; }
+	@test -n "$(PYTHON)" || { echo "error: Python 3.12 or newer is required (lerobot 0.6): install it (pyenv install 3.12, or your distribution's python3.12 and python3.12-venv) or pass PYTHON=/path/to/python3.12"; exit 2; }
 
 # The main job: record demonstrations, analyse, train ACT, roll out, measure (about 30 minutes on 2 cores).
 # DEMO_ARGS passes extra flags, e.g. make demo DEMO_ARGS=--overwrite
@@ -32,6 +36,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# JupyterLab with jupytext's pairing: open train.py and it is the notebook paired with train.ipynb.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync $(SCRIPTS)
