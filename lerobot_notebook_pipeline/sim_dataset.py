@@ -110,8 +110,6 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
     import subprocess
     import sys
 
-    from lerobot.datasets.aggregate import aggregate_datasets
-
     from .runtime import UserError
 
     root = Path(root)
@@ -145,12 +143,30 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
             if results[-1]["kept"] > 0:
                 roots.append(shard_dir / f"shard_{k}")
         if roots:
-            aggregate_datasets([f"local/{r.name}" for r in roots], f"local/{root.name}", roots=roots, aggr_root=root)
-            remove_empty_dirs(root / "images")
+            merge_datasets(roots, root)
     finally:
         shutil.rmtree(shard_dir, ignore_errors=True)
     return {"kept": sum(r["kept"] for r in results), "attempted": sum(r["attempted"] for r in results),
             "frames": sum(r["frames"] for r in results), "episodes": [e for r in results for e in r["episodes"]]}
+
+
+def merge_datasets(roots: list[Path], root: Path) -> None:
+    """Merge the datasets at roots (folder names must differ) into a new dataset at root, with lerobot's aggregate."""
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    roots = [Path(r) for r in roots]
+    aggregate_datasets([f"local/{r.name}" for r in roots], f"local/{Path(root).name}", roots=roots, aggr_root=Path(root))
+    remove_empty_dirs(Path(root) / "images")
+
+
+def merged_sim_settings(parts: list[dict]) -> dict:
+    """The sim settings of datasets merged in this order: shared settings, each part's poses, all episodes."""
+    first = parts[0]
+    shared = {k: first.get(k) for k in ("task", "image_size", "render_quality", "fps", "episode_length", "waypoint_noise")}
+    return shared | {"cube_pose": None, "pose_range": None,
+                     "parts": [{k: p.get(k) for k in ("cube_pose", "pose_range", "seed", "kept")} for p in parts],
+                     "attempted": sum(p.get("attempted", 0) for p in parts), "kept": sum(p.get("kept", 0) for p in parts),
+                     "episodes": [e for p in parts for e in p.get("episodes", [])]}
 
 
 def remove_empty_dirs(path: Path) -> None:

@@ -1,0 +1,179 @@
+# %% [markdown]
+# # Experiments: is one demonstration enough, and how many cube positions do you need?
+#
+# Users ask two questions that lerobot's guide answers with a rule of thumb and no data ("at least 50 episodes,
+# with 10 episodes per location"). In simulation we can measure them, with the pipeline's own scripts:
+#
+# * **`demos`**: is one demonstration enough? The cube is put "in the same place" the way a person puts it (within
+#   about +/-1.5 cm of a mark, 5 mm of noise on the expert's waypoints). ACT trains on 1, 2, 5, 10, 20 and 40 such
+#   demos for the same number of steps, and is evaluated in that same spread and with the cube up to 3 and 5 cm
+#   from the mark. And "why 5 per position?": at a fixed total, demos at one exact pose against demos spread
+#   around the mark.
+# * **`positions`**: a fixed total of 20 demos at 1 position, 2 positions, the 4 corners of a 10 cm square (a
+#   user's pencil marks), a 3x3 grid, or uniform over the square; every policy is evaluated on a 7x7 grid over the
+#   square plus a 2.5 cm margin, and each grid position is classed as at a trained position, between them
+#   (interpolation) or outside them (extrapolation).
+#
+# A study is a grid of points. Each point records data (`make_sim_dataset.py`), trains with a fixed step count
+# (`train.py`, never a time budget, so points compare) and evaluates with seeded rollouts (`visualize_policy.py`,
+# the same seeds for every policy). Every step is cached under a hash of the settings it depends on, so points share
+# datasets and checkpoints, and a stopped study picks up where it was. Settings are the demo recipe that worked
+# (`benchmarks/RESULTS.md`): `cpu` ACT, 64x85 images, 2500 steps, about 0.41 s/step on 2 cores.
+#
+# **Compute**: the `demos` study is 8 trainings and 720 rollouts, about 5 hours on a 2-core CPU; `positions` is 5
+# trainings and 245 rollouts, about 3.5 hours (the plan below prints the estimate for your settings). Run them in
+# the background, several points at once with `--workers`, or on a Ray cluster with `--engine ray`. `--smoke` is a
+# two-point tiny version that runs in minutes (for tests).
+
+# %%
+# ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
+# Parameters: the defaults run the full study on this machine (flags from the terminal, $LNP_ARGS in tests).
+import argparse
+import os
+
+from lerobot_notebook_pipeline.runtime import parse_args
+
+CORES = os.cpu_count() or 1
+THREADS = min(2, CORES)  # torch threads per training: the recipe's 0.41 s/step used 2 cores
+
+parser = argparse.ArgumentParser(description="Run a study: record, train and evaluate a grid of points, cached.")
+parser.add_argument("--study", default="demos", choices=["demos", "positions"])
+parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
+parser.add_argument("--seeds", default="0", help="training seeds, comma-separated: each point is trained once per seed")
+parser.add_argument("--until", default="eval", choices=["record", "train", "eval"],
+                    help="stop every point after this stage (record: check the data of every point first)")
+parser.add_argument("--plan", action="store_true", help="print the points and the expected compute, run nothing")
+parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="local: parallel processes on this machine; ray: Ray tasks (a local instance or a cluster)")
+parser.add_argument("--workers", type=int, default=max(1, CORES // THREADS), help="points run at once (local engine)")
+parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (and Ray CPUs) per point")
+parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
+parser.add_argument("--gpus-per-point", type=float, default=0.0, help="Ray: GPUs each point asks for")
+parser.add_argument("--output-dir", default=None, help="datasets, checkpoints, rollouts and logs (default "
+                    "outputs/experiments/<study>, with --smoke <study>-smoke)")
+parser.add_argument("--results-dir", default=None, help="results.json, plots and README (default experiments/<study>; "
+                    "with --smoke OUTPUT_DIR/results)")
+args = parse_args(parser)
+
+# %% [markdown]
+# ## 1. The plan: every point, the steps they share, and the expected compute
+#
+# Steps with equal settings are one step: the `demos` study records one 40-demo dataset and trains each point on its
+# first N episodes; a rerun finds every finished step (its outputs plus a done marker written after it succeeded)
+# and skips it.
+
+# %%
+from pathlib import Path
+
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.studies import QUESTIONS, hours, study_points
+from lerobot_notebook_pipeline.study_runner import plan_summary
+
+if args.workers < 1 or args.threads < 1 or args.gpus_per_point < 0:
+    raise UserError("--workers and --threads must be at least 1 and --gpus-per-point at least 0: fix the flag")
+try:
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+except ValueError:
+    raise UserError(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2") from None
+if not seeds:
+    raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
+points = study_points(args.study, args.smoke, seeds)
+root = Path(args.output_dir or f"outputs/experiments/{args.study}{'-smoke' if args.smoke else ''}").resolve()
+results_dir = Path(args.results_dir or (root / "results" if args.smoke else f"experiments/{args.study}"))
+plan = plan_summary(root, points)
+print(f"{args.study}: {QUESTIONS[args.study]}")
+for p in points:
+    print(f"  {p['id']:28s} {p['name']}")
+print(f"{plan['points']} points, {plan['steps']} distinct steps {plan['steps_by_kind']}, {plan['done']} already done; "
+      f"expected compute about {hours(plan['expected_s'])} on 2 cores ({hours(plan['remaining_s'])} left)")
+print(f"artefacts and per-point logs in {root}/, results in {results_dir}/")
+
+# %% [markdown]
+# ## 2. Run every point
+#
+# Points run side by side: `--workers` at a time on this machine (each with `--threads` torch threads), or as Ray
+# tasks with `--engine ray` (`--ray-address` joins a cluster whose nodes share this folder). Each point writes its
+# steps' output to its own log; a failed point is reported and the others go on.
+
+# %%
+from tqdm.auto import tqdm
+
+from lerobot_notebook_pipeline.study_results import point_result
+from lerobot_notebook_pipeline.study_runner import run_local, run_ray
+from lerobot_notebook_pipeline.success import format_rate
+
+records = {}
+if not args.plan:
+    if args.engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UserError("--engine ray needs Ray: pip install 'ray[default]', or use --engine local") from None
+        runner = run_ray(points, root, args.threads, args.until, args.ray_address, args.workers * args.threads,
+                         args.gpus_per_point)
+    else:
+        runner = run_local(points, root, args.workers, args.threads, args.until)
+    by_id = {p["id"]: p for p in points}
+    bar = tqdm(total=len(points), unit="point", desc=args.study, dynamic_ncols=True)
+    for record, running, pending in runner:
+        bar.set_postfix_str(f"running {running}, pending {pending}")
+        if record is None:
+            continue
+        records[record["id"]] = record
+        bar.update(1)
+        result = point_result(by_id[record["id"]], root, record)
+        rates = "; ".join(f"{name} {format_rate(rate)}" for name, rate in result["evals"].items())
+        bar.write(f"{record['id']}: {record['status']}" + (f" ({record['error']})" if record["error"] else "")
+                  + (f": {rates}" if rates else ""))
+    bar.close()
+
+# %% [markdown]
+# ## 3. Results
+#
+# Every point with its settings, its success rate in each evaluation (successes, episodes, `pc_success`, Wilson 95%
+# interval, distinct initial conditions), its training steps and seconds, its seeds, and the machine it ran on.
+
+# %%
+from lerobot_notebook_pipeline.files import write_atomic, write_json
+from lerobot_notebook_pipeline.study_results import machine
+
+results = [point_result(p, root, records.get(p["id"])) for p in points]
+host = machine(args.threads, args.engine, args.workers)
+host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
+command = (f"python experiments.py --study {args.study}" + (" --smoke" if args.smoke else "")
+           + (f" --seeds {args.seeds}" if seeds != [0] else ""))
+write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study], "smoke": args.smoke,
+                                          "machine": host, "plan": plan, "command": command, "points": results})
+done = sum(r["status"] == "done" for r in results)
+print(f"{done} of {len(results)} points done; {results_dir / 'results.json'}")
+
+# %% [markdown]
+# ## 4. Plots
+#
+# `demos`: success against the number of demos with 95% bands, one line per evaluation spread, and one exact pose
+# against spread at the same totals. `positions`: a success heatmap per policy with the demos' start positions
+# marked, and success at trained positions, between them and outside them for each layout.
+
+# %%
+from lerobot_notebook_pipeline.plots import show
+from lerobot_notebook_pipeline.study_report import FIGURES, study_readme
+
+finished = [r for r in results if r["evals"]]
+for name, figure in FIGURES[args.study].items():
+    if finished:
+        show(figure(finished), results_dir / name)
+
+# %% [markdown]
+# ## 5. The answer
+#
+# The README says what the results answer, in one paragraph generated from them, with the compute it took and what
+# could change the answer; while points are pending it says so.
+
+# %%
+readme = study_readme(args.study, results, host, plan, command, args.smoke)
+write_atomic(results_dir / "README.md", readme)
+print(readme.split("## What could change")[0])
+failed = [r["id"] for r in results if r["status"] == "failed"]
+if failed:
+    raise UserError(f"{len(failed)} point(s) failed ({', '.join(failed)}): their logs are in {root / 'logs'}; "
+                    "fix the cause and run the study again (finished steps are kept)")

@@ -1,0 +1,183 @@
+"""The experiment studies as grids of points: what each point records, how it trains and where it is evaluated.
+
+A point is plain data (JSON-ready dicts): `recordings` (make_sim_dataset.py settings, one dataset each, merged when
+there are several), `train` (train.py settings) and `evals` (name -> where the cube starts in the rollouts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .runtime import UserError
+
+MARK = (0.1, 0.5)  # the user's pencil mark: where the cube is "always" put (the scripted demos' home position)
+PLACEMENT = 0.015  # a person putting the cube "in the same place" lands within about +/-1.5 cm of the mark
+WAYPOINT_NOISE = 0.005  # 5 mm on the scripted waypoints, so no two demos move exactly alike
+SQUARE = (0.05, 0.15, 0.45, 0.55)  # XMIN XMAX YMIN YMAX: the 10 cm square of the positions study's marks
+TRAINED_WITHIN = 0.01  # an evaluation position this close (m, per axis) to a demo's start counts as trained
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big every part of a study is: the full run, or the tiny smoke version for tests."""
+
+    image_size: tuple[int, int] = (64, 85)  # the demo recipe's size: 0.62x the cost of 96x128, and 18/20
+    episode_length: int = 400
+    preset: str = "cpu"
+    steps: int = 2500  # a fixed step count for every point (about 0.41 s/step on 2 cores)
+    eval_episodes: int = 30  # rollouts per evaluation spread
+    grid: int = 7  # evaluation grid of the positions study: grid x grid positions over the square plus a margin
+    margin: float = 0.025
+    demo_counts: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
+    same_pose_counts: tuple[int, ...] = (5, 20)  # "why 5 per position?": these totals also with one exact pose
+    eval_spreads: tuple[float, ...] = (PLACEMENT, 0.03, 0.05)
+    total_demos: int = 20  # the positions study's fixed total
+    points: int | None = None  # keep only the first N points
+
+
+FULL = Scale()
+SMOKE = Scale(image_size=(48, 64), episode_length=60, preset="tiny", steps=30, eval_episodes=2, grid=2,
+              demo_counts=(1, 2), same_pose_counts=(), total_demos=2, points=2)
+
+
+def around(xy, radius: float) -> list[float]:
+    """The pose range XMIN XMAX YMIN YMAX of the square +/-radius around xy."""
+    x, y = xy
+    return [round(x - radius, 4), round(x + radius, 4), round(y - radius, 4), round(y + radius, 4)]
+
+
+def recording(scale: Scale, episodes: int, seed: int, cube_pose=None, pose_range=None) -> dict:
+    """make_sim_dataset.py settings of one transfer-cube dataset."""
+    return {"task": "transfer_cube", "episodes": episodes, "seed": seed, "image_size": list(scale.image_size),
+            "episode_length": scale.episode_length, "waypoint_noise": WAYPOINT_NOISE,
+            "cube_pose": list(cube_pose) if cube_pose else None, "pose_range": pose_range}
+
+
+def training(scale: Scale, episodes: str, seed: int) -> dict:
+    """train.py settings: ACT with a fixed step count, on the chosen episodes, no held-out episodes."""
+    return {"policy": "act", "preset": scale.preset, "steps": scale.steps, "batch_size": 8, "episodes": episodes,
+            "seed": seed}
+
+
+def square_eval(centre, radius: float, episodes: int, seed: int, max_steps: int) -> dict:
+    """Rollouts with the cube drawn uniformly (seeded) within +/-radius of centre; radius 0 is one exact pose."""
+    return {"kind": "square", "cube_pose": list(centre), "radius": radius, "episodes": episodes, "seed": seed,
+            "max_steps": max_steps}
+
+
+def grid_eval(bounds, n: int, episodes_per_cell: int, seed: int, max_steps: int) -> dict:
+    """Rollouts on an n x n grid of exact cube positions spanning bounds (XMIN XMAX YMIN YMAX)."""
+    return {"kind": "grid", "bounds": [round(b, 4) for b in bounds], "n": n, "episodes": episodes_per_cell,
+            "seed": seed, "max_steps": max_steps}
+
+
+def grid_positions(bounds, n: int) -> list[list[float]]:
+    """The n x n positions of a grid over bounds, row by row (y outer, x inner)."""
+    x0, x1, y0, y1 = bounds
+    xs = [x0 + (x1 - x0) * i / (n - 1) for i in range(n)] if n > 1 else [(x0 + x1) / 2]
+    ys = [y0 + (y1 - y0) * j / (n - 1) for j in range(n)] if n > 1 else [(y0 + y1) / 2]
+    return [[round(x, 4), round(y, 4)] for y in ys for x in xs]
+
+
+def rollout_requests(spec: dict) -> list[dict]:
+    """One visualize_policy.py call per entry: a square is one call, a grid one call per position."""
+    if spec["kind"] == "square":
+        return [spec]
+    cells = grid_positions(spec["bounds"], spec["n"])
+    return [square_eval(xy, 0.0, spec["episodes"], spec["seed"] + i * spec["episodes"], spec["max_steps"])
+            for i, xy in enumerate(cells)]
+
+
+def point(study: str, pid: str, name: str, settings: dict, recordings: list[dict], train: dict, evals: dict) -> dict:
+    """One point of a study."""
+    return {"study": study, "id": pid, "name": name, "settings": settings, "recordings": recordings, "train": train,
+            "evals": evals}
+
+
+def demos_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """Is one demonstration enough? 1..40 demos around the mark, and at a fixed total, one exact pose vs spread."""
+    spread = recording(scale, max(scale.demo_counts), 0, pose_range=around(MARK, PLACEMENT))
+    evals = {f"within {100 * r:g} cm": square_eval(MARK, r, scale.eval_episodes, 1000, scale.episode_length)
+             for r in scale.eval_spreads}
+    points = []
+    for seed in seeds:
+        for n in scale.demo_counts:
+            points.append(point("demos", f"spread-{n:02d}demos-seed{seed}", f"{n} demos within +/-1.5 cm, seed {seed}",
+                                {"demos": n, "placement": "spread", "train_seed": seed}, [spread],
+                                training(scale, f"0:{n}", seed), evals))
+        if scale.same_pose_counts:
+            same = recording(scale, max(scale.same_pose_counts), 0, cube_pose=MARK)
+            for n in scale.same_pose_counts:
+                points.append(point("demos", f"same-{n:02d}demos-seed{seed}", f"{n} demos at one exact pose, seed {seed}",
+                                    {"demos": n, "placement": "same pose", "train_seed": seed}, [same],
+                                    training(scale, f"0:{n}", seed), evals))
+    return points
+
+
+def layouts(total: int) -> dict[str, list[list[float]] | None]:
+    """Where the positions study puts its demos: marks of each layout (None: uniform over the square)."""
+    x0, x1, y0, y1 = SQUARE
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    return {"1 position": [[xm, ym]], "2 positions": [[x0, ym], [x1, ym]],
+            "4 corners": [[x0, y0], [x1, y0], [x0, y1], [x1, y1]],
+            "9 positions": [[x, y] for y in (y0, ym, y1) for x in (x0, xm, x1)], "uniform": None}
+
+
+def share(total: int, parts: int) -> list[int]:
+    """total split into parts whole numbers that differ by at most one (the first ones get the extra)."""
+    return [total // parts + (1 if k < total % parts else 0) for k in range(parts)]
+
+
+def positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """How many cube positions? A fixed total of demos over 1, 2, 4, 9 marks or uniform, evaluated on a grid."""
+    x0, x1, y0, y1 = SQUARE
+    bounds = (x0 - scale.margin, x1 + scale.margin, y0 - scale.margin, y1 + scale.margin)
+    evals = {"grid": grid_eval(bounds, scale.grid, 1, 2000, scale.episode_length)}
+    points = []
+    for seed in seeds:
+        for name, marks in layouts(scale.total_demos).items():
+            if marks is None:
+                recordings = [recording(scale, scale.total_demos, 0, pose_range=list(SQUARE))]
+            else:
+                counts = share(scale.total_demos, len(marks))
+                recordings = [recording(scale, n, k, pose_range=around(xy, PLACEMENT))
+                              for k, (xy, n) in enumerate(zip(marks, counts, strict=True)) if n > 0]
+            points.append(point("positions", f"{name.replace(' ', '-')}-seed{seed}", f"{name}, seed {seed}",
+                                {"layout": name, "positions": len(marks) if marks else None, "train_seed": seed},
+                                recordings, training(scale, "all", seed), evals))
+    return points
+
+
+STUDIES = {"demos": demos_points, "positions": positions_points}
+QUESTIONS = {"demos": "Is one demonstration enough?",
+             "positions": "How many cube positions do I need, and how do policies interpolate between them?"}
+
+
+def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None) -> list[dict]:
+    """The points of a study (the two-point tiny version with smoke)."""
+    if name not in STUDIES:
+        raise UserError(f"unknown study '{name}': choose one of {', '.join(STUDIES)}")
+    scale = SMOKE if smoke else FULL
+    points = STUDIES[name](scale, seeds or [0])
+    return points[:scale.points] if scale.points else points
+
+
+# Measured costs (DESIGN.md, 2 cores): what the plan's compute estimate multiplies.
+COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "script_start": 12.0}
+
+
+def estimate_seconds(kind: str, settings: dict) -> float:
+    """Expected seconds of one step on a 2-core CPU, from the demo recipe's measured costs."""
+    if kind == "data":
+        return COST_S["script_start"] + settings["episodes"] * COST_S["demo"] * settings["episode_length"] / 400
+    if kind == "train":
+        return COST_S["script_start"] + settings["steps"] * COST_S["train_step"]
+    if kind == "rollout":
+        return COST_S["script_start"] + settings["episodes"] * COST_S["rollout_episode"] * settings["max_steps"] / 400
+    return COST_S["script_start"]
+
+
+def hours(seconds: float) -> str:
+    """'3.4 h' or '12 min'."""
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{math.ceil(seconds / 60):.0f} min"

@@ -1,0 +1,222 @@
+"""A study's plots and README, generated from its results: rates with 95% intervals, pooled over training seeds."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .studies import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
+from .study_results import position_class
+from .success import format_rate, success_summary
+
+CLASSES = ("trained", "between", "outside")
+
+
+def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str) -> dict[tuple, dict]:
+    """Rates per setting (the values of keys), episodes pooled over training seeds, with training_seeds."""
+    groups: dict[tuple, dict] = {}
+    for r in results:
+        rate = r["evals"].get(eval_name)
+        if rate is None:
+            continue
+        group = groups.setdefault(tuple(r["settings"][k] for k in keys), {"s": 0, "n": 0, "seeds": set()})
+        group["s"] += rate["successes"]
+        group["n"] += rate["episodes"]
+        group["seeds"].add(r["settings"]["train_seed"])
+    return {k: success_summary(g["s"], g["n"]) | {"training_seeds": len(g["seeds"])} for k, g in sorted(groups.items())}
+
+
+def class_rates(results: list[dict], eval_name: str = "grid") -> dict[str, dict[str, dict]]:
+    """Per layout, the success rate at trained positions, between them and outside them (pooled over seeds)."""
+    counts: dict[str, dict] = {}
+    for r in results:
+        rate = r["evals"].get(eval_name)
+        if rate is None or not r.get("training_starts"):
+            continue
+        layout = counts.setdefault(r["settings"]["layout"], {c: [0, 0] for c in CLASSES} | {"seeds": set()})
+        layout["seeds"].add(r["settings"]["train_seed"])
+        for cell in rate["positions"]:
+            tally = layout[position_class(cell["xy"], r["training_starts"])]
+            tally[0] += cell["successes"]
+            tally[1] += cell["episodes"]
+    return {name: {c: success_summary(*t[c]) | {"training_seeds": len(t["seeds"])} for c in CLASSES}
+            for name, t in counts.items()}
+
+
+def _band(ax, xs, rates, label, **style):
+    ys = [r["pc_success"] for r in rates]
+    line, = ax.plot(xs, ys, marker="o", label=label, **style)
+    ax.fill_between(xs, [r["ci95"][0] for r in rates], [r["ci95"][1] for r in rates], color=line.get_color(), alpha=0.15)
+
+
+def demos_figure(results: list[dict]) -> Figure:
+    """Success against the number of demos, one line per evaluation spread; and one exact pose against spread."""
+    evals = list(results[0]["seeds"]["eval"]) if results else []
+    same = pooled(results, ("placement", "demos"), evals[0]) if evals else {}
+    has_same = any(k[0] == "same pose" for k in same)
+    fig = Figure(figsize=(11 if has_same else 6.5, 4), dpi=100, layout="constrained")
+    axes = fig.subplots(1, 2 if has_same else 1, squeeze=False)[0]
+    for name in evals:
+        rates = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name).items() if k[0] == "spread"}
+        if rates:
+            _band(axes[0], list(rates), list(rates.values()), name)
+    axes[0].set_xscale("log")
+    counts = sorted({r["settings"]["demos"] for r in results})
+    axes[0].set_xticks(counts, [str(c) for c in counts])
+    axes[0].set(xlabel=f"demos (cube within +/-{100 * PLACEMENT:g} cm of the mark)", ylabel="success % (95% CI)",
+                ylim=(-2, 102), title="Is one demonstration enough?")
+    axes[0].legend(title="cube in the rollouts", fontsize=8)
+    if has_same:
+        for placement in ("same pose", "spread"):
+            rates = {k[1]: v for k, v in same.items() if k[0] == placement and (("same pose", k[1]) in same)}
+            xs = list(rates)
+            axes[1].errorbar(xs, [r["pc_success"] for r in rates.values()], capsize=4, marker="o", label=placement,
+                             yerr=[[r["pc_success"] - r["ci95"][0] for r in rates.values()],
+                                   [r["ci95"][1] - r["pc_success"] for r in rates.values()]])
+        axes[1].set(xlabel="demos in total", ylabel="success % (95% CI)", ylim=(-2, 102),
+                    title=f"one exact pose vs spread ({evals[0]})")
+        axes[1].legend(fontsize=8)
+    return fig
+
+
+def heatmaps_figure(results: list[dict], eval_name: str = "grid") -> Figure:
+    """A success heatmap per policy over the evaluation grid, the demos' start positions marked."""
+    shown = [r for r in results if eval_name in r["evals"]]
+    fig = Figure(figsize=(3.2 * max(1, len(shown)) + 0.8, 3.4), dpi=100, layout="constrained")
+    axes = fig.subplots(1, max(1, len(shown)), squeeze=False)[0]
+    image = None
+    for ax, r in zip(axes, shown, strict=False):
+        rate = r["evals"][eval_name]
+        n, (x0, x1, y0, y1) = rate["spec"]["n"], rate["spec"]["bounds"]
+        grid = [[cell["pc_success"] for cell in rate["positions"][row * n:(row + 1) * n]] for row in range(n)]
+        half_x, half_y = (x1 - x0) / max(1, n - 1) / 2, (y1 - y0) / max(1, n - 1) / 2
+        image = ax.imshow(grid, origin="lower", extent=(x0 - half_x, x1 + half_x, y0 - half_y, y1 + half_y),
+                          vmin=0, vmax=100, cmap="RdYlGn")
+        starts = r.get("training_starts") or []
+        ax.scatter([s[0] for s in starts], [s[1] for s in starts], s=12, c="black", marker="x", label="demo starts")
+        ax.set_title(f"{r['name']}\n{format_rate(rate)}", fontsize=8)
+        ax.set_xlabel("cube x (m)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("cube y (m)", fontsize=8)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="success %", shrink=0.8)
+    return fig
+
+
+def positions_figure(results: list[dict]) -> Figure:
+    """Success against the layout of the demos, at trained positions, between them and outside them."""
+    rates = class_rates(results)
+    fig = Figure(figsize=(7, 4), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    names = list(rates)
+    for cls in CLASSES:
+        xs = [i for i, name in enumerate(names) if rates[name][cls]["episodes"]]
+        if xs:
+            _band(ax, xs, [rates[names[i]][cls] for i in xs], {"trained": "at a trained position",
+                                                                "between": "between (interpolation)",
+                                                                "outside": "outside (extrapolation)"}[cls])
+    ax.set_xticks(range(len(names)), names)
+    ax.set(xlabel="where the demos were", ylabel="success % (95% CI)", ylim=(-2, 102),
+           title="How many cube positions?")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def results_table(results: list[dict]) -> str:
+    """Every point and evaluation as a markdown table row."""
+    lines = ["| point | evaluation | success | 95% CI | distinct starts | training steps | train s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        training = r.get("training") or {}
+        for name, rate in r["evals"].items():
+            lines.append(f"| {r['name']} | {name} | {rate['successes']}/{rate['episodes']} = {rate['pc_success']:.0f}% "
+                         f"| {rate['ci95'][0]:.0f}-{rate['ci95'][1]:.0f}% | {rate['distinct_initial_conditions']} "
+                         f"| {training.get('steps', '')} | {training.get('seconds', '')} |")
+        if not r["evals"]:
+            lines.append(f"| {r['name']} | ({r['status']}{': ' + r['error'] if r.get('error') else ''}) |  |  |  |  |  |")
+    return "\n".join(lines) + "\n"
+
+
+def demos_answer(results: list[dict]) -> str:
+    """The demos study's answer, in words, from its results."""
+    evals = list(results[0]["seeds"]["eval"])
+    home = {k[1]: v for k, v in pooled(results, ("placement", "demos"), evals[0]).items() if k[0] == "spread"}
+    if not home:
+        return ""
+    best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
+    best = home[best_n]
+    enough = min(n for n, r in home.items() if r["ci95"][1] >= best["ci95"][0])
+    one = home.get(min(home))
+    text = (f"With the cube put within +/-{100 * PLACEMENT:g} cm of the mark, a policy trained on {min(home)} "
+            f"demo(s) succeeded in {format_rate(one)} of rollouts in that same spread; the best was {best_n} demos "
+            f"with {format_rate(best)}. From {enough} demos on, the 95% interval reaches the best one's, so by this "
+            f"measure {enough} demo(s) {'are' if enough > 1 else 'is'} enough for this spread and "
+            f"{'one is not' if enough > 1 else 'one is'}.")
+    for name in evals[1:]:
+        far = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name).items() if k[0] == "spread"}
+        if far:
+            text += f" With the cube {name} of the mark, {max(far)} demos gave {format_rate(far[max(far)])}."
+    same = {k[1]: v for k, v in pooled(results, ("placement", "demos"), evals[0]).items() if k[0] == "same pose"}
+    for n, rate in same.items():
+        if n in home:
+            text += f" {n} demos at one exact pose gave {format_rate(rate)}, against {format_rate(home[n])} spread."
+    return text
+
+
+def positions_answer(results: list[dict]) -> str:
+    """The positions study's answer, in words, from its results."""
+    parts = []
+    for name, rates in class_rates(results).items():
+        said = [f"{label} {format_rate(rates[c])}" for c, label in (("trained", "at a trained position"),
+                                                                  ("between", "between them"), ("outside", "outside"))
+                if rates[c]["episodes"]]
+        parts.append(f"{name}: " + "; ".join(said))
+    if not parts:
+        return ""
+    return ("Success on the evaluation grid, by where each position lies relative to the demos' start positions "
+            f"(trained: within {100 * TRAINED_WITHIN:g} cm of one; between: inside their convex hull): "
+            + ". ".join(parts) + ".")
+
+
+CAVEATS = {
+    "demos": [
+        "One training seed per point unless the table says more: ACT's result can move by several points between seeds.",
+        "The demos are scripted (IK waypoints with 5 mm noise), not a person's; people vary more and less evenly.",
+        "Every point trains for the same step count; fewer demos might need fewer steps (or more).",
+        "The farther evaluations draw the cube uniformly within a square around the mark, so they include "
+        "positions nearer than their name.",
+    ],
+    "positions": [
+        "One training seed per layout unless the table says more.",
+        "Each grid position is one rollout from that exact position (a deterministic policy repeats itself there).",
+        "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
+        "A fixed total of demos: more demos per position might close the gap between layouts.",
+    ],
+}
+
+
+def study_readme(study: str, results: list[dict], machine: dict, plan: dict, command: str, smoke: bool) -> str:
+    """The study's README: the question, an honest answer (or pending), compute, caveats, table, how to rerun."""
+    finished = [r for r in results if "eval" in r["finished"]]
+    answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
+    compute = sum(sum(r["compute_s"].values()) for r in results)
+    seeds = sorted({r["settings"]["train_seed"] for r in results})
+    lines = [f"# {QUESTIONS[study]}", ""]
+    if smoke:
+        lines += ["**Smoke run**: tiny settings that test the machinery; these numbers answer nothing.", ""]
+    if len(finished) < len(results) or not answer:
+        lines += [f"**Results pending**: {len(finished)} of {len(results)} points are evaluated. Expected compute for "
+                  f"the whole study: about {hours(plan['expected_s'])} on a 2-core CPU ({plan['steps']} distinct steps).",
+                  ""]
+    if answer:
+        lines += [answer + f" It took {hours(compute)} of compute on {machine['cpu']} ({machine['cores']} cores, "
+                  f"{machine['torch_threads_per_job']} torch threads per job), with {len(seeds)} training seed(s) "
+                  "per setting.", ""]
+    lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
+              "## Every point", "", results_table(results),
+              "Plots: " + ", ".join(f"[{p}]({p})" for p in FIGURES[study]), "",
+              "## Run it", "", "```bash", command, "```", ""]
+    return "\n".join(lines)
+
+
+FIGURES = {"demos": {"success_vs_demos.png": demos_figure},
+           "positions": {"heatmaps.png": heatmaps_figure, "success_vs_positions.png": positions_figure}}

@@ -1,0 +1,139 @@
+"""A study's results from its cached steps: success rates with intervals, training positions, compute and machine.
+
+Rates come from visualize_policy.py's metrics.json: its `successes`/`episodes` fields when present, else counted
+from the per-episode list; distinct initial conditions are the distinct cube positions the episodes started from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+from .sim_env import read_sim_settings
+from .studies import TRAINED_WITHIN
+from .study_runner import checkpoint_of, point_steps
+from .success import success_summary
+
+
+def rollout_rate(metrics: list[dict]) -> dict:
+    """One success rate over several metrics.json: successes, episodes, pc_success, ci95, distinct_initial_conditions."""
+    successes = episodes = reported_distinct = 0
+    starts = set()
+    for m in metrics:
+        per_episode = m.get("per_episode", [])
+        successes += m["successes"] if "successes" in m else sum(bool(e["success"]) for e in per_episode)
+        episodes += m["episodes"] if isinstance(m.get("episodes"), int) else len(per_episode)
+        starts |= {tuple(round(v, 4) for v in e["object_pose"][:2]) for e in per_episode if e.get("object_pose")}
+        reported_distinct += m.get("distinct_initial_conditions") or 0
+    return success_summary(successes, episodes) | {"distinct_initial_conditions": len(starts) or reported_distinct}
+
+
+def demo_starts(dataset_dir: Path) -> list[list[float]]:
+    """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
+    settings = read_sim_settings(dataset_dir) or {}
+    return [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)] for e in settings.get("episodes", [])]
+
+
+def convex_hull(points: list[list[float]]) -> list[tuple[float, float]]:
+    """The convex hull of 2-D points, counter-clockwise (one or two points for degenerate sets)."""
+    pts = sorted({(float(x), float(y)) for x, y in points})
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def distance_to_hull(xy, hull: list[tuple[float, float]]) -> float:
+    """Euclidean distance from xy to a convex hull (0 inside)."""
+    x, y = xy
+    if len(hull) >= 3 and all((b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]) >= 0
+                              for a, b in zip(hull, hull[1:] + hull[:1], strict=True)):
+        return 0.0
+    edges = zip(hull, hull[1:] + hull[:1], strict=True) if len(hull) > 1 else [(hull[0], hull[0])]
+    return min(_segment_distance(xy, a, b) for a, b in edges)
+
+
+def _segment_distance(p, a, b) -> float:
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
+    return ((p[0] - a[0] - t * dx) ** 2 + (p[1] - a[1] - t * dy) ** 2) ** 0.5
+
+
+def position_class(xy, starts: list[list[float]], within: float = TRAINED_WITHIN) -> str:
+    """'trained' within `within` (per axis) of a demo's start, 'between' inside their hull (+within), else 'outside'."""
+    if any(max(abs(xy[0] - x), abs(xy[1] - y)) <= within for x, y in starts):
+        return "trained"
+    return "between" if distance_to_hull(xy, convex_hull(starts)) <= within else "outside"
+
+
+def _metrics(step) -> dict | None:
+    path = step.out / "metrics.json"
+    return json.loads(path.read_text()) if step.done() and path.is_file() else None
+
+
+def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
+    """A point's entry of results.json, read from its cached steps (what has not finished yet is left out)."""
+    steps = point_steps(root, point)
+    train = steps["train"].done()
+    result = {"id": point["id"], "name": point["name"], "settings": point["settings"],
+              "error": (record or {}).get("error"), "log": f"logs/{point['id']}.log",
+              "seeds": {"record": [r["seed"] for r in point["recordings"]], "train": point["train"]["seed"],
+                        "eval": {name: spec["seed"] for name, spec in point["evals"].items()}},
+              "training_seeds": 1, "evals": {}, "compute_s": {}}
+    markers = [s.done() for s in [*steps["parts"], steps["dataset"]]]
+    result["compute_s"]["record"] = round(sum(m["seconds"] for m in markers if m), 1)
+    if steps["dataset"].done():
+        result["training_starts"] = demo_starts(steps["dataset"].out)
+    if train:
+        result["training"] = {"steps": train["steps"], "s_per_step": train["s_per_step"], "seconds": train["seconds"],
+                              "device": train["device"], "episodes": point["train"]["episodes"],
+                              "checkpoint": str(checkpoint_of(steps["train"]).relative_to(root))}
+        result["compute_s"]["train"] = train["seconds"]
+    eval_seconds = 0.0
+    for name, rollouts in steps["rollouts"].items():
+        metrics = [_metrics(r) for r in rollouts]
+        eval_seconds += sum(r.done()["seconds"] for r in rollouts if r.done())
+        if any(m is None for m in metrics):
+            continue
+        rate = rollout_rate(metrics) | {"spec": point["evals"][name]}
+        if len(rollouts) > 1:  # a grid: each position's own rate
+            rate["positions"] = [{"xy": r.settings["cube_pose"], **rollout_rate([m])} for r, m in zip(rollouts, metrics,
+                                                                                                        strict=True)]
+        result["evals"][name] = rate
+    result["compute_s"]["eval"] = round(eval_seconds, 1)
+    result["finished"] = [stage for stage, ok in (("record", steps["dataset"].done()), ("train", train),
+                                                  ("eval", len(result["evals"]) == len(point["evals"]))) if ok]
+    result["status"] = (record or {}).get("status") or ("done" if "eval" in result["finished"] else "pending")
+    return result
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(threads: int, engine: str, workers: int) -> dict:
+    """What the study ran on: CPU model, cores, torch threads per job, engine and workers."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads_per_job": threads, "engine": engine,
+            "workers": workers, "python": platform.python_version()}
