@@ -38,7 +38,7 @@ class Scale:
 
 FULL = Scale()
 SMOKE = Scale(image_size=(48, 64), episode_length=60, preset="tiny", steps=30, eval_episodes=2, grid=2,
-              demo_counts=(1, 2), same_pose_counts=(), total_demos=2, points=2)
+              demo_counts=(1, 2), same_pose_counts=(), eval_spreads=(PLACEMENT,), total_demos=2, points=2)
 
 
 def around(xy, radius: float) -> list[float]:

@@ -180,7 +180,7 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
                 record["steps"].append(run_step(rollout, action, log))
     except Exception as err:  # one failed point is reported; the others go on
         record.update(status="failed", error=str(err).splitlines()[0][:400] if str(err) else type(err).__name__)
-        note(log, f"FAILED: {record['error']}")
+    note(log, f"point {record['status']}" + (f": {record['error']}" if record["error"] else ""))
     return record
 
 

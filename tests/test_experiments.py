@@ -1,0 +1,222 @@
+"""experiments.py: studies as cached grids of points; resume after a kill, the Ray engine, results and the notebook."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, inline_images, run_notebook
+from lerobot_notebook_pipeline.step_cache import Step, run_cached
+from lerobot_notebook_pipeline.studies import share, study_points
+from lerobot_notebook_pipeline.study_results import position_class, rollout_rate
+from lerobot_notebook_pipeline.study_runner import checkpoint_of, point_steps, unique_steps
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def experiments(*args, timeout=600):
+    """Run experiments.py with flags; return the finished process."""
+    return subprocess.run([sys.executable, "experiments.py", *map(str, args)], cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def markers(root):
+    """Done marker path -> mtime, for every finished step under root."""
+    return {p.relative_to(root): p.stat().st_mtime_ns for p in root.glob("*/*.done.json")}
+
+
+# ------------------------------------------------------------------------------------------- the studies
+
+
+def test_full_studies_share_steps_and_evaluate_enough_episodes(tmp_path):
+    demos = study_points("demos")
+    assert [p["settings"]["demos"] for p in demos] == [1, 2, 5, 10, 20, 40, 5, 20]
+    steps = unique_steps(tmp_path, demos)
+    kinds = [s.kind for s in steps.values()]
+    assert kinds.count("data") == 2 and kinds.count("train") == 8  # one 40-demo dataset, one exact-pose dataset
+    assert {point_steps(tmp_path, p)["train"].settings["episodes"] for p in demos[:6]} == {"0:1", "0:2", "0:5", "0:10",
+                                                                                          "0:20", "0:40"}
+    assert all(spec["episodes"] >= 30 for p in demos for spec in p["evals"].values())
+    positions = study_points("positions")
+    assert [p["settings"]["layout"] for p in positions] == ["1 position", "2 positions", "4 corners", "9 positions",
+                                                            "uniform"]
+    nine = point_steps(tmp_path, positions[3])
+    assert len(nine["parts"]) == 9 and nine["dataset"].kind == "merge"
+    assert sum(r["episodes"] for r in positions[3]["recordings"]) == 20 and share(20, 9) == [3, 3] + [2] * 7
+    assert len(nine["rollouts"]["grid"]) == 49  # a 7x7 grid, one exact position per rollout call
+    assert all(p["train"]["steps"] == 2500 and p["recordings"][0]["image_size"] == [64, 85] for p in demos + positions)
+    assert len(study_points("demos", smoke=True)) == len(study_points("positions", smoke=True)) == 2
+
+
+def test_step_keys_depend_on_settings_only(tmp_path):
+    a, b = Step(tmp_path / "one", "data", {"episodes": 2, "seed": 0}), Step(tmp_path / "two", "data", {"seed": 0, "episodes": 2})
+    assert a.key == b.key and a.key != Step(tmp_path, "data", {"episodes": 3, "seed": 0}).key
+    assert Step(tmp_path, "train", {"episodes": 2, "seed": 0}).key != a.key
+
+
+def test_a_step_runs_once_and_only_a_success_is_marked_done(tmp_path):
+    calls = []
+
+    def action(out):
+        calls.append(out)
+        out.mkdir(parents=True)
+        return {"answer": 42}
+
+    step = Step(tmp_path, "data", {"episodes": 1})
+    marker, ran = run_cached(step, action)
+    assert ran and marker["answer"] == 42 and marker["settings"] == {"episodes": 1}
+    assert run_cached(step, action) == (marker, False) and len(calls) == 1
+
+    def fails(out):
+        out.mkdir(parents=True)
+        raise RuntimeError("stopped")
+
+    broken = Step(tmp_path, "data", {"episodes": 2})
+    with pytest.raises(RuntimeError):
+        run_cached(broken, fails)
+    assert broken.done() is None and not broken.marker.exists()  # its partial output is redone next time
+    shutil.rmtree(step.out)
+    assert step.done() is None  # a marker without its outputs is not done
+
+
+def test_positions_are_trained_between_or_outside():
+    corners = [[0.05, 0.45], [0.15, 0.45], [0.05, 0.55], [0.15, 0.55]]
+    assert position_class([0.055, 0.452], corners) == "trained"
+    assert position_class([0.1, 0.5], corners) == "between"
+    assert position_class([0.175, 0.5], corners) == "outside"
+    assert position_class([0.1, 0.5], [[0.05, 0.5], [0.15, 0.5]]) == "between"  # on the segment of two marks
+    assert position_class([0.1, 0.55], [[0.05, 0.5], [0.15, 0.5]]) == "outside"
+    assert position_class([0.13, 0.5], [[0.1, 0.5]]) == "outside"
+
+
+def test_rates_use_the_reported_counts_else_the_episodes():
+    per_episode = [{"success": s, "object_pose": [0.1 + i / 100, 0.5, 0.05]} for i, s in enumerate([1, 0, 1])]
+    rate = rollout_rate([{"per_episode": per_episode}])
+    assert (rate["successes"], rate["episodes"], rate["distinct_initial_conditions"]) == (2, 3, 3)
+    assert rate["ci95"][0] < 66.7 < rate["ci95"][1]
+    reported = rollout_rate([{"successes": 1, "episodes": 3, "distinct_initial_conditions": 3, "per_episode": []}])
+    assert (reported["successes"], reported["episodes"], reported["distinct_initial_conditions"]) == (1, 3, 3)
+
+
+def test_bad_seeds_get_a_one_line_error(tmp_path):
+    result = experiments("--smoke", "--seeds", "a,b", "--plan", "--output-dir", tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: --seeds") and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------- real steps, small settings
+
+
+def run_until_first_point_is_done(args, first_log):
+    """Start experiments.py with args, kill it (and its steps) once the first point's log says it is done."""
+    process = subprocess.Popen([sys.executable, "experiments.py", *map(str, args)], cwd=ROOT, env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if first_log.is_file() and "point done" in first_log.read_text():
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def stand_in_training(root, point):
+    """Mark a point's training step done with a tiny random ACT (a stand-in while train.py waits for its port)."""
+    from policy_fixtures import save_tiny_act
+
+    steps = point_steps(root, point)
+
+    def action(out):
+        model = checkpoint_of(steps["train"])
+        save_tiny_act(model, image_size=(48, 64))
+        (model / "train_args.json").write_text(json.dumps({"dataset": str(steps["dataset"].out)}))
+        return {"steps": 0, "s_per_step": 0.0, "device": "cpu"}
+
+    run_cached(steps["train"], action)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """The demos smoke study, killed after its first point and run again: real recording and rollouts, with
+    stand-in policies for the training step. Returns the study folder and the markers done before the kill."""
+    root = tmp_path_factory.mktemp("demos") / "study"
+    points = study_points("demos", smoke=True)
+    for point in points:
+        stand_in_training(root, point)
+    args = ["--study", "demos", "--smoke", "--workers", 1, "--output-dir", root]
+    run_until_first_point_is_done(args, root / "logs" / f"{points[0]['id']}.log")
+    first = markers(root)
+    result = experiments(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, first
+
+
+def test_a_killed_study_resumes_without_redoing_finished_steps(evaluated):
+    root, first = evaluated
+    after = markers(root)
+    assert first and all(after[path] == mtime for path, mtime in first.items())
+    assert len(after) == 1 + 2 + 2  # one shared dataset, two trainings, one rollout call per point
+    first_log, second_log = (root / "logs" / f"{p['id']}.log" for p in study_points("demos", smoke=True))
+    assert first_log.read_text().count(": ran") == 2  # the dataset and its rollouts, once, before the kill
+    assert "already done" in first_log.read_text().split("point done")[1]
+    assert "data " in second_log.read_text() and ": ran" not in second_log.read_text().split("rollout")[0]
+
+
+def test_evaluation_writes_rates_plots_and_readme(evaluated):
+    root, _ = evaluated
+    results = json.loads((root / "results" / "results.json").read_text())
+    for point in results["points"]:
+        assert point["status"] == "done" and point["finished"] == ["record", "train", "eval"]
+        assert point["seeds"] == {"record": [0], "train": 0, "eval": {"within 1.5 cm": 1000}}
+        assert len(point["training_starts"]) == 2  # both points train on the one 2-demo dataset
+        for rate in point["evals"].values():
+            assert {"successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions"} <= set(rate)
+            assert rate["episodes"] == 2 and rate["distinct_initial_conditions"] == 2
+    assert results["machine"]["torch_threads_per_job"] >= 1 and results["machine"]["cpu"]
+    assert (root / "results" / "success_vs_demos.png").stat().st_size > 5000
+    readme = (root / "results" / "README.md").read_text()
+    assert "Smoke run" in readme and "What could change the answer" in readme and "| 1 demos within" in readme
+    assert "It took" in readme and "training seed(s)" in readme
+
+
+def test_notebook_reruns_the_study_from_its_cache(evaluated):
+    root, _ = evaluated
+    before = markers(root)
+    notebook = run_notebook("experiments.ipynb", f"--study demos --smoke --output-dir {root}", timeout=300)
+    assert markers(root) == before
+    assert "2 of 2 points done" in json.dumps([c.get("outputs") for c in notebook.cells])
+    assert inline_images(notebook)
+
+
+def test_ray_engine_records_and_merges_on_a_local_instance(tmp_path):
+    root = tmp_path / "study"
+    result = experiments("--study", "positions", "--smoke", "--until", "record", "--engine", "ray", "--workers", 1,
+                         "--threads", 2, "--output-dir", root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list(root.glob("data/*.done.json"))) == 3 and len(list(root.glob("merge/*.done.json"))) == 1
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["machine"]["engine"] == "ray"
+    one, two = results["points"]
+    assert one["finished"] == two["finished"] == ["record"]
+    assert len(one["training_starts"]) == 2 and len(two["training_starts"]) == 2
+    assert {round(x, 2) for x, _ in two["training_starts"]} < {0.03, 0.04, 0.05, 0.06, 0.07, 0.13, 0.14, 0.15,
+                                                                0.16, 0.17}  # one demo at each of the two marks
+
+
+@pytest.mark.xfail(reason="train.py needs the lerobot 0.6 port of training.py/policies.py; passes once it lands",
+                   strict=False)
+def test_smoke_study_end_to_end(evaluated, tmp_path):
+    recorded, _ = evaluated
+    root = tmp_path / "study"
+    shutil.copytree(recorded / "data", root / "data")  # the recording is shared; training and rollouts are new
+    result = experiments("--study", "demos", "--smoke", "--output-dir", root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert [p["status"] for p in results["points"]] == ["done", "done"]
+    for point in results["points"]:
+        assert point["training"]["steps"] == 30 and point["training"]["seconds"] > 0
+        assert all(rate["episodes"] == 2 for rate in point["evals"].values())
