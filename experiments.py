@@ -20,10 +20,11 @@
 # datasets and checkpoints, and a stopped study picks up where it was. Settings are the demo recipe that worked
 # (`benchmarks/RESULTS.md`): `cpu` ACT, 64x85 images, 2500 steps, about 0.41 s/step on 2 cores.
 #
-# **Compute**: the `demos` study is 8 trainings and 720 rollouts, about 5 hours on a 2-core CPU; `positions` is 5
-# trainings and 245 rollouts, about 3.5 hours (the plan below prints the estimate for your settings). Run them in
-# the background, several points at once with `--workers`, or on a Ray cluster with `--engine ray`. `--smoke` is a
-# two-point tiny version that runs in minutes (for tests).
+# **Compute** (from the recipe's measured costs): the `demos` study is 2 recordings, 8 trainings and 720 rollout
+# episodes, about 3.8 hours on a 2-core CPU; `positions` is 17 recordings, 5 trainings and 245 rollout episodes (one
+# `visualize_policy.py` call per grid position until it evaluates a whole grid in one call), about 2.9 hours. The plan
+# below prints the estimate for your settings. Run them in the background, several points at once with `--workers`,
+# or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
 
 # %%
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
@@ -142,10 +143,12 @@ host = machine(args.threads, args.engine, args.workers)
 host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
 command = (f"python experiments.py --study {args.study}" + (" --smoke" if args.smoke else "")
            + (f" --seeds {args.seeds}" if seeds != [0] else ""))
-write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study], "smoke": args.smoke,
-                                          "machine": host, "plan": plan, "command": command, "points": results})
+if not args.plan:
+    write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study],
+                                              "smoke": args.smoke, "machine": host, "plan": plan, "command": command,
+                                              "points": results})
 done = sum(r["status"] == "done" for r in results)
-print(f"{done} of {len(results)} points done; {results_dir / 'results.json'}")
+print(f"{done} of {len(results)} points done; results in {results_dir}/")
 
 # %% [markdown]
 # ## 4. Plots
@@ -170,7 +173,7 @@ for name, figure in FIGURES[args.study].items():
 # could change the answer; while points are pending it says so.
 
 # %%
-readme = study_readme(args.study, results, host, plan, command, args.smoke)
+readme = study_readme(args.study, points, results, host, plan, command, args.smoke)
 write_atomic(results_dir / "README.md", readme)
 print(readme.split("## What could change")[0])
 failed = [r["id"] for r in results if r["status"] == "failed"]

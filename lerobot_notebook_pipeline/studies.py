@@ -103,13 +103,15 @@ def demos_points(scale: Scale, seeds: list[int]) -> list[dict]:
     points = []
     for seed in seeds:
         for n in scale.demo_counts:
-            points.append(point("demos", f"spread-{n:02d}demos-seed{seed}", f"{n} demos within +/-1.5 cm, seed {seed}",
+            name = f"{n} demo{'s' * (n > 1)} within +/-1.5 cm, seed {seed}"
+            points.append(point("demos", f"spread-{n:02d}demos-seed{seed}", name,
                                 {"demos": n, "placement": "spread", "train_seed": seed}, [spread],
                                 training(scale, f"0:{n}", seed), evals))
         if scale.same_pose_counts:
             same = recording(scale, max(scale.same_pose_counts), 0, cube_pose=MARK)
             for n in scale.same_pose_counts:
-                points.append(point("demos", f"same-{n:02d}demos-seed{seed}", f"{n} demos at one exact pose, seed {seed}",
+                name = f"{n} demo{'s' * (n > 1)} at one exact pose, seed {seed}"
+                points.append(point("demos", f"same-{n:02d}demos-seed{seed}", name,
                                     {"demos": n, "placement": "same pose", "train_seed": seed}, [same],
                                     training(scale, f"0:{n}", seed), evals))
     return points

@@ -194,7 +194,33 @@ CAVEATS = {
 }
 
 
-def study_readme(study: str, results: list[dict], machine: dict, plan: dict, command: str, smoke: bool) -> str:
+def describe_eval(spec: dict) -> str:
+    """Where an evaluation starts the cube, and with which reset seeds."""
+    if spec["kind"] == "grid":
+        x0, x1, y0, y1 = spec["bounds"]
+        count = spec["n"] * spec["n"] * spec["episodes"]
+        return (f"{spec['n']}x{spec['n']} grid of exact cube positions over x {x0}..{x1}, y {y0}..{y1} (m), "
+                f"{spec['episodes']} rollout per position ({count} in all), reset seeds from {spec['seed']}")
+    x, y = spec["cube_pose"]
+    where = f"drawn uniformly within +/-{100 * spec['radius']:g} cm of" if spec["radius"] else "at"
+    return f"{spec['episodes']} rollouts, the cube {where} ({x}, {y}), reset seeds {spec['seed']}..{spec['seed'] + spec['episodes'] - 1}"
+
+
+def setup_lines(points: list[dict]) -> list[str]:
+    """The settings every point shares, and how each is evaluated (the same seeds for every policy)."""
+    first, train = points[0]["recordings"][0], points[0]["train"]
+    seeds = sorted({p["train"]["seed"] for p in points})
+    return [f"- Data: scripted transfer-cube demos in MuJoCo, {first['image_size'][0]}x{first['image_size'][1]} images, "
+            f"{first['episode_length']} frames each, {1000 * first['waypoint_noise']:g} mm noise on the expert's "
+            "waypoints; where each point's demos start is in its name and in results.json.",
+            f"- Training: {train['policy']} (`{train['preset']}` preset), {train['steps']} steps at batch "
+            f"{train['batch_size']} for every point, no held-out episodes, training seed(s) {seeds}.",
+            *[f"- Evaluation '{name}': {describe_eval(spec)}; the same for every policy."
+              for name, spec in points[0]["evals"].items()]]
+
+
+def study_readme(study: str, points: list[dict], results: list[dict], machine: dict, plan: dict, command: str,
+                 smoke: bool) -> str:
     """The study's README: the question, an honest answer (or pending), compute, caveats, table, how to rerun."""
     finished = [r for r in results if "eval" in r["finished"]]
     answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
@@ -211,10 +237,14 @@ def study_readme(study: str, results: list[dict], machine: dict, plan: dict, com
         lines += [answer + f" It took {hours(compute)} of compute on {machine['cpu']} ({machine['cores']} cores, "
                   f"{machine['torch_threads_per_job']} torch threads per job), with {len(seeds)} training seed(s) "
                   "per setting.", ""]
-    lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
+    lines += ["## The setup", "", *setup_lines(points), "",
+              "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
               "## Every point", "", results_table(results),
-              "Plots: " + ", ".join(f"[{p}]({p})" for p in FIGURES[study]), "",
-              "## Run it", "", "```bash", command, "```", ""]
+              ("Plots: " if finished else "Plots, once points are evaluated: ")
+              + ", ".join(f"[{p}]({p})" for p in FIGURES[study]), "",
+              "## Run it", "", "In the background, with its output in a log (a rerun resumes where it stopped):", "",
+              "```bash", f"mkdir -p outputs && nohup .venv/bin/{command} > outputs/experiments-{study}.log 2>&1 &",
+              "```", ""]
     return "\n".join(lines)
 
 
