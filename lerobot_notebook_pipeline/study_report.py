@@ -48,6 +48,13 @@ def _band(ax, xs, rates, label, **style):
     ax.fill_between(xs, [r["ci95"][0] for r in rates], [r["ci95"][1] for r in rates], color=line.get_color(), alpha=0.15)
 
 
+def _errorbars(ax, xs, rates, label):
+    ys = [r["pc_success"] for r in rates]
+    ax.errorbar(xs, ys, yerr=[[y - r["ci95"][0] for y, r in zip(ys, rates, strict=True)],
+                              [r["ci95"][1] - y for y, r in zip(ys, rates, strict=True)]],
+                capsize=4, marker="o", label=label)
+
+
 def demos_figure(results: list[dict]) -> Figure:
     """Success against the number of demos, one line per evaluation spread; and one exact pose against spread."""
     evals = list(results[0]["seeds"]["eval"]) if results else []
@@ -68,10 +75,7 @@ def demos_figure(results: list[dict]) -> Figure:
     if has_same:
         for placement in ("same pose", "spread"):
             rates = {k[1]: v for k, v in same.items() if k[0] == placement and (("same pose", k[1]) in same)}
-            xs = list(rates)
-            axes[1].errorbar(xs, [r["pc_success"] for r in rates.values()], capsize=4, marker="o", label=placement,
-                             yerr=[[r["pc_success"] - r["ci95"][0] for r in rates.values()],
-                                   [r["ci95"][1] - r["pc_success"] for r in rates.values()]])
+            _errorbars(axes[1], list(rates), list(rates.values()), placement)
         axes[1].set(xlabel="demos in total", ylabel="success % (95% CI)", ylim=(-2, 102),
                     title=f"one exact pose vs spread ({evals[0]})")
         axes[1].legend(fontsize=8)
@@ -108,12 +112,12 @@ def positions_figure(results: list[dict]) -> Figure:
     fig = Figure(figsize=(7, 4), dpi=100, layout="constrained")
     ax = fig.subplots()
     names = list(rates)
-    for cls in CLASSES:
-        xs = [i for i, name in enumerate(names) if rates[name][cls]["episodes"]]
-        if xs:
-            _band(ax, xs, [rates[names[i]][cls] for i in xs], {"trained": "at a trained position",
-                                                                "between": "between (interpolation)",
-                                                                "outside": "outside (extrapolation)"}[cls])
+    labels = {"trained": "at a trained position", "between": "between (interpolation)",
+              "outside": "outside (extrapolation)"}
+    for offset, cls in zip((-0.1, 0.0, 0.1), CLASSES, strict=True):
+        shown = [(i, rates[name][cls]) for i, name in enumerate(names) if rates[name][cls]["episodes"]]
+        if shown:
+            _errorbars(ax, [i + offset for i, _ in shown], [r for _, r in shown], labels[cls])
     ax.set_xticks(range(len(names)), names)
     ax.set(xlabel="where the demos were", ylabel="success % (95% CI)", ylim=(-2, 102),
            title="How many cube positions?")

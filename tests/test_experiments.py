@@ -232,3 +232,50 @@ def test_smoke_study_end_to_end(evaluated, tmp_path):
     for point in results["points"]:
         assert point["training"]["steps"] == 30 and point["training"]["seconds"] > 0
         assert all(rate["episodes"] == 2 for rate in point["evals"].values())
+
+
+def grid_result(layout, seed, starts, successes_at):
+    """A positions-study result on a 3x3 grid (as point_result writes it), succeeding where successes_at says."""
+    from lerobot_notebook_pipeline.studies import grid_positions
+    from lerobot_notebook_pipeline.success import success_summary
+
+    spec = {"kind": "grid", "bounds": [0.05, 0.15, 0.45, 0.55], "n": 3, "episodes": 1, "seed": 2000, "max_steps": 400}
+    cells = [{"xy": xy, **success_summary(int(successes_at(xy)), 1)} for xy in grid_positions(spec["bounds"], 3)]
+    total = success_summary(sum(c["successes"] for c in cells), len(cells))
+    return {"name": f"{layout}, seed {seed}", "settings": {"layout": layout, "train_seed": seed}, "status": "done",
+            "finished": ["record", "train", "eval"], "training_starts": starts, "compute_s": {"train": 60.0},
+            "seeds": {"eval": {"grid": 2000}}, "evals": {"grid": total | {"spec": spec, "positions": cells}}}
+
+
+def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path):
+    from lerobot_notebook_pipeline.plots import save_figure
+    from lerobot_notebook_pipeline.study_report import class_rates, heatmaps_figure, positions_answer, positions_figure
+
+    results = [grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: xy == [0.1, 0.5]),
+               grid_result("4 corners", 0, [[0.05, 0.45], [0.15, 0.45], [0.05, 0.55], [0.15, 0.55]],
+                           lambda xy: xy[0] <= 0.1)]
+    rates = class_rates(results)
+    assert (rates["1 position"]["trained"]["successes"], rates["1 position"]["trained"]["episodes"]) == (1, 1)
+    assert rates["1 position"]["outside"]["episodes"] == 8 and rates["1 position"]["between"]["episodes"] == 0
+    assert rates["4 corners"]["trained"]["episodes"] == 4 and rates["4 corners"]["between"]["episodes"] == 5
+    assert rates["4 corners"]["trained"]["successes"] == 2 and rates["4 corners"]["between"]["successes"] == 4
+    answer = positions_answer(results)
+    assert "1 position: at a trained position 1/1" in answer and "between them 4/5" in answer
+    for name, figure in (("heatmaps.png", heatmaps_figure), ("classes.png", positions_figure)):
+        save_figure(figure(results), tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 5000
+
+
+def test_demos_answer_names_the_fewest_demos_within_the_best_interval():
+    from lerobot_notebook_pipeline.study_report import demos_answer
+    from lerobot_notebook_pipeline.success import success_summary
+
+    def result(n, placement, successes):
+        return {"settings": {"demos": n, "placement": placement, "train_seed": 0}, "seeds": {"eval": {"near": 1000}},
+                "evals": {"near": success_summary(successes, 30)}}
+
+    results = [result(1, "spread", 3), result(5, "spread", 24), result(20, "spread", 27), result(5, "same pose", 6)]
+    answer = demos_answer(results)
+    assert "trained on 1 demo(s) succeeded in 3/30" in answer and "the best was 20 demos with 27/30" in answer
+    assert "From 5 demos on" in answer and "one is not" in answer
+    assert "5 demos at one exact pose gave 6/30" in answer and "against 24/30" in answer
