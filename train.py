@@ -55,7 +55,7 @@ parser.add_argument("--val-every", type=int, default=None, help="validate every 
 parser.add_argument("--val-samples", type=int, default=64, help="held-out samples per validation")
 parser.add_argument("--log-every", type=int, default=10)
 parser.add_argument("--vlm-model-name", default=None, help="SmolVLA backbone: hub id or local folder")
-parser.add_argument("--pretrained-backbone", action="store_true", help="ACT: start the ResNet from ImageNet weights")
+parser.add_argument("--pretrained-backbone", action="store_true", help="ACT and Diffusion: start the ResNet from ImageNet weights")
 parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="set any policy config field, e.g. --set chunk_size=20 --set kl_weight=5 (repeatable)")
 parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline without a key/network)")

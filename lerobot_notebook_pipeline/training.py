@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .files import write_json
-from .runtime import UserError, log
+from .runtime import UserError, log, video_backend
 
 CHECKPOINTS = "checkpoints"
 PRETRAINED = "pretrained_model"
@@ -37,15 +37,16 @@ class FrameCache(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset, image_transforms=None, progress: bool = True):
+        from lerobot.datasets.feature_utils import get_delta_indices
         from lerobot.datasets.video_utils import decode_video_frames
 
-        dataset._ensure_hf_dataset_loaded()
         hf = dataset.hf_dataset.with_format("torch")
         meta = dataset.meta
         self.fps = meta.fps
         self.image_transforms = image_transforms
         self.camera_keys = list(meta.camera_keys)
-        self.delta = {k: torch.tensor(v) for k, v in (dataset.delta_indices or {}).items()}
+        deltas = get_delta_indices(dataset.delta_timestamps, meta.fps) if dataset.delta_timestamps else {}
+        self.delta = {k: torch.tensor(v) for k, v in deltas.items()}
         self.tasks = [str(name) for name in meta.tasks.index]
         self.store: dict[str, torch.Tensor] = {}
         for key, feature in meta.features.items():
@@ -71,8 +72,8 @@ class FrameCache(torch.utils.data.Dataset):
                 ts = self.store["timestamp"][rows].tolist()
                 shift = meta.episodes[ep][f"videos/{key}/from_timestamp"]
                 path = dataset.root / meta.get_video_file_path(ep, key)
-                decoded = decode_video_frames(path, [shift + t for t in ts], dataset.tolerance_s, dataset.video_backend)
-                frames.append((decoded * 255).round().to(torch.uint8))
+                frames.append(decode_video_frames(path, [shift + t for t in ts], dataset.tolerance_s, video_backend(),
+                                                  return_uint8=True))
             self.store[key] = torch.cat(frames)
         for key in meta.camera_keys:
             if key not in self.store and key in hf.column_names:  # images stored as PNG, not video
@@ -184,7 +185,7 @@ def image_transforms_from_spec(spec: str | None):
     """lerobot's ImageTransforms from 'default' (its standard set) or a comma list like 'brightness,contrast'."""
     if not spec or spec == "none":
         return None
-    from lerobot.datasets.transforms import ImageTransforms, ImageTransformsConfig
+    from lerobot.transforms import ImageTransforms, ImageTransformsConfig
 
     cfg = ImageTransformsConfig(enable=True)
     if spec != "default":
@@ -289,7 +290,7 @@ def step_name(step: int, total_steps: int) -> str:
 def save_checkpoint(run_dir: Path, step: int, total_steps: int, policy, preprocessor, postprocessor,
                     optimizer=None, scheduler=None, extra: dict | None = None, name: str | None = None) -> Path:
     """Write checkpoints/<step>/ atomically (temp folder, then rename) and point `last` at it."""
-    from lerobot.utils.train_utils import save_training_state
+    from lerobot.common.train_utils import save_training_state
 
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
@@ -349,7 +350,7 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 def load_training_state(checkpoint: Path, optimizer, scheduler) -> int:
     """Restore optimizer, scheduler and RNG states from checkpoint/training_state; return the step."""
-    from lerobot.utils.train_utils import load_training_state as lerobot_load
+    from lerobot.common.train_utils import load_training_state as lerobot_load
 
     if not (Path(checkpoint) / TRAINING_STATE).is_dir():
         raise UserError(f"'{checkpoint}' has no {TRAINING_STATE}/ folder: it cannot be resumed; start a new run")

@@ -59,8 +59,10 @@ def test_pretrained_backbone_offline_gives_a_clear_error(monkeypatch):
     monkeypatch.setattr(policies, "imagenet_weights_available", lambda timeout=10.0: "no network")
     with pytest.raises(UserError, match="without --pretrained-backbone"):
         policies.make_config("act", "tiny", pretrained_backbone=True)
-    with pytest.raises(UserError, match="ACT only"):
+    with pytest.raises(UserError, match="without --pretrained-backbone"):
         policies.make_config("diffusion", "tiny", pretrained_backbone=True)
+    with pytest.raises(UserError, match="ACT and Diffusion"):
+        policies.make_config("smolvla", "tiny", pretrained_backbone=True)
 
 
 def test_smolvla_hub_presets_name_the_offline_alternative():
