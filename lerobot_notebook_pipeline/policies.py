@@ -226,14 +226,10 @@ def make_processors(cfg, dataset_stats=None, pretrained_path: str | Path | None 
 
 
 def load_config(pretrained_dir: str | Path, device: str | None = None):
-    """The policy config saved in a pretrained_model folder."""
+    """The policy config saved in a pretrained_model folder (any policy type lerobot knows, not only ours)."""
+    import lerobot.policies  # noqa: F401  registers every policy config type (act, pi0, groot, xvla, ...)
     from lerobot.configs.policies import PreTrainedConfig
 
-    saved = Path(pretrained_dir) / "config.json"
-    if saved.is_file():  # register the config class (lerobot only knows the ones already imported)
-        kind = json.loads(saved.read_text()).get("type")
-        if kind in POLICIES:
-            config_class(kind)
     cfg = PreTrainedConfig.from_pretrained(str(pretrained_dir))
     if device is not None:
         cfg.device = device

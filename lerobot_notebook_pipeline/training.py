@@ -181,21 +181,43 @@ def episode_ends_of(dataset) -> torch.Tensor:
 # Augmentation.
 
 
+# lerobot 0.6's camera-style augmentations, by the names `--image-transforms` accepts (each at lerobot's defaults).
+ROBOTICS_TRANSFORMS = {
+    "gaussian_noise": "GaussianNoise", "motion_blur": "MotionBlur", "jpeg": "JPEGCompression",
+    "patch_brightness": "GaussianPatchBrightness", "shadow": "RandomShadow", "dropout": "CoarseDropout",
+    "gamma": "GammaCorrection", "white_balance": "PlanckianJitter",
+}
+
+
 def image_transforms_from_spec(spec: str | None):
-    """lerobot's ImageTransforms from 'default' (its standard set) or a comma list like 'brightness,contrast'."""
+    """lerobot's ImageTransforms from 'default' (its colour/affine set), 'robotics' (its camera-style set),
+    or a comma list of names from both, like 'brightness,shadow,motion_blur'."""
     if not spec or spec == "none":
         return None
-    from lerobot.transforms import ImageTransforms, ImageTransformsConfig
+    from lerobot.transforms import ImageTransformConfig, ImageTransforms, ImageTransformsConfig
 
     cfg = ImageTransformsConfig(enable=True)
-    if spec != "default":
-        names = [n.strip() for n in spec.split(",") if n.strip()]
-        unknown = [n for n in names if n not in cfg.tfs]
-        if unknown:
-            raise UserError(f"unknown image transform '{unknown[0]}': use 'default' or some of {', '.join(cfg.tfs)}")
-        cfg.tfs = {n: cfg.tfs[n] for n in names}
-        cfg.max_num_transforms = min(cfg.max_num_transforms, len(names))
+    available = {**cfg.tfs, **{name: ImageTransformConfig(type=kind) for name, kind in ROBOTICS_TRANSFORMS.items()}}
+    if spec == "default":
+        return ImageTransforms(cfg)
+    names = list(ROBOTICS_TRANSFORMS) if spec == "robotics" else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise UserError(f"unknown image transform '{unknown[0] if unknown else spec}': use none, default, robotics "
+                        f"or some of {', '.join(available)}")
+    cfg.tfs = {n: available[n] for n in names}
+    cfg.max_num_transforms = min(cfg.max_num_transforms, len(names))
     return ImageTransforms(cfg)
+
+
+def augmented_samples(image, image_transforms, count: int, seed: int = 0) -> list:
+    """count augmented versions of one image (C, H, W float in [0, 1]), reproducible for a seed."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return [image_transforms(image.clone()) for _ in range(count)]
+    finally:
+        torch.random.set_rng_state(generator_state)
 
 
 def add_image_noise(batch: dict, camera_keys: list[str], std: float) -> dict:
