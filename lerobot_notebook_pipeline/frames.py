@@ -115,3 +115,14 @@ def whole_episode(table: Table, episode: int, camera: str) -> list[np.ndarray]:
     start = float(row[f"videos/{camera}/from_timestamp"])
     stop = float(row[f"videos/{camera}/to_timestamp"])
     return decode_range(path, start, stop)
+
+
+def mean_first_frame(table: Table, camera: str, max_episodes: int = 20) -> np.ndarray | None:
+    """The pixel-wise mean (float64) of the first frame of up to max_episodes evenly spread episodes; None when the
+    camera's frames cannot be read (missing video files)."""
+    picks = np.unique(np.linspace(0, len(table.episodes) - 1, min(max_episodes, len(table.episodes))).round().astype(int))
+    try:
+        images = [episode_frames(table, int(table.episodes[p]), [0], camera)[0] for p in picks]
+    except (FileNotFoundError, ValueError):
+        return None
+    return np.mean(np.stack(images).astype(np.float64), axis=0)
