@@ -32,6 +32,8 @@ parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP
 parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
                     help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
 parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+parser.add_argument("--compare", default=None, metavar="REFERENCE",
+                    help="the training dataset (folder or hub id): report what changed in --dataset since then")
 args = parse_args(parser)
 
 # %% [markdown]
@@ -39,6 +41,10 @@ args = parse_args(parser)
 #
 # A local folder or a hub repo id. Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`)
 # are converted once with lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
+# A v2.1 dataset the converter cannot take (videos missing, say) is read as it is: its tables need no video.
+#
+# With `--compare REFERENCE` the reference (the data the policy was trained on) is opened the same way, and must
+# describe the same robot with the same features.
 
 # %%
 import time
@@ -47,22 +53,43 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, frames, media, plots, stats
-from lerobot_notebook_pipeline.convert import v30_root
+from lerobot_notebook_pipeline import checks, drift, frames, media, plots, stats
+from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
+from lerobot_notebook_pipeline.sim_env import read_sim_settings
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
 
-repo_id, root = resolve_dataset(args.dataset)
-if root is None:  # a hub id that is not cached yet: let lerobot download it
-    root = Path(open_dataset(args.dataset).root)
-source_root = root
-root, converted = v30_root(root, overwrite=args.overwrite)
+
+def local_root(spec: str, flag: str) -> tuple[str, Path, Path, bool]:
+    """(repo id, folder to analyse, folder given, whether it was converted) of a dataset folder or hub id."""
+    try:
+        repo_id, root = resolve_dataset(spec)
+    except UserError as err:
+        raise UserError(f"{flag} {spec}: {err}") from None
+    if root is None:  # a hub id that is not cached yet: let lerobot download it
+        root = Path(open_dataset(spec).root)
+    problems = [] if is_v30(root) else conversion_problems(root)
+    if problems:
+        log.info("reading %s as it is, without converting it to v3.0 (%s)", root, "; ".join(problems))
+        return repo_id, root, root, False
+    analysed, converted = v30_root(root, overwrite=args.overwrite)
+    return repo_id, analysed, root, converted
+
+
+repo_id, root, source_root, converted = local_root(args.dataset, "--dataset")
+reference_root = None
+if args.compare:
+    _, reference_root, _, _ = local_root(args.compare, "--compare")
+    differ = drift.schema_differences(stats.read_info(reference_root), stats.read_info(root))
+    if differ:
+        raise UserError(f"--compare {args.compare} records another robot or other features ({'; '.join(differ)}): "
+                        "compare against the dataset this robot's policy was trained on")
 name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
 out_dir = prepare_output_dir(args.output_dir or Path("outputs/analysis") / name, args.overwrite)
 info = stats.read_info(root)
@@ -250,6 +277,44 @@ else:
     display_image(out_dir / "episode.gif")
 
 # %% [markdown]
+# ## What changed since the training data (`--compare`)
+#
+# "Will the policy still work after weeks?" Before an evening of evaluation, compare a few fresh episodes with the
+# data the policy was trained on. Each difference is measured in units you can act on: how many pixels a camera
+# moved (phase correlation of the mean first frames, a few decoded frames per dataset), how much brighter the
+# picture is, how far each joint rests from where it rested in training (a calibration offset), how far the new
+# episodes reach beyond every training frame, where the objects sit (sim datasets), and the timing. Each one gets a
+# likely risk from its size; it is a measured difference, not a prediction of success.
+
+# %%
+comparison = None
+if reference_root is None:
+    print("no --compare REFERENCE given: nothing to compare with")
+else:
+    start = time.perf_counter()
+    reference = stats.load_table(reference_root)
+    mean_frames = {}
+    for camera in [c["key"] for c in cameras]:
+        pair = (frames.mean_first_frame(reference, camera), frames.mean_first_frame(table, camera))
+        if all(image is not None for image in pair) and pair[0].shape == pair[1].shape:
+            mean_frames[camera] = pair
+    comparison = drift.compare(reference, table, mean_frames, read_sim_settings(reference_root), read_sim_settings(root))
+    timings["compare"] = time.perf_counter() - start
+    findings += comparison.pop("findings")
+    counts = checks.count_by_severity(findings)
+    comparison = {"reference": str(args.compare), "reference_root": str(reference_root), **comparison}
+    print(f"verdict: {comparison['verdict']}")
+    for d in comparison["differences"]:
+        print(f"- [{d['risk']} risk] {d['message']}")
+    if mean_frames:
+        show(plots.drift_frames(mean_frames), "compare_first_frames.png")
+    key = comparison["calibration"][0]["key"]
+    names = stats.feature_names(table.info, key)
+    show(plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]), "compare_rest_pose.png")
+    show(plots.start_state_scatter(names, stats.start_states(reference, key), stats.start_states(table, key)),
+         "compare_start_states.png")
+
+# %% [markdown]
 # ## Write the report
 #
 # `report.json` holds every number and every finding for scripts; `report.md` is the same for people.
@@ -260,7 +325,7 @@ report = {
     "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
     "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
     "episodes": episode_rows, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
-    "chunk_size": args.chunk_size, "figures": figures, "media": media_results,
+    "chunk_size": args.chunk_size, "figures": figures, "media": media_results, "comparison": comparison,
     "timings_s": {k: round(v, 4) for k, v in timings.items()},
 }
 write_json(out_dir / "report.json", report)

@@ -23,6 +23,7 @@ RISK_SCALES = {
     "lag_frames": (2.0, 2.0, 5.0),  # state-action lag change, frames
 }
 MIN_SHIFT_PX = 1.0  # phase correlation is reliable to a fraction of a pixel; below 1 px nothing is reported
+WEAK_MATCH = 0.15  # a phase-correlation peak under this means the two pictures barely match
 PHASE_BAND = 0.15  # cycles per pixel kept by the phase correlation's low-pass
 REST_SPREADS = 3.0  # a rest-pose offset must exceed this many training spreads (robust std of rest poses)
 LEVELS = ("low", "medium", "high")
@@ -275,8 +276,9 @@ def camera_differences(camera: str, motion: dict, light: dict) -> list[dict]:
                                  ("up" if motion["dy_px"] > 0 else "down", motion["dy_px"])) if abs(v) >= 0.5]
         out.append(difference("drift_camera", camera, "camera_shift_pc", motion["shift_pc"],
                               f"the {name} camera's picture moved {' and '.join(moves)} ({motion['shift_pc']:.1f}% of the "
-                              f"frame): the camera itself moved or turned {' and '.join(turned)} since the training data",
-                              motion))
+                              f"frame): the camera itself moved or turned {' and '.join(turned)} since the training data"
+                              + (" (a weak match: the scene itself changed a lot, check the first-frame figure)"
+                                 if motion["match"] < WEAK_MATCH else ""), motion))
     if abs(motion["scale_pc"]) > 0:
         out.append(difference("drift_camera", camera, "camera_scale_pc", motion["scale_pc"],
                               f"the {name} camera's picture is {abs(motion['scale_pc']):.1f}% "

@@ -112,8 +112,8 @@ def whole_episode(table: Table, episode: int, camera: str) -> list[np.ndarray]:
     if path is None or not path.is_file():
         raise FileNotFoundError(f"video of '{camera}' for episode {episode} is missing")
     row = table.meta[int(episode)]
-    start = float(row[f"videos/{camera}/from_timestamp"])
-    stop = float(row[f"videos/{camera}/to_timestamp"])
+    start = float(row.get(f"videos/{camera}/from_timestamp", 0.0))  # v2.1: a file per episode, from 0 to its end
+    stop = float(row.get(f"videos/{camera}/to_timestamp", np.inf))
     return decode_range(path, start, stop)
 
 

@@ -37,6 +37,18 @@ def findings_lines(findings: list[dict], per_check: int = 3) -> list[str]:
     return lines or ["- no findings"]
 
 
+def comparison_lines(comparison: dict) -> list[str]:
+    """The --compare section: the verdict, then every measured difference, the riskiest first."""
+    lines = [f"## Compared with the training data `{comparison['reference']}`", "", f"**Verdict:** {comparison['verdict']}", ""]
+    rows = [{"risk": d["risk"], "check": d["check"], "what": d["subject"], "size": d["size"], "unit": d["kind"],
+             "finding": d["message"]} for d in comparison["differences"]]
+    if rows:
+        lines += _table(rows, ["risk", "check", "what", "size", "unit", "finding"]) + [""]
+    lines += ["Risk is a likely effect on the policy, judged from the size of each measured difference; it is not a "
+              "prediction of success. Every measurement is in report.json under `comparison`.", ""]
+    return lines
+
+
 def markdown_report(report: dict) -> str:
     """report.md: summary, features, cameras, quality findings, per-episode table, figures, media."""
     s = report["summary"]
@@ -50,6 +62,8 @@ def markdown_report(report: dict) -> str:
               f"- tasks: {'; '.join(s['tasks']) or '(none)'}",
               f"- findings: {counts['error']} error, {counts['warn']} warn, {counts['info']} info",
               f"- tabular analysis took {report['timings_s']['tabular']:.2f} s (parquet only, no video decoded)", ""]
+    if report.get("comparison"):
+        lines += comparison_lines(report["comparison"])
     lines += ["## Quality checks", ""] + findings_lines(report["findings"]) + [""]
     lines += ["## Features", ""] + _table(report["features"], ["key", "dtype", "shape", "names"]) + [""]
     if report["cameras"]:

@@ -65,15 +65,19 @@ SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wr
 SO101_REST = np.array([0.0, -95.0, 95.0, 70.0, 0.0, 2.0], dtype=np.float32)  # lerobot's -100..100 joint units
 
 
-def scene_texture(height: int, width: int, margin: int = 16, seed: int = 0) -> np.ndarray:
-    """A smooth random RGB texture (height + 2 margin, width + 2 margin, 3) in 40..200: a table top with features to track."""
+def scene_texture(height: int, width: int, margin: int = 16, seed: int = 0,
+                  scales: tuple[float, ...] = (0.02, 0.06, 0.15)) -> np.ndarray:
+    """A random RGB texture (height + 2 margin, width + 2 margin, 3) in 40..200 with detail at several scales (in
+    cycles per pixel): a cluttered table top with features to track."""
     rng = np.random.default_rng(seed)
     shape = (height + 2 * margin, width + 2 * margin)
     fy, fx = np.fft.fftfreq(shape[0])[:, None], np.fft.fftfreq(shape[1])[None, :]
-    smooth = np.exp(-(fx ** 2 + fy ** 2) / (2 * 0.04 ** 2))
-    channels = [np.fft.ifft2(np.fft.fft2(rng.normal(size=shape)) * smooth).real for _ in range(3)]
-    texture = np.stack([(c - c.min()) / (c.max() - c.min()) for c in channels], axis=-1)
-    return (40 + 160 * texture).astype(np.float32)
+    channels = []
+    for _ in range(3):
+        noise = np.fft.fft2(rng.normal(size=shape))
+        c = sum(np.fft.ifft2(noise * np.exp(-(fx ** 2 + fy ** 2) / (2 * s * s))).real / s for s in scales)
+        channels.append((c - c.min()) / (c.max() - c.min()))
+    return (40 + 160 * np.stack(channels, axis=-1)).astype(np.float32)
 
 
 def camera_view(texture: np.ndarray, height: int, width: int, shift: tuple[int, int] = (0, 0), gain: float = 1.0,
