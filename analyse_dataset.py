@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, drift, frames, media, plots, stats
+from lerobot_notebook_pipeline import checks, consistency, drift, frames, media, plots, scores, stats
 from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
@@ -150,6 +150,11 @@ print(episodes_frame[["episode", "length", "seconds", "task", "action_path_lengt
 # check name, a severity, the episode and frame, and a message in plain words. `error` means training on it will
 # go wrong, `warn` means probably a defect worth a look, `info` is worth knowing. A normal state-action lag
 # (the robot needs a few frames to reach each command) is reported as info, not as a defect.
+#
+#
+# The files must also agree with each other: `meta/info.json` totals and `meta/episodes` lengths with the parquet
+# rows, frame indices, tasks, `meta/stats.json` (what training normalises with) with the data, and every video file
+# with the frames it should hold (container metadata, and only the last frame each file must hold is decoded).
 
 # %%
 start = time.perf_counter()
@@ -158,10 +163,37 @@ spread = checks.spread_numbers(table)
 lags = checks.state_action_lags(table)
 timings["checks"] = time.perf_counter() - start
 timings["tabular"] = timings["load_and_tables"] + timings["checks"]
+start = time.perf_counter()
+findings += consistency.run_consistency_checks(table, stats.read_stats_json(root))
+timings["consistency"] = time.perf_counter() - start
 counts = checks.count_by_severity(findings)
 print(f"{counts['error']} error(s), {counts['warn']} warning(s), {counts['info']} note(s); "
-      f"tabular analysis took {timings['tabular']:.2f} s")
+      f"tabular analysis took {timings['tabular']:.2f} s, file consistency {timings['consistency']:.2f} s")
 print("\n".join(findings_lines(findings)))
+
+# %% [markdown]
+# ### A quality score per episode
+#
+# Each episode starts at 1.0 and loses a share for every distinct problem found in it (an error 60%, a warning 25%).
+# Episodes under 0.6 (an error, or two different warnings) are worth dropping before training: the command below
+# writes a copy of the dataset without them next to it, with lerobot's own `lerobot-edit-dataset`. It is printed,
+# not run; the original dataset is left as it is.
+
+# %%
+episode_scores = scores.episode_scores(findings, table.episodes)
+for row in episode_rows:
+    row["quality"] = episode_scores[row["episode"]]
+worst = scores.worst_episodes(episode_scores, findings)
+to_drop = scores.episodes_to_drop(episode_scores)
+drop_command = scores.drop_command(repo_id, root, to_drop) if to_drop else None
+print(f"mean episode quality {np.mean(list(episode_scores.values())):.2f}; "
+      f"{len(worst)} episode(s) with a problem, {len(to_drop)} worth dropping")
+for item in worst[:5]:
+    print(f"  episode {item['episode']}: {item['score']:.2f} ({', '.join(item['checks']) or 'notes only'})")
+if drop_command:
+    if not str(summary["codebase_version"]).startswith("v3"):
+        print("convert the dataset to v3.0 first (lerobot-edit-dataset reads v3.0), then:")
+    print(drop_command)
 
 # %% [markdown]
 # ## How the demonstrations look
@@ -324,7 +356,7 @@ else:
 report = {
     "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
     "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
-    "episodes": episode_rows, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
+    "episodes": episode_rows, "worst_episodes": worst, "drop_command": drop_command, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
     "chunk_size": args.chunk_size, "figures": figures, "media": media_results, "comparison": comparison,
     "timings_s": {k: round(v, 4) for k, v in timings.items()},
 }

@@ -65,6 +65,13 @@ def markdown_report(report: dict) -> str:
     if report.get("comparison"):
         lines += comparison_lines(report["comparison"])
     lines += ["## Quality checks", ""] + findings_lines(report["findings"]) + [""]
+    if report.get("worst_episodes"):
+        lines += ["## Worst episodes", "", "Each episode's quality score starts at 1.0 and drops with every distinct "
+                  "problem found in it.", ""]
+        lines += _table(report["worst_episodes"], ["episode", "score", "checks"]) + [""]
+    if report.get("drop_command"):
+        lines += ["Drop the episodes scoring under 0.6 into a new dataset next to this one (not run for you):", "",
+                  "```bash", report["drop_command"], "```", ""]
     lines += ["## Features", ""] + _table(report["features"], ["key", "dtype", "shape", "names"]) + [""]
     if report["cameras"]:
         cams = [{**c, "missing": len(c["missing"])} for c in report["cameras"]]
@@ -74,7 +81,7 @@ def markdown_report(report: dict) -> str:
         rows = [{"key": k, **v} for k, v in report["normalization"].items()]
         lines += _table(rows, ["key", "mean", "std", "min", "max"]) + [""]
     lines += ["## Episodes", ""]
-    lines += _table(report["episodes"][:200], ["episode", "length", "seconds", "task", "action_path_length",
+    lines += _table(report["episodes"][:200], ["episode", "length", "seconds", "quality", "task", "action_path_length",
                                                "action_min", "action_max"]) + [""]
     if len(report["episodes"]) > 200:
         lines += [f"({len(report['episodes']) - 200} more in report.json)", ""]

@@ -343,12 +343,17 @@ def cameras_table(table: Table) -> list[dict]:
     return rows
 
 
+def read_stats_json(root: str | Path) -> dict:
+    """meta/stats.json as a dict (empty when the dataset has none)."""
+    path = Path(root) / "meta" / "stats.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def normalization_stats(root: str | Path, keys: list[str] | None = None) -> dict:
     """mean/std/min/max of non-visual features from meta/stats.json (what training normalises with)."""
-    path = Path(root) / "meta" / "stats.json"
-    if not path.is_file():
+    stats = read_stats_json(root)
+    if not stats:
         return {}
-    stats = json.loads(path.read_text())
     wanted = keys if keys is not None else list(stats)
     out = {}
     for key in wanted:
