@@ -152,6 +152,11 @@ def robust_spread(values: np.ndarray) -> np.ndarray:
     return 1.4826 * np.nanmedian(np.abs(values - np.nanmedian(values, axis=0)), axis=0)
 
 
+def within_spread(groups: list[np.ndarray]) -> np.ndarray:
+    """Per column, the largest robust spread inside any one group (a shift between groups does not count)."""
+    return np.max([robust_spread(g) for g in groups], axis=0)
+
+
 def calibration_offsets(reference: Table, new: Table, key: str = STATE) -> list[dict]:
     """Per joint, how far the new rest poses (start and end of episodes) sit from the reference's, when both agree."""
     ref_start, ref_end = rest_poses(reference, key)
@@ -159,8 +164,7 @@ def calibration_offsets(reference: Table, new: Table, key: str = STATE) -> list[
     ranges = np.maximum(dim_ranges(reference.columns[key]), 1e-9)
     start_offset = np.nanmedian(new_start, 0) - np.nanmedian(ref_start, 0)
     end_offset = np.nanmedian(new_end, 0) - np.nanmedian(ref_end, 0)
-    noise = REST_SPREADS * np.maximum(robust_spread(np.concatenate([ref_start, new_start])),
-                                      robust_spread(np.concatenate([ref_end, new_end])))
+    noise = REST_SPREADS * within_spread([ref_start, new_start, ref_end, new_end])
     names = feature_names(reference.info, key)
     out = []
     for d, name in enumerate(names):
@@ -187,9 +191,8 @@ def gap_changes(reference: Table, new: Table) -> list[dict]:
     if reference.columns[ACTION].shape[1] != reference.columns[STATE].shape[1]:
         return []
     change = leader_follower_gap(new) - leader_follower_gap(reference)
-    gaps = [(a - s) for a, s in ((reference.columns[ACTION][reference.starts], reference.columns[STATE][reference.starts]),
-                                 (new.columns[ACTION][new.starts], new.columns[STATE][new.starts]))]
-    noise = REST_SPREADS * robust_spread(np.concatenate(gaps).astype(np.float64))
+    gaps = [(t.columns[ACTION][t.starts] - t.columns[STATE][t.starts]).astype(np.float64) for t in (reference, new)]
+    noise = REST_SPREADS * within_spread(gaps)
     ranges = np.maximum(dim_ranges(reference.columns[STATE]), 1e-9)
     return [{"joint": name, "dim": d, "gap_change": round(float(change[d]) if abs(change[d]) > noise[d] else 0.0, 4),
              "range_pc": round(float(100 * abs(change[d]) / ranges[d]) if abs(change[d]) > noise[d] else 0.0, 2)}

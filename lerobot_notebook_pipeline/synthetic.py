@@ -108,5 +108,5 @@ def so101_episode(length: int, target: tuple[float, float], seed: int, views: di
     state = np.concatenate([np.repeat(action[:1], lag, axis=0), action[:-lag]]) + (0.0 if offset is None else offset)
     frames = {"observation.state": state.astype(np.float32), "action": action.astype(np.float32)}
     for camera, image in (views or {}).items():
-        frames[f"observation.images.{camera}"] = np.repeat(image[None], length, axis=0)
+        frames[f"observation.images.{camera}"] = np.broadcast_to(image, (length, *image.shape))  # no copies
     return frames
