@@ -543,6 +543,20 @@ def check_generalisation(table: Table, min_episodes: int = 10, tolerance: float 
     return out
 
 
+def check_task_balance(table: Table, fraction: float = 0.2) -> list[dict]:
+    """With several tasks: a task with fewer than `fraction` of the median task's episodes is barely taught."""
+    if "task_index" not in table.columns or len(table.episodes) < 2:
+        return []
+    first = table.columns["task_index"][table.starts].astype(np.int64)
+    tasks, counts = np.unique(first, return_counts=True)
+    if len(tasks) < 2:
+        return []
+    median = float(np.median(counts))
+    return [finding("task_balance", "warn", f"task '{table.tasks.get(int(t), t)}' has {n} episode(s) against a median of "
+                    f"{median:.0f} per task: the policy sees it too rarely to learn it; record more of it or drop it")
+            for t, n in zip(tasks.tolist(), counts.tolist(), strict=True) if n < fraction * median]
+
+
 def check_missing_videos(cameras: list[dict]) -> list[dict]:
     """Cameras whose video files are missing (from stats.cameras_table): the tabular analysis still runs."""
     return [finding("missing_video", "warn", f"'{cam['key']}': {len(cam['missing'])} of {cam['files']} video file(s) "
@@ -556,7 +570,8 @@ def run_checks(table: Table, chunk_size: int | None = None, cameras: list[dict] 
     findings = (check_nan_inf(table) + check_timestamps(table) + check_dead_joints(table) + check_stuck_actions(table)
                 + check_clipping(table) + check_action_jumps(table) + check_gripper_chatter(table) + check_episode_lengths(table)
                 + check_chunk_size(table, chunk_size) + check_state_action_lag(table) + check_tracking(table)
-                + check_idle(table) + check_near_duplicates(table) + check_generalisation(table))
+                + check_idle(table) + check_near_duplicates(table) + check_generalisation(table)
+                + check_task_balance(table))
     if cameras is not None:
         findings += check_missing_videos(cameras)
     return findings

@@ -1,5 +1,5 @@
 """Do a dataset's files agree with each other? info.json totals, meta/episodes, frame indices, tasks, stats.json and
-the video files, each against the parquet data. Video is checked from the container metadata; only the last frame
+the video files, each against the parquet data; and will they still load elsewhere (no links, no absolute paths). Video is checked from the container metadata; only the last frame
 each file must hold is decoded."""
 
 from __future__ import annotations
@@ -200,7 +200,20 @@ def check_videos(table: Table) -> list[dict]:
     return out
 
 
+def check_portability(table: Table) -> list[dict]:
+    """Symbolic links inside the dataset folder and absolute paths in info.json: fine here, broken on another machine
+    or on the hub."""
+    links = sorted(str(p.relative_to(table.root)) for p in table.root.rglob("*") if p.is_symlink())
+    out = [finding("portability", "warn", f"{len(links)} symbolic link(s) inside the dataset ({', '.join(links[:3])}): a "
+                   "copy or a hub upload loses what they point to; replace them with the files")] if links else []
+    absolute = [k for k in ("data_path", "video_path") if str(table.info.get(k) or "").startswith("/")]
+    if absolute:
+        out.append(finding("portability", "warn", f"meta/info.json has absolute {' and '.join(absolute)}: the dataset "
+                           "only loads on this machine; make them relative to the dataset folder"))
+    return out
+
+
 def run_consistency_checks(table: Table, stats_json: dict | None) -> list[dict]:
     """Every check above: metadata, indices, tasks, stats.json and video files against the parquet data."""
     return (check_info_totals(table) + check_indices(table) + check_tasks(table) + check_stats_json(table, stats_json)
-            + check_videos(table))
+            + check_videos(table) + check_portability(table))

@@ -199,6 +199,17 @@ def test_missing_videos_finding():
     assert len(found) == 1 and found[0]["severity"] == "warn" and "videos/x.mp4" in found[0]["message"]
 
 
+def test_a_rare_task_is_flagged(tmp_path):
+    from lerobot_notebook_pipeline.data import add_episode, create_dataset
+
+    dataset = create_dataset(tmp_path / "tasks", FPS, FEATURES)
+    for seed, task in enumerate(["pick"] * 6 + ["place"] * 6 + ["wave"]):
+        add_episode(dataset, clean_episode(seed), task)
+    dataset.finalize()
+    found = checks.check_task_balance(load_table(tmp_path / "tasks"))
+    assert [(f["check"], f["severity"]) for f in found] == [("task_balance", "warn")] and "'wave' has 1" in found[0]["message"]
+
+
 def test_any_robot_26_dims_without_names_at_10_fps(tmp_path):
     """A humanoid-sized action space with no joint names: clean data stays silent, and names fall back to action[i]."""
     features = {"observation.state": {"dtype": "float32", "shape": (26,), "names": None},
@@ -302,6 +313,10 @@ def plant_short_video(root):
     write_mp4(path, np.stack(images), 30)
 
 
+def plant_symlink(root):
+    (root / "meta" / "tasks_link.parquet").symlink_to(root / "meta" / "tasks.parquet")
+
+
 def plant_corrupt_video(root):
     path = next((root / "videos").glob("**/*.mp4"))
     data = path.read_bytes()
@@ -316,6 +331,7 @@ FILE_DEFECTS = {  # plant -> (check, severity, episodes with a finding; None = t
     plant_stale_stats: ("stats_json", "warn", {None}),
     plant_short_video: ("video", "error", {3}),
     plant_corrupt_video: ("video", "error", {0, 1, 2, 3}),
+    plant_symlink: ("portability", "warn", {None}),
 }
 
 
