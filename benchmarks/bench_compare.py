@@ -115,6 +115,8 @@ def main() -> None:
                      for what, measured, truth in found(report))
     ranked = "\n".join(f"{i}. [{d['risk']}] {d['message']}" for i, d in enumerate(report["comparison"]["differences"][:6], 1))
     frames = args.episodes * args.length
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    doctor = "; ".join(f"{f['check']} in episode {f['episode']}: {f['message'][:120]}" for f in errors[:4]) or "none"
     made = ", ".join(f"{k} in {v:.0f} s" for k, v in generate.items()) or "reused from an earlier run"
     text = f"""
 Command: `.venv/bin/python benchmarks/bench_compare.py{'' if (args.episodes, args.length, size) == (50, 300, (480, 640)) else f' --episodes {args.episodes} --length {args.length} --image-size {size[0]} {size[1]}'}` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)
@@ -136,6 +138,8 @@ What it found against what was planted:
 {rows}
 
 Verdict: {report['comparison']['verdict']}
+
+Errors the doctor checks found in the new dataset itself ({len(errors)}): {doctor}
 
 The riskiest differences as ranked in report.md:
 

@@ -178,8 +178,13 @@ def check_video_file(table: Table, camera: str, path: Path, spans: list[tuple[in
         out.append(finding("video", "error", f"{name} is {facts['width']}x{facts['height']}, info.json says {width}x{height}"))
     if facts["fps"] and abs(facts["fps"] - table.fps) > 0.01 * table.fps:
         out.append(finding("video", "warn", f"{name} plays at {facts['fps']:g} fps, the dataset at {table.fps:g} fps"))
+    short = [(e, round((stop - start) * table.fps), n) for e, start, stop, n in spans
+             if round((stop - start) * table.fps) != n]
+    out += [finding("video", "error", f"{name} holds {held} frames for this episode (its span in meta/episodes), the "
+                    f"parquet {n}: frames were dropped while encoding, so images and actions are paired wrongly", e)
+            for e, held, n in short]
     expected = sum(n for *_, n in spans)  # a v3.0 file may hold more episodes than the ones analysed
-    if facts["frames"] and (facts["frames"] < expected or (len(spans) == 1 and facts["frames"] != expected)):
+    if not short and facts["frames"] and (facts["frames"] < expected or (len(spans) == 1 and facts["frames"] != expected)):
         out.append(finding("video", "error", f"{name} holds {facts['frames']} frames, the parquet {expected}: frames and "
                            "actions will be paired wrongly", spans[-1][0]))
     reached = -1.0 if last is None else last

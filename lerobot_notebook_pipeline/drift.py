@@ -12,7 +12,7 @@ from .stats import ACTION, STATE, Table, camera_keys, dim_ranges, episode_length
 
 # (noise floor: smaller is not reported, medium risk, high risk), each in the unit named by the key
 RISK_SCALES = {
-    "camera_shift_pc": (0.0, 2.0, 5.0),  # image shift, % of the frame (and at least MIN_SHIFT_PX)
+    "camera_shift_pc": (0.0, 1.0, 3.0),  # image shift, % of the frame (and at least MIN_SHIFT_PX)
     "camera_scale_pc": (2.0, 3.0, 6.0),  # zoom, % change of the image scale
     "brightness_pc": (4.0, 10.0, 25.0),  # mean brightness change, % of the reference
     "colour_pc": (4.0, 8.0, 15.0),  # one colour channel's change beyond the brightness change, %

@@ -24,7 +24,7 @@ def decode_at(path: str | Path, timestamps: list[float]) -> list[np.ndarray]:
         stream = container.streams.video[0]
         tolerance = _half_frame(stream)
         for ts in timestamps:
-            container.seek(int(max(ts - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            container.seek(int(max(ts - tolerance, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
             best = None
             for frame in container.decode(stream):
                 best = frame

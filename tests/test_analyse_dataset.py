@@ -87,6 +87,9 @@ def test_fail_on_warn_exits_1_and_existing_output_is_kept(clean, tmp_path):
     warned = [f for f in report["findings"] if f["severity"] == "warn"]
     assert {f["check"] for f in warned} == {"chunk_size", "generalisation"}  # 3 episodes are too few
     assert sorted(f["episode"] for f in warned if f["check"] == "chunk_size") == [0, 2, 4]
+    assert [(w["episode"], w["score"], w["checks"]) for w in report["worst_episodes"]] == [
+        (e, 0.75, ["chunk_size"]) for e in (0, 2, 4)]  # one warning each: worth a look, not worth dropping
+    assert report["drop_command"] is None and {r["quality"] for r in report["episodes"]} == {0.75}
     assert report["media"] == [] and not (out / "keep.txt").exists()
 
 

@@ -317,6 +317,12 @@ def plant_symlink(root):
     (root / "meta" / "tasks_link.parquet").symlink_to(root / "meta" / "tasks.parquet")
 
 
+def plant_dropped_frames(root):
+    """What lerobot's streaming encoder did under load: episode 1's video span 2 frames short of its parquet rows."""
+    replace_column(next((root / "meta/episodes").glob("**/*.parquet")), "videos/observation.images.top/to_timestamp",
+                   lambda to: to - np.where(np.arange(len(to)) == 1, 2 / 30, 0.0))
+
+
 def plant_corrupt_video(root):
     path = next((root / "videos").glob("**/*.mp4"))
     data = path.read_bytes()
@@ -330,6 +336,7 @@ FILE_DEFECTS = {  # plant -> (check, severity, episodes with a finding; None = t
     plant_unknown_task: ("metadata", "error", {None}),
     plant_stale_stats: ("stats_json", "warn", {None}),
     plant_short_video: ("video", "error", {3}),
+    plant_dropped_frames: ("video", "error", {1}),
     plant_corrupt_video: ("video", "error", {0, 1, 2, 3}),
     plant_symlink: ("portability", "warn", {None}),
 }
