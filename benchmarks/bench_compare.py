@@ -103,10 +103,12 @@ def main() -> None:
 
     size = tuple(args.image_size)
     work = Path(args.work).resolve() / f"{args.episodes}x{args.length}_{size[0]}x{size[1]}"
-    generate = {}
+    log = work / "generated.json"  # how long each dataset took to write, kept for later runs
+    generate = json.loads(log.read_text()) if log.is_file() else {}
     for name, seed, changed in (("training", 0, False), ("today", 1000, True)):
         if not (work / name).is_dir():
             generate[name] = record(work / name, args.episodes, args.length, size, seed, changed)
+            log.write_text(json.dumps(generate))
     runs = [run_compare(work / "today", work / "training", work / "report") for _ in range(args.repeats)]
     walls = [w for w, _ in runs]
     report = runs[-1][1]
@@ -116,8 +118,10 @@ def main() -> None:
     ranked = "\n".join(f"{i}. [{d['risk']}] {d['message']}" for i, d in enumerate(report["comparison"]["differences"][:6], 1))
     frames = args.episodes * args.length
     errors = [f for f in report["findings"] if f["severity"] == "error"]
-    doctor = "; ".join(f"{f['check']} in episode {f['episode']}: {f['message'][:120]}" for f in errors[:4]) or "none"
-    made = ", ".join(f"{k} in {v:.0f} s" for k, v in generate.items()) or "reused from an earlier run"
+    doctor = (f"{', '.join(sorted({f['check'] for f in errors}))} in episode(s) "
+              f"{', '.join(str(e) for e in sorted({f['episode'] for f in errors if f['episode'] is not None}))}, e.g. "
+              f"\"{errors[0]['message']}\"") if errors else "none"
+    made = ", ".join(f"{k} in {v:.0f} s" for k, v in generate.items()) or "times not recorded"
     text = f"""
 Command: `.venv/bin/python benchmarks/bench_compare.py{'' if (args.episodes, args.length, size) == (50, 300, (480, 640)) else f' --episodes {args.episodes} --length {args.length} --image-size {size[0]} {size[1]}'}` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)
 
