@@ -22,6 +22,9 @@ RISK_SCALES = {
     "episode_length_pc": (15.0, 25.0, 50.0),  # median episode duration change, %
     "lag_frames": (2.0, 2.0, 5.0),  # state-action lag change, frames
 }
+UNITS = {"camera_shift_pc": "% of the frame", "camera_scale_pc": "% zoom", "brightness_pc": "%", "colour_pc": "%",
+         "calibration_range_pc": "% of the joint's range", "workspace_range_pc": "% of the joint's range",
+         "object_cm": "cm", "episode_length_pc": "%", "lag_frames": "frames", "fps": "fps"}
 MIN_SHIFT_PX = 1.0  # phase correlation is reliable to a fraction of a pixel; below 1 px nothing is reported
 WEAK_MATCH = 0.15  # a phase-correlation peak under this means the two pictures barely match
 PHASE_BAND = 0.15  # cycles per pixel kept by the phase correlation's low-pass
@@ -265,7 +268,7 @@ def difference(check: str, subject: str, kind: str, size: float, message: str, s
         return None
     high = RISK_SCALES[kind][2]
     return {"check": check, "subject": subject, "risk": level, "risk_score": round(abs(size) / high, 3), "kind": kind,
-            "size": round(float(size), 4), "message": message, "sizes": sizes}
+            "size": round(float(size), 4), "unit": UNITS[kind], "message": message, "sizes": sizes}
 
 
 def camera_differences(camera: str, motion: dict, light: dict) -> list[dict]:
@@ -282,11 +285,10 @@ def camera_differences(camera: str, motion: dict, light: dict) -> list[dict]:
                               f"frame): the camera itself moved or turned {' and '.join(turned)} since the training data"
                               + (" (a weak match: the scene itself changed a lot, check the first-frame figure)"
                                  if motion["match"] < WEAK_MATCH else ""), motion))
-    if abs(motion["scale_pc"]) > 0:
-        out.append(difference("drift_camera", camera, "camera_scale_pc", motion["scale_pc"],
-                              f"the {name} camera's picture is {abs(motion['scale_pc']):.1f}% "
-                              f"{'larger' if motion['scale_pc'] > 0 else 'smaller'}: it moved "
-                              f"{'closer' if motion['scale_pc'] > 0 else 'further away'} or zoomed", motion))
+    out.append(difference("drift_camera", camera, "camera_scale_pc", motion["scale_pc"],
+                          f"the {name} camera's picture is {abs(motion['scale_pc']):.1f}% "
+                          f"{'larger' if motion['scale_pc'] > 0 else 'smaller'}: it moved "
+                          f"{'closer' if motion['scale_pc'] > 0 else 'further away'} or zoomed", motion))
     out.append(difference("drift_lighting", camera, "brightness_pc", light["brightness_pc"],
                           f"the {name} camera's picture is {abs(light['brightness_pc']):.0f}% "
                           f"{'brighter' if light['brightness_pc'] > 0 else 'darker'} (mean level {light['brightness_ref']:.0f} -> "
@@ -342,7 +344,7 @@ def timing_differences(reference: dict, new: dict) -> list[dict]:
     out = []
     if reference["fps"] != new["fps"]:
         out.append({"check": "drift_timing", "subject": "fps", "risk": "high", "risk_score": 2.0, "kind": "fps",
-                    "size": new["fps"] - reference["fps"], "sizes": {"reference": reference, "new": new},
+                    "size": new["fps"] - reference["fps"], "unit": UNITS["fps"], "sizes": {"reference": reference, "new": new},
                     "message": f"recorded at {new['fps']:g} fps, the training data at {reference['fps']:g} fps: the policy's "
                                "action chunks and temporal ensembling assume the training rate"})
     if reference["median_s"] and new["median_s"]:

@@ -40,10 +40,10 @@ def findings_lines(findings: list[dict], per_check: int = 3) -> list[str]:
 def comparison_lines(comparison: dict) -> list[str]:
     """The --compare section: the verdict, then every measured difference, the riskiest first."""
     lines = [f"## Compared with the training data `{comparison['reference']}`", "", f"**Verdict:** {comparison['verdict']}", ""]
-    rows = [{"risk": d["risk"], "check": d["check"], "what": d["subject"], "size": d["size"], "unit": d["kind"],
+    rows = [{"risk": d["risk"], "check": d["check"], "what": d["subject"], "size": f"{d['size']:g} {d['unit']}",
              "finding": d["message"]} for d in comparison["differences"]]
     if rows:
-        lines += _table(rows, ["risk", "check", "what", "size", "unit", "finding"]) + [""]
+        lines += _table(rows, ["risk", "check", "what", "size", "finding"]) + [""]
     lines += ["Risk is a likely effect on the policy, judged from the size of each measured difference; it is not a "
               "prediction of success. Every measurement is in report.json under `comparison`.", ""]
     return lines

@@ -111,3 +111,23 @@ def test_schema_differences_name_what_differs():
     text = " ".join(drift.schema_differences(info, other))
     assert "robot type 'koch'" in text and "only the reference has observation.images.wrist" in text
     assert drift.schema_differences(info, info) == []
+
+
+def test_colour_cast_is_told_apart_from_brightness():
+    texture = scene_texture(48, 64, margin=0, seed=4)
+    bluer = texture * np.array([1.0, 1.0, 1.2])
+    light = drift.lighting_change(texture, bluer)
+    assert light["colour_pc"]["b"] > 10 and abs(light["colour_pc"]["r"]) < 5 and abs(light["brightness_pc"]) < 5
+    brighter = drift.lighting_change(texture, texture * 1.2)
+    assert within(brighter["brightness_pc"], 20) and max(abs(v) for v in brighter["colour_pc"].values()) < 0.5
+
+
+def test_timing_differences():
+    training = {"fps": 30.0, "median_frames": 300, "median_s": 10.0, "lag_frames": 2.0}
+    assert drift.timing_differences(training, dict(training)) == []
+    slower = {"fps": 15.0, "median_frames": 240, "median_s": 16.0, "lag_frames": 6.0}
+    found = {d["subject"]: d for d in drift.timing_differences(training, slower)}
+    assert set(found) == {"fps", "episode_length", "lag"}
+    assert found["fps"]["risk"] == "high" and "15 fps" in found["fps"]["message"]
+    assert found["episode_length"]["size"] == 60 and found["episode_length"]["risk"] == "high"
+    assert found["lag"]["size"] == 4 and found["lag"]["risk"] == "medium" and found["lag"]["unit"] == "frames"
