@@ -183,10 +183,11 @@ def check_stuck_actions(table: Table, min_seconds: float = 0.5, min_frames: int 
     return out
 
 
-def check_clipping(table: Table, min_fraction: float = 0.1, min_run_s: float = 0.2) -> list[dict]:
-    """A joint that sits exactly at its dataset-wide minimum or maximum in flat runs (at least min_run_s long) for at
-    least min_fraction of an episode: a value clipped at a limit, so the recording lost what lay beyond. Grippers
-    (which rest closed on an object) are left out."""
+def check_clipping(table: Table, min_fraction: float = 0.1, min_run_s: float = 0.2, min_episodes: int = 2) -> list[dict]:
+    """A joint that sits exactly at its dataset-wide minimum or maximum, in flat runs (each at least min_run_s long)
+    for at least min_fraction of an episode, in at least min_episodes episodes: a limit the recording kept hitting,
+    so the motion beyond it was lost. One such episode alone is more likely a hold (scripted experts stop dead at
+    waypoints). Grippers, which rest closed on an object, are left out."""
     out = []
     need = max(3, int(round(min_run_s * table.fps)))
     for key in (k for k in (ACTION, STATE) if k in table.columns):
@@ -194,19 +195,21 @@ def check_clipping(table: Table, min_fraction: float = 0.1, min_run_s: float = 0
         ranges = key_ranges(table, key)
         for d in (d for d in moving_dims(table, key) if d not in gripper_dims(table, key)):
             x = values[:, d]
-            tol = 1e-6 * ranges[d]
             for bound, side in ((np.nanmax(x), "maximum"), (np.nanmin(x), "minimum")):
-                at = np.abs(x - bound) <= tol
                 held = np.zeros(len(x), dtype=bool)
-                for start, stop in zip(*_runs(at), strict=True):
+                for start, stop in zip(*_runs(np.abs(x - bound) <= 1e-6 * ranges[d]), strict=True):
                     held[start:stop] = stop - start >= need
                 fraction = np.add.reduceat(held, table.starts) / episode_lengths(table)
-                for pos in np.flatnonzero(fraction >= min_fraction):
+                hit = np.flatnonzero(fraction >= min_fraction)
+                if len(hit) < min_episodes:
+                    continue
+                for pos in hit:
                     first = int(np.flatnonzero(held[table.starts[pos]:table.ends[pos]])[0])
                     out.append(finding("clipping", "warn", f"'{key}' {feature_names(table.info, key)[d]} sits exactly at its "
-                                       f"{side} {bound:.4g} for {fraction[pos] * 100:.0f}% of the episode, in flat runs: "
-                                       "clipped at a limit (a joint limit, a calibration range or a saturated reading), so "
-                                       "the motion beyond it was lost", table.episodes[pos], first))
+                                       f"{side} {bound:.4g} for {fraction[pos] * 100:.0f}% of the episode, in flat runs, as "
+                                       f"in {len(hit) - 1} other episode(s): clipped at a limit (a joint limit, a calibration "
+                                       "range or a saturated reading), so the motion beyond it was lost",
+                                       table.episodes[pos], first))
     return out
 
 

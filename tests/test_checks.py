@@ -38,7 +38,7 @@ def with_action(action: np.ndarray, lag: int = 1) -> dict:
 # episode -> the check planted there (checks on timestamps are planted after writing)
 PLANTED = {1: "nan_inf", 2: "dead_joint", 3: "stuck_actions", 4: "action_jumps", 5: "gripper_chatter",
            6: "state_action_lag", 7: "tracking", 8: "idle", 9: "near_duplicate", 10: "episode_length",
-           11: "timestamps", 12: "timestamps", 13: "timestamps", 14: "clipping"}
+           11: "timestamps", 12: "timestamps", 13: "timestamps", 14: "clipping", 15: "clipping"}
 
 
 def defect_episodes() -> list[dict]:
@@ -66,9 +66,10 @@ def defect_episodes() -> list[dict]:
     episodes[8] = with_action(base[8][:1] + 0.03 * (base[8] - base[8][:1]))
     episodes[9] = with_action(base[0] + np.random.default_rng(9).normal(0, 1e-4, base[0].shape))
     episodes[10] = clean_episode(10, length=20)
-    a = base[14].copy()
-    a[:, 1] = np.clip(0.8 * np.sin(0.15 * np.arange(LENGTH)), -0.6, 0.6)  # flat tops beyond every other episode's 0.5
-    episodes[14] = with_action(a)
+    for e in (14, 15):  # a limit hit in two episodes: flat tops beyond every other episode's 0.5
+        a = base[e].copy()
+        a[:, 1] = np.clip(0.8 * np.sin(0.15 * np.arange(LENGTH) + e), -0.6, 0.6)
+        episodes[e] = with_action(a)
     return episodes
 
 
@@ -356,3 +357,13 @@ def test_file_defect_is_found(filed, tmp_path, plant):
     assert {(f["check"], f["severity"]) for f in found} == {(check, severity)}, found
     assert {f["episode"] for f in found} == episodes, found
     assert all(set(f) == {"check", "severity", "episode", "frame", "message"} for f in found)
+
+
+def test_one_hold_at_the_extreme_is_not_clipping(clean):
+    """Scripted experts stop dead at waypoints: one episode resting at a joint's extreme is not called clipping."""
+    columns = {k: v.copy() for k, v in clean.columns.items()}
+    start = clean.starts[3]
+    columns["action"][start + 20:start + 40, 2] = 0.9  # beyond every other episode, reached at speed, held 20 frames
+    held = dataclasses.replace(clean, columns=columns, cache={})
+    assert checks.check_clipping(held) == []
+    assert checks.check_clipping(held, min_episodes=1)[0]["episode"] == 3
