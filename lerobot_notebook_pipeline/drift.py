@@ -28,6 +28,7 @@ UNITS = {"camera_shift_pc": "% of the frame", "camera_scale_pc": "% zoom", "brig
 MIN_SHIFT_PX = 1.0  # phase correlation is reliable to a fraction of a pixel; below 1 px nothing is reported
 WEAK_MATCH = 0.15  # a phase-correlation peak under this means the two pictures barely match
 PHASE_BAND = 0.15  # cycles per pixel kept by the phase correlation's low-pass
+MIN_SCALE_OF_MEDIAN = 0.25  # a joint's scale is at least this share of the median joint range (see joint_scales)
 REST_SPREADS = 3.0  # a rest-pose offset must exceed this many training spreads (robust std of rest poses)
 LEVELS = ("low", "medium", "high")
 
@@ -155,6 +156,14 @@ def robust_spread(values: np.ndarray) -> np.ndarray:
     return 1.4826 * np.nanmedian(np.abs(values - np.nanmedian(values, axis=0)), axis=0)
 
 
+def joint_scales(values: np.ndarray) -> np.ndarray:
+    """Per joint, its range in the training data, but at least a quarter of the median joint's range: a joint that
+    barely moved in training does not turn a negligible offset into a large percentage."""
+    ranges = dim_ranges(values)
+    typical = np.median(ranges[ranges > 1e-9]) if (ranges > 1e-9).any() else 1.0
+    return np.maximum(ranges, MIN_SCALE_OF_MEDIAN * typical)
+
+
 def within_spread(groups: list[np.ndarray]) -> np.ndarray:
     """Per column, the largest robust spread inside any one group (a shift between groups does not count)."""
     return np.max([robust_spread(g) for g in groups], axis=0)
@@ -164,7 +173,7 @@ def calibration_offsets(reference: Table, new: Table, key: str = STATE) -> list[
     """Per joint, how far the new rest poses (start and end of episodes) sit from the reference's, when both agree."""
     ref_start, ref_end = rest_poses(reference, key)
     new_start, new_end = rest_poses(new, key)
-    ranges = np.maximum(dim_ranges(reference.columns[key]), 1e-9)
+    ranges = joint_scales(reference.columns[key])
     start_offset = np.nanmedian(new_start, 0) - np.nanmedian(ref_start, 0)
     end_offset = np.nanmedian(new_end, 0) - np.nanmedian(ref_end, 0)
     noise = REST_SPREADS * within_spread([ref_start, new_start, ref_end, new_end])
@@ -196,7 +205,7 @@ def gap_changes(reference: Table, new: Table) -> list[dict]:
     change = leader_follower_gap(new) - leader_follower_gap(reference)
     gaps = [(t.columns[ACTION][t.starts] - t.columns[STATE][t.starts]).astype(np.float64) for t in (reference, new)]
     noise = REST_SPREADS * within_spread(gaps)
-    ranges = np.maximum(dim_ranges(reference.columns[STATE]), 1e-9)
+    ranges = joint_scales(reference.columns[STATE])
     return [{"joint": name, "dim": d, "gap_change": round(float(change[d]) if abs(change[d]) > noise[d] else 0.0, 4),
              "range_pc": round(float(100 * abs(change[d]) / ranges[d]) if abs(change[d]) > noise[d] else 0.0, 2)}
             for d, name in enumerate(feature_names(reference.info, STATE))]
@@ -214,7 +223,7 @@ def workspace_excess(reference: Table, new: Table, offsets: np.ndarray | None = 
     ref_values = reference.columns[key].astype(np.float64)
     new_values = new.columns[key].astype(np.float64) - (0.0 if offsets is None else offsets)
     above, below = range_excess(ref_values, new_values)
-    ranges = np.maximum(dim_ranges(ref_values), 1e-9)
+    ranges = joint_scales(ref_values)
     return [{"joint": name, "dim": d, "key": key, "above": round(float(above[d]), 4), "below": round(float(below[d]), 4),
              "range_pc": round(float(100 * max(above[d], below[d]) / ranges[d]), 2),
              "training_min": round(float(np.nanmin(ref_values[:, d])), 4), "training_max": round(float(np.nanmax(ref_values[:, d])), 4),
