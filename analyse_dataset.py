@@ -151,7 +151,6 @@ print(episodes_frame[["episode", "length", "seconds", "task", "action_path_lengt
 # go wrong, `warn` means probably a defect worth a look, `info` is worth knowing. A normal state-action lag
 # (the robot needs a few frames to reach each command) is reported as info, not as a defect.
 #
-#
 # The files must also agree with each other: `meta/info.json` totals and `meta/episodes` lengths with the parquet
 # rows, frame indices, tasks, `meta/stats.json` (what training normalises with) with the data, and every video file
 # with the frames it should hold (container metadata, and only the last frame each file must hold is decoded).
@@ -342,7 +341,8 @@ else:
         show(plots.drift_frames(mean_frames), "compare_first_frames.png")
     key = comparison["calibration"][0]["key"]
     names = stats.feature_names(table.info, key)
-    show(plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]), "compare_rest_pose.png")
+    show(plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]),
+         "compare_rest_pose.png")
     show(plots.start_state_scatter(names, stats.start_states(reference, key), stats.start_states(table, key)),
          "compare_start_states.png")
 
@@ -356,8 +356,9 @@ else:
 report = {
     "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
     "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
-    "episodes": episode_rows, "worst_episodes": worst, "drop_command": drop_command, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
-    "chunk_size": args.chunk_size, "figures": figures, "media": media_results, "comparison": comparison,
+    "episodes": episode_rows, "worst_episodes": worst, "drop_command": drop_command, "spread": spread,
+    "state_action_lag_frames": lags, "findings": findings, "counts": counts, "chunk_size": args.chunk_size,
+    "figures": figures, "media": media_results, "comparison": comparison,
     "timings_s": {k: round(v, 4) for k, v in timings.items()},
 }
 write_json(out_dir / "report.json", report)
