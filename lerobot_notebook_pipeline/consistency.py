@@ -181,7 +181,8 @@ def check_video_file(table: Table, camera: str, path: Path, spans: list[tuple[in
     short = [(e, round((stop - start) * table.fps), n) for e, start, stop, n in spans
              if round((stop - start) * table.fps) != n]
     out += [finding("video", "error", f"{name} holds {held} frames for this episode (its span in meta/episodes), the "
-                    f"parquet {n}: frames were dropped while encoding, so images and actions are paired wrongly", e)
+                    f"parquet {n}: frames were dropped (lerobot's streaming encoder drops frames when it cannot keep up), "
+                    "so images and actions are paired wrongly", e)
             for e, held, n in short]
     expected = sum(n for *_, n in spans)  # a v3.0 file may hold more episodes than the ones analysed
     if not short and facts["frames"] and (facts["frames"] < expected or (len(spans) == 1 and facts["frames"] != expected)):
