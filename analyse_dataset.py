@@ -19,15 +19,16 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Summarise a LeRobotDataset, check its quality, and plot it.")
 parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
 parser.add_argument("--episodes", default="all", help="episodes to analyse: 3 | 0,3,7 | 0:5 | all")
 parser.add_argument("--output-dir", default=None, help="where the report goes (default outputs/analysis/<dataset>)")
-parser.add_argument("--chunk-size", type=int, default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget of each animation file (GIF, MP4)")
-parser.add_argument("--animate-episode", type=int, default=None, help="episode to animate (default: the first analysed)")
+parser.add_argument("--chunk-size", type=flags.int_in(1, 100_000), default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget of each animation file (GIF, MP4)")
+parser.add_argument("--animate-episode", type=flags.non_negative_int, default=None, help="episode to animate (default: the first analysed)")
 parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP4 (the fastest run)")
 parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
                     help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
@@ -37,8 +38,9 @@ args = parse_args(parser)
 # %% [markdown]
 # ## Open the dataset
 #
-# A local folder or a hub repo id. Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`)
-# are converted once with lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
+# A local folder or a hub repo id. Its metadata and data files are checked first (a damaged file is named, with the
+# fix). Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`) are converted once with
+# lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
 
 # %%
 import time
@@ -47,11 +49,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, frames, media, plots, stats
+from lerobot_notebook_pipeline import checks, frames, media, plots, preflight, stats
 from lerobot_notebook_pipeline.convert import v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
 
@@ -59,14 +61,21 @@ pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
 
 repo_id, root = resolve_dataset(args.dataset)
+name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
+out_path = check_output_dir(Path("outputs/analysis") / name if args.output_dir is None else args.output_dir,
+                            args.overwrite)
 if root is None:  # a hub id that is not cached yet: let lerobot download it
     root = Path(open_dataset(args.dataset).root)
+info = preflight.check_dataset(root)
 source_root = root
 root, converted = v30_root(root, overwrite=args.overwrite)
-name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/analysis") / name, args.overwrite)
-info = stats.read_info(root)
+if converted:
+    info = stats.read_info(root)
 selected = parse_episode_spec(args.episodes, int(info["total_episodes"]))
+if args.animate_episode is not None and args.animate_episode not in selected:
+    raise UserError(f"--animate-episode {args.animate_episode} is not among the analysed episodes: pick one of "
+                    f"{selected[:10]}{' ...' if len(selected) > 10 else ''}")
+out_dir = prepare_output_dir(out_path, args.overwrite)
 print(f"dataset: {root}{f'  (converted from {source_root})' if converted else ''}")
 print(f"report:  {out_dir}")
 
@@ -81,7 +90,8 @@ timings = {}
 start = time.perf_counter()
 table = stats.load_table(root, None if args.episodes == "all" else selected)
 if not len(table.episodes):
-    raise UserError(f"no frames found for episodes {args.episodes} in {root}: check --episodes")
+    raise UserError(f"the data files of '{root}' hold no frames of episodes {args.episodes}, although meta/episodes "
+                    "lists them: the dataset is damaged; record or download it again")
 summary = stats.summary(table)
 features = stats.features_table(info)
 cameras = stats.cameras_table(table)
@@ -170,8 +180,6 @@ if has_action:
 
 # %%
 focus = args.animate_episode if args.animate_episode is not None else int(table.episodes[0])
-if focus not in table.episodes:
-    raise UserError(f"--animate-episode {focus} is not among the analysed episodes: pick one of {table.episodes.tolist()[:10]}")
 if has_action:
     show(plots.action_vs_state(table, focus), "action_vs_state.png")
 

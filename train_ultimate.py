@@ -20,48 +20,58 @@
 # Parameters: the defaults are the `make demo` settings (flags from the terminal, $LNP_ARGS in tests).
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="The whole loop: data, analysis, training, rollout video, numbers.")
 parser.add_argument("--output-dir", default="outputs/demo", help="everything this run makes goes here")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output-dir")
 parser.add_argument("--dataset", default=None, help="use this dataset (folder or hub id) instead of recording one")
-parser.add_argument("--episodes", type=int, default=20, help="scripted demonstrations to record")
-parser.add_argument("--cube-pose", type=float, nargs=2, default=[0.1, 0.5], metavar=("X", "Y"),
+parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=20, help="scripted demonstrations to record")
+parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=[0.1, 0.5], metavar=("X", "Y"),
                     help="fixed cube position for recording and for the trained-position rollouts")
-parser.add_argument("--image-size", type=int, nargs=2, default=[96, 128], metavar=("H", "W"))
-parser.add_argument("--episode-length", type=int, default=400, help="frames per demonstration (50 fps)")
+parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=[96, 128], metavar=("H", "W"))
+parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=400, help="frames per demonstration (50 fps)")
 parser.add_argument("--policies", default="act", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
-parser.add_argument("--steps", type=int, default=3500, help="training steps per policy")
-parser.add_argument("--time-budget-min", type=float, default=22.0, help="stop training after this many minutes")
-parser.add_argument("--val-fraction", type=float, default=0.1)
-parser.add_argument("--eval-episodes", type=int, default=5, help="rollouts at the trained cube position")
-parser.add_argument("--nearby-radii", type=float, nargs="*", default=[0.02, 0.05],
+parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=3500, help="training steps per policy")
+parser.add_argument("--time-budget-min", type=flags.minutes, default=22.0, help="stop training after this many minutes")
+parser.add_argument("--val-fraction", type=flags.fraction, default=0.1)
+parser.add_argument("--eval-episodes", type=flags.int_in(1, 100_000), default=5, help="rollouts at the trained cube position")
+parser.add_argument("--nearby-radii", type=flags.float_in(0.0, 0.3), nargs="*", default=[0.02, 0.05],
                     help="also roll out with the cube moved this far (m) from the trained position")
-parser.add_argument("--nearby-episodes", type=int, default=6, help="rollouts per nearby radius")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget of each video and GIF")
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--nearby-episodes", type=flags.int_in(1, 100_000), default=6, help="rollouts per nearby radius")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget of each video and GIF")
+parser.add_argument("--seed", type=flags.int_in(0, flags.MAX_SEED - 2000), default=0)
 args = parse_args(parser)
 
 # %% [markdown]
 # ## 0. Set-up
 #
 # Every artefact of this run lives under one folder. An earlier run there is kept unless you ask for
-# `--overwrite`.
+# `--overwrite`, and even then it is only deleted once this run has ended well. Every setting is checked here,
+# before the first step runs.
 
 # %%
 import json
 import time
 
+from lerobot_notebook_pipeline import preflight
+from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.sim_env import check_on_table
 from lerobot_notebook_pipeline.steps import run_step, show
 
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
 if unknown or not policies:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
+check_on_table(args.cube_pose)
+if args.dataset:
+    _, dataset_root = resolve_dataset(args.dataset)
+    if dataset_root is not None:
+        preflight.check_dataset(dataset_root, videos=True)
 out = prepare_output_dir(args.output_dir, args.overwrite)
 cube = [str(v) for v in args.cube_pose]
 timings: dict[str, float] = {}

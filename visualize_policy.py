@@ -21,6 +21,7 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Roll out a trained policy in simulation (or replay it open loop on a "
@@ -28,26 +29,26 @@ parser = argparse.ArgumentParser(description="Roll out a trained policy in simul
 parser.add_argument("--policy-path", required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
 parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
                     help="sim env (default: the training data's task, else guessed from the policy's state size)")
-parser.add_argument("--episodes", type=int, default=3, help="number of rollout episodes")
-parser.add_argument("--seed", type=int, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
-parser.add_argument("--max-steps", type=int, default=None, help="episode length (default: the env's, 400 for aloha)")
+parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=3, help="number of rollout episodes")
+parser.add_argument("--seed", type=flags.seed, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
+parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="episode length (default: the env's, 400 for aloha)")
 parser.add_argument("--output-dir", default=None, help="default outputs/rollouts/<run name>")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget for each video and the GIF")
-parser.add_argument("--num-envs", type=int, default=1, help="parallel envs (gymnasium vector env, subprocesses)")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget for each video and the GIF")
+parser.add_argument("--num-envs", type=flags.int_in(1, 64), default=1, help="parallel envs (gymnasium vector env, subprocesses)")
 parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
                     help="aloha render settings (default: those of the training data, else fast)")
-parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
+parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
                     help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
-parser.add_argument("--pose-radius", type=float, default=None, metavar="R",
+parser.add_argument("--pose-radius", type=flags.float_in(0.0, 0.3), default=None, metavar="R",
                     help="aloha, with --cube-pose: draw each episode's object position uniformly within +/-R (m) of it")
-parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None, metavar=("H", "W"),
                     help="aloha render size (default: the training data's, else 480 640)")
-parser.add_argument("--gif-fps", type=float, default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
+parser.add_argument("--gif-fps", type=flags.float_in(0.1, 100.0), default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
 parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
-parser.add_argument("--episode", type=int, default=0, help="open-loop mode: which episode of --dataset")
+parser.add_argument("--episode", type=flags.non_negative_int, default=0, help="open-loop mode: which episode of --dataset")
 parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-parser.add_argument("--threads", type=int, default=1,
+parser.add_argument("--threads", type=flags.threads, default=1,
                     help="torch CPU threads (1: with MuJoCo's software renderer on the same cores, 2 made ACT "
                     "chunks 40x slower on a 2-core machine)")
 parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
@@ -70,17 +71,20 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lerobot_notebook_pipeline import openloop, rollout
+from lerobot_notebook_pipeline import openloop, preflight, rollout
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.inference import LatencyLog
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
-from lerobot_notebook_pipeline.runtime import UserError, pick_device
+from lerobot_notebook_pipeline.runtime import pick_device
+from lerobot_notebook_pipeline.sim_env import check_on_table
 
-if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0 or args.threads < 1 or args.gif_fps <= 0:
-    raise UserError("--episodes, --num-envs and --threads must be at least 1, --max-mb and --gif-fps positive: fix the flag")
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
+preflight.check_checkpoint(policy_dir)
+device = pick_device(args.device)
+if args.cube_pose:
+    check_on_table(args.cube_pose)
 if OPEN_LOOP:
     openloop.check_episode(args.dataset, args.episode)
     suffix = f"openloop_ep{args.episode}"
@@ -108,8 +112,7 @@ print("writing to", out_dir)
 # %%
 import torch
 
-torch.set_num_threads(max(1, args.threads))
-device = pick_device(args.device)
+torch.set_num_threads(args.threads)
 loaded = rollout.load_policy(policy_dir, device)
 n_params = sum(p.numel() for p in loaded.policy.parameters())
 print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")

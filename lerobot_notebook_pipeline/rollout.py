@@ -426,12 +426,16 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
     """
     settings = settings or {}
     if pose_radius is not None and (cube_pose is None or pose_radius < 0):
-        raise UserError("--pose-radius needs --cube-pose X Y and a radius >= 0: add --cube-pose or drop --pose-radius")
+        raise UserError(f"--pose-radius {pose_radius:g} needs --cube-pose X Y (the centre) and a radius >= 0: add "
+                        "--cube-pose or drop --pose-radius")
     kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
     if spec.family != "aloha":
-        if cube_pose or image_size or render_quality:
-            raise UserError("--cube-pose, --pose-radius, --image-size and --render-quality apply to the aloha envs "
-                            "only: drop them")
+        given = [flag for flag, value in (("--cube-pose", cube_pose), ("--pose-radius", pose_radius),
+                                          ("--image-size", image_size), ("--render-quality", render_quality))
+                 if value is not None]
+        if given:
+            raise UserError(f"{' and '.join(given)} apply to the aloha envs only, not {spec.name}: drop "
+                            f"{'it' if len(given) == 1 else 'them'}")
         return kwargs
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))

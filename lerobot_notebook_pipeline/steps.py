@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from .files import REPO_ROOT
 from .runtime import UserError, display_image
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def script_command(script: str, args: list[str]) -> list[str]:
@@ -28,18 +27,41 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail = ""
-    while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns still redraw in place
-        text = decoder.decode(chunk)
-        tail = (tail + text)[-4000:]
-        if not quiet:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-    code = process.wait()
+    try:
+        while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns redraw in place
+            text = decoder.decode(chunk)
+            tail = (tail + text)[-4000:]
+            if not quiet:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        code = process.wait()
+    finally:
+        stop_process(process)
     if code != 0:
-        lines = [line.strip() for line in tail.replace("\r", "\n").splitlines() if line.strip()]
-        last = lines[-1] if lines else ""
-        raise UserError(f"{script} stopped with exit code {code} ({last[:200]}): run it on its own to see the full output")
+        raise UserError(step_failure(script, code, tail))
     return time.perf_counter() - start
+
+
+def stop_process(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """End a child that is still running (the caller failed or was stopped): SIGTERM, then SIGKILL after grace_s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def step_failure(script: str, code: int, output: str) -> str:
+    """The one-line message for a failed step: the child's own `error:` line in full, else its last line."""
+    lines = [line.strip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    if errors:
+        return f"{script}: {errors[-1][len('error: '):]}"
+    last = lines[-1] if lines else "no output"
+    return f"{script} stopped with exit code {code} ({last}): run it on its own to see the full output"
 
 
 def show(path: str | Path) -> None:
