@@ -13,6 +13,7 @@ from .runtime import UserError
 
 DATASET_FIX = "record or download the dataset again"
 CHECKPOINT_FIX = "pass another checkpoint, or train again"
+SIM_SETTINGS_FIX = "delete it (the sim settings then come from the flags) or record the dataset again"
 
 
 def json_problem(path: Path) -> str | None:
@@ -55,8 +56,7 @@ def check_dataset(root: str | Path, videos: bool = False) -> dict:
     if int(info["total_episodes"]) < 1:
         raise UserError(f"'{root}' holds no episodes (total_episodes is 0 in meta/info.json): record some first")
     if (root / "meta" / "sim_settings.json").exists():
-        read_json_file(root / "meta" / "sim_settings.json", "delete it (the sim settings then come from the flags) "
-                       "or record the dataset again")
+        read_json_file(root / "meta" / "sim_settings.json", SIM_SETTINGS_FIX)
     if not str(info["codebase_version"]).startswith("v3"):
         return info
     episodes = episode_rows(root)

@@ -434,8 +434,9 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
                                           ("--image-size", image_size), ("--render-quality", render_quality))
                  if value is not None]
         if given:
-            raise UserError(f"{' and '.join(given)} apply to the aloha envs only, not {spec.name}: drop "
-                            f"{'it' if len(given) == 1 else 'them'}")
+            one = len(given) == 1
+            raise UserError(f"{' and '.join(given)} {'applies' if one else 'apply'} to the aloha envs only, not "
+                            f"{spec.name}: drop {'it' if one else 'them'}")
         return kwargs
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))

@@ -9,7 +9,6 @@ turns shadows and multisampling off; ``"stock"`` keeps gym-aloha's visual settin
 from __future__ import annotations
 
 import atexit
-import json
 import weakref
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .files import write_json
+from .preflight import SIM_SETTINGS_FIX, read_json_file
 from .runtime import UserError
 
 TASKS = ("transfer_cube", "insertion")
@@ -228,7 +228,7 @@ def read_sim_settings(root: str | Path) -> dict | None:
     path = Path(root) / SIM_SETTINGS_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    return read_json_file(path, SIM_SETTINGS_FIX)
 
 
 def env_from_settings(settings: dict, max_steps: int | None = None):

@@ -72,13 +72,13 @@ def test_other_errors_keep_their_traceback(tmp_path):
 
 
 def test_prepare_output_dir_refuses_to_overwrite(tmp_path):
-    target = tmp_path / "out"
+    target = prepare_output_dir(tmp_path / "out", overwrite=False)
     write_json(target / "keep.json", {"a": 1})
     with pytest.raises(UserError, match="--overwrite"):
         prepare_output_dir(target, overwrite=False)
     assert json.loads((target / "keep.json").read_text()) == {"a": 1}
     prepare_output_dir(target, overwrite=True)
-    assert list(target.iterdir()) == []
+    assert [p.name for p in target.iterdir()] == [".lnp-output"]
 
 
 def test_existing_local_folder_is_not_a_repo_id(tmp_path, monkeypatch):

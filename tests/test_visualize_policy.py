@@ -140,6 +140,7 @@ def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, 
 def test_refuses_to_overwrite_without_flag(tiny_aloha_policy, tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
+    (out / ".lnp-output").touch()  # an earlier output of ours: only such a folder is ever replaced
     (out / "keep.txt").write_text("user data")
     result = run_script("--policy-path", tiny_aloha_policy, "--output-dir", out, "--device", "cpu")
     assert result.returncode == 2 and "--overwrite" in result.stderr
