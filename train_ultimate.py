@@ -58,6 +58,7 @@ import time
 
 from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.data import resolve_dataset
+from lerobot_notebook_pipeline.episodes import split_episodes
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim_env import check_on_table
@@ -68,6 +69,8 @@ unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
 if unknown or not policies:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
 check_on_table(args.cube_pose)
+if not args.dataset:  # train.py will hold out this share of the recorded episodes: check it can, before recording
+    split_episodes(list(range(args.episodes)), args.val_fraction, args.seed)
 if args.dataset:
     _, dataset_root = resolve_dataset(args.dataset)
     if dataset_root is not None:

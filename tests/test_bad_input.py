@@ -183,6 +183,8 @@ CASES = [
     ("pose-radius", VIS, [*VIS_ARGS, "--pose-radius", "-0.01"], "argument --pose-radius"),
     # orchestrating scripts check their own flags before the first step
     ("story-nearby-radii", STORY, ["--nearby-radii", "-0.01"], "argument --nearby-radii"),
+    ("story-cannot-hold-out", STORY, ["--episodes", "1", "--output-dir", "earlier", "--overwrite"],
+     "need at least 2 episodes to hold some out"),
     ("compare-eval-episodes", COMPARE, ["--dataset", "{ds}", "--eval-episodes", "0"], "argument --eval-episodes"),
     ("one-flag-named", VIS, [*VIS_ARGS, "--env", "pusht", "--image-size", "48", "64"],
      "--image-size applies to the aloha envs only"),
