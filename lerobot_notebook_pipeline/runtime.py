@@ -60,21 +60,22 @@ _exit_state = {"hooks": False, "failed": False}
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """Parse CLI flags; in a notebook ignore the kernel's argv (defaults apply, or flags from $LNP_ARGS).
 
-    A bad flag value is one line (`error: argument --flag: ...`). From a terminal it also installs the hooks that
-    turn a UserError, Ctrl-C or SIGTERM into a one-line message and exit code 2, and that run on_exit callbacks.
+    A bad flag value is one line (`error: argument --flag: ...`). A script run from a terminal (flags from sys.argv)
+    also gets the hooks that turn a UserError, Ctrl-C or SIGTERM into one line and exit code 2, and run on_exit.
     """
     parser.error = _flag_error
     if in_notebook():
         if argv is None:
             argv = shlex.split(os.environ.get("LNP_ARGS", ""))  # how tests pass tiny settings to a notebook
         return parser.parse_args(argv)
-    install_exit_hooks()
+    if argv is None:
+        install_exit_hooks()
     return parser.parse_args(argv)
 
 
 def _flag_error(message: str):
-    """argparse's error(): one line naming the flag (a UserError in a notebook, where exiting would kill the kernel)."""
-    if in_notebook():
+    """argparse's error(): one line naming the flag; a UserError where exiting is not ours to do (a notebook)."""
+    if not _exit_state["hooks"]:
         raise UserError(message)
     fail(f"{message} (see --help)")
 
