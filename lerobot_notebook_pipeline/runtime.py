@@ -74,10 +74,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
 
 
 def _flag_error(message: str):
-    """argparse's error(): one line naming the flag; a UserError where exiting is not ours to do (a notebook)."""
-    if not _exit_state["hooks"]:
-        raise UserError(message)
-    fail(f"{message} (see --help)")
+    """argparse's error() as a UserError naming the flag: one line from a terminal, an exception in a notebook."""
+    raise UserError(f"{message} (see --help)")
 
 
 def install_exit_hooks() -> None:
