@@ -82,7 +82,6 @@ from lerobot_notebook_pipeline.sim_env import check_on_table
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
 preflight.check_checkpoint(policy_dir)
-device = pick_device(args.device)
 if args.cube_pose:
     check_on_table(args.cube_pose)
 if OPEN_LOOP:
@@ -98,8 +97,9 @@ else:
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix),
-                             args.overwrite)
+device = pick_device(args.device)
+out_dir = prepare_output_dir(args.output_dir if args.output_dir is not None else
+                             Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix), args.overwrite)
 print("writing to", out_dir)
 
 # %% [markdown]
