@@ -114,8 +114,8 @@ def _user_error_hook(kind, value, tb) -> None:
     if issubclass(kind, UserError):
         fail(str(value))
     if issubclass(kind, KeyboardInterrupt):
-        fail(f"stopped by {value.args[0] if value.args else 'Ctrl-C'} before the end: nothing half-written was "
-             "kept and any earlier output is as it was; run the command again to redo it")
+        fail(f"stopped by {value.args[0] if value.args else 'Ctrl-C'} before the end; any earlier output is as it "
+             "was: run the command again to redo it")
     _exit_state["failed"] = True  # a bug: the traceback follows, then atexit puts earlier outputs back
     sys.__excepthook__(kind, value, tb)
 
