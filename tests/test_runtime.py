@@ -157,3 +157,12 @@ def test_only_folders_we_made_are_ever_replaced(tmp_path, make):
     with pytest.raises(UserError, match=".git folder" if make == "git" else "did not make"):
         prepare_output_dir(target, overwrite=True)
     assert (target / (".git" if make == "git" else "main.py")).exists()
+
+
+def test_a_nearly_full_disk_is_refused_before_any_work(tmp_path, monkeypatch):
+    from lerobot_notebook_pipeline import files
+
+    monkeypatch.setattr(files, "MIN_FREE_MB", 10**12)  # more than any disk has free: this one counts as full
+    with pytest.raises(UserError, match="MB free on the disk of"):
+        prepare_output_dir(tmp_path / "out", overwrite=False)
+    assert not (tmp_path / "out").exists()
