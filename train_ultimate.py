@@ -63,6 +63,7 @@ args = parse_args(parser)
 # %%
 import json
 import time
+from collections import Counter
 
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
@@ -198,7 +199,7 @@ for policy in policies:
 
 # %%
 for policy in policies:
-    metrics = results[policy]["trained_position"]
+    metrics = results[policy]["demo_spread"]
     video = metrics["media"].get("best_video") or metrics["media"]["gif"]
     print(f"{policy}: {video}")
     show(metrics["media"]["gif"])
@@ -242,11 +243,12 @@ for policy in policies:
     print(f"{policy}: with the cube within the demonstrations' spread it succeeded {format_rate(taught)}.")
     moved = {setting: m for setting, m in results[policy].items() if setting != "demo_spread"}
     for setting, metrics in moved.items():
-        print(f"  cube {setting.replace('moved_', 'moved ')}: {format_rate(metrics)}")
-    failures = {k: v for r in [taught, *moved.values()] for k, v in (r.get("stages") or {}).items() if k != "handed over"}
+        print(f"  cube {setting.replace('moved_', 'moved ').replace('cm', ' cm')} away: {format_rate(metrics)}")
+    failures = sum((Counter(r.get("stages") or {}) for r in [taught, *moved.values()]), Counter())
+    failures.pop("handed over", None)
     if failures:
-        worst = max(failures, key=failures.get)
-        print(f"  most failures stopped at: {worst} ({failures[worst]} of {sum(failures.values())})")
+        worst, count = failures.most_common(1)[0]
+        print(f"  most failures stopped at: {worst} ({count} of {failures.total()})")
     if taught["successes"] < 0.8 * taught["episodes"]:
         print("  next: it is not reliable even where it was taught; train longer (--steps) or record more "
               "demonstrations (--episodes)")
