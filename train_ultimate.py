@@ -105,7 +105,7 @@ else:
 # %% [markdown]
 # ## 2. Understand it: summary, plots and quality checks
 #
-# Before spending half an hour of CPU on training, look at the data: how many episodes and frames, what the
+# Before spending a quarter of an hour of CPU on training, look at the data: how many episodes and frames, what the
 # joints do, and whether anything is wrong (frozen joints, gripper chatter, jumps, too little diversity).
 
 # %%

@@ -31,7 +31,7 @@ parser = argparse.ArgumentParser(description="Roll out a trained policy in simul
 parser.add_argument("--policy-path", required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
 parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
                     help="sim env (default: the training data's task, else guessed from the policy's state size)")
-parser.add_argument("--episodes", type=int, default=3, help="number of rollout episodes")
+parser.add_argument("--episodes", type=int, default=3, help="number of rollout episodes (--pose-grid: one per position)")
 parser.add_argument("--seed", type=int, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
 parser.add_argument("--max-steps", type=int, default=None, help="episode length (default: the env's, 400 for aloha)")
 parser.add_argument("--output-dir", default=None, help="default outputs/rollouts/<run name>")
