@@ -39,7 +39,7 @@ test: $(STAMP)
 
 # JupyterLab with jupytext's pairing: open train.py and it is the notebook paired with train.ipynb.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync $(SCRIPTS)

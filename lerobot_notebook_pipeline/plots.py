@@ -144,6 +144,21 @@ def frame_grid(images: dict, max_rows: int = 8):
     return fig
 
 
+def augmentation_grid(rows: list[list]):
+    """Rows of images (C, H, W in [0, 1]): the original first, then its augmented versions."""
+    cols = max(len(r) for r in rows)
+    fig, axes = _figure(len(rows), cols, width=2.0, height=1.6)
+    for r, images in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r * cols + c]
+            ax.axis("off")
+            if c < len(images):
+                ax.imshow(np.asarray(images[c].permute(1, 2, 0).clamp(0, 1)))
+                if r == 0:
+                    ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=8)
+    return fig
+
+
 def start_state_spread(table: Table, max_dims: int = 32):
     """Where every episode starts, per joint, against the joint's full range in the dataset."""
     key = STATE if STATE in table.columns else ACTION
