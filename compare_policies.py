@@ -51,6 +51,7 @@ from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, wr
 from lerobot_notebook_pipeline.plots import show
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import run_step
+from lerobot_notebook_pipeline.success import format_stages
 
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 if not policies or set(policies) - {"act", "diffusion", "smolvla"}:
@@ -93,12 +94,18 @@ for policy in policies:
 # %% [markdown]
 # ## 3. Side by side
 #
-# Success is the simulator's own verdict; "keeps up" means every `select_action` call, including the ones that
-# compute a new action chunk, fits within one control period of the env.
+# Success is the simulator's own verdict, with its count and Wilson 95% interval: with a handful of rollouts the
+# interval is wide, and two policies whose intervals overlap are not shown to differ. "Start states" counts the
+# distinct initial cube positions (identical rollouts of a deterministic policy count once). "Keeps up" means
+# every `select_action` call, including the ones that compute a new action chunk, fits within one control period
+# of the env.
 
 # %%
 table = compare.markdown_table(rows)
 print(table)
+for row in rows:
+    if row.get("stages"):
+        print(f"{row['policy']}: furthest stage: {format_stages(row['stages'])}")
 write_atomic(out / "comparison.md", table)
 write_json(out / "comparison.json", {"split": {"train": train_episodes, "val": val_episodes}, "rows": rows})
 action_names = info["features"]["action"].get("names")

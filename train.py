@@ -47,7 +47,8 @@ parser.add_argument("--cache-frames", action=argparse.BooleanOptionalAction, def
                     help="decode every frame once into memory (fast on CPU for small datasets)")
 parser.add_argument("--image-noise-std", type=flags.float_in(0.0, 1.0), default=0.0, help="Gaussian pixel noise, in [0,1] units")
 parser.add_argument("--image-transforms", default="none",
-                    help="lerobot ImageTransforms: none | default | a list such as brightness,contrast,sharpness")
+                    help="lerobot's image augmentations: none | default (colour, sharpness, affine) | robotics (noise, "
+                         "blur, JPEG, shadow, dropout, gamma, white balance) | a list such as brightness,shadow")
 parser.add_argument("--action-noise-std", type=flags.float_in(0.0, 10.0), default=0.0,
                     help="Gaussian noise on target actions, in normalised units (stds for ACT)")
 parser.add_argument("--save-every", type=flags.positive_int, default=None, help="checkpoint every N steps (default steps/4)")
@@ -56,7 +57,7 @@ parser.add_argument("--val-every", type=flags.positive_int, default=None, help="
 parser.add_argument("--val-samples", type=flags.int_in(1, 1_000_000), default=64, help="held-out samples per validation")
 parser.add_argument("--log-every", type=flags.positive_int, default=10)
 parser.add_argument("--vlm-model-name", default=None, help="SmolVLA backbone: hub id or local folder")
-parser.add_argument("--pretrained-backbone", action="store_true", help="ACT: start the ResNet from ImageNet weights")
+parser.add_argument("--pretrained-backbone", action="store_true", help="ACT and Diffusion: start the ResNet from ImageNet weights")
 parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="set any policy config field, e.g. --set chunk_size=20 --set kl_weight=5 (repeatable)")
 parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline without a key/network)")
@@ -238,6 +239,17 @@ if val_episodes:
     val_cache = training.FrameCache(val_ds, progress=False)
     val_positions = training.validation_positions(len(val_cache), args.val_samples)
 camera_keys = list(meta.camera_keys)
+
+# %% [markdown]
+# What the augmentation does to the pictures: the first frame of each camera, then a few augmented versions, in
+# `augmentation_preview.png`. If a person could no longer tell where the cube is, the policy cannot either.
+
+# %%
+if image_transforms is not None and camera_keys and rank == 0:
+    first = open_dataset(args.dataset, episodes=train_episodes[:1])[0]
+    rows = [[first[key], *training.augmented_samples(first[key], image_transforms, 4, args.seed)]
+            for key in camera_keys]
+    plots.show(plots.augmentation_grid(rows), run_dir / "augmentation_preview.png")
 
 
 def batches(start_step):

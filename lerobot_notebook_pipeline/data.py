@@ -44,7 +44,7 @@ def open_dataset(spec: str | Path, episodes: list[int] | None = None, delta_time
     if root is not None:
         version = read_info(root).get("codebase_version", "?")
         if not str(version).startswith("v3"):
-            raise UserError(f"'{root}' is a {version} dataset; lerobot 0.4.4 reads v3.0: convert it with "
+            raise UserError(f"'{root}' is a {version} dataset; lerobot 0.6 reads v3.0: convert it with "
                             "lerobot_notebook_pipeline.convert.convert_to_v30 (analyse_dataset.py does this for you)")
     return LeRobotDataset(repo_id, root=root, episodes=episodes, delta_timestamps=delta_timestamps,
                           image_transforms=image_transforms, video_backend=video_backend())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -71,3 +73,37 @@ def show(path: str | Path) -> None:
         raise UserError(f"expected {path} to exist: the step that writes it did not run to the end")
     if not display_image(path):
         print(f"[figure] {path}")
+
+
+def measured_step_s(metrics_jsonl: str | Path) -> tuple[int, float] | None:
+    """(step, seconds per step) from train.py's metrics.jsonl once it logged two windows (the first one warms up)."""
+    path = Path(metrics_jsonl)
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
+    timed = [row for row in rows if "step_s" in row]
+    return (int(timed[-1]["step"]), float(timed[-1]["step_s"])) if len(timed) >= 2 else None
+
+
+def eta_line(step: int, step_s: float, total_steps: int, elapsed_s: float, rest_s: float) -> str:
+    """One line: the measured s/step, the training time it implies and when the whole run should end."""
+    left_s = (total_steps - step) * step_s + rest_s
+    end = time.strftime("%H:%M", time.localtime(time.time() + left_s))
+    return (f"[eta] training at {step_s:.2f} s/step: {total_steps} steps take about {total_steps * step_s / 60:.0f} min; "
+            f"the whole run should take about {(elapsed_s + left_s) / 60:.0f} min (done near {end})")
+
+
+def print_eta_once_measured(metrics_jsonl: str | Path, total_steps: int, started: float, rest_s: float,
+                            poll_s: float = 2.0) -> threading.Event:
+    """Watch a training run's metrics.jsonl in the background and print eta_line once; set the event to stop."""
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(poll_s):
+            measured = measured_step_s(metrics_jsonl)
+            if measured:
+                print("\n" + eta_line(*measured, total_steps, time.perf_counter() - started, rest_s), flush=True)
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return stop
