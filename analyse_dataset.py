@@ -19,15 +19,16 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Summarise a LeRobotDataset, check its quality, and plot it.")
 parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
 parser.add_argument("--episodes", default="all", help="episodes to analyse: 3 | 0,3,7 | 0:5 | all")
 parser.add_argument("--output-dir", default=None, help="where the report goes (default outputs/analysis/<dataset>)")
-parser.add_argument("--chunk-size", type=int, default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget of each animation file (GIF, MP4)")
-parser.add_argument("--animate-episode", type=int, default=None, help="episode to animate (default: the first analysed)")
+parser.add_argument("--chunk-size", type=flags.int_in(1, 100_000), default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget of each animation file (GIF, MP4)")
+parser.add_argument("--animate-episode", type=flags.non_negative_int, default=None, help="episode to animate (default: the first analysed)")
 parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP4 (the fastest run)")
 parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
                     help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
@@ -39,9 +40,10 @@ args = parse_args(parser)
 # %% [markdown]
 # ## Open the dataset
 #
-# A local folder or a hub repo id. Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`)
-# are converted once with lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
-# A v2.1 dataset the converter cannot take (videos missing, say) is read as it is: its tables need no video.
+# A local folder or a hub repo id. Its metadata and data files are checked first (a damaged file is named, with the
+# fix). Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`) are converted once with
+# lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched. A v2.1 dataset the
+# converter cannot take (videos missing, say) is read as it is: its tables need no video.
 #
 # With `--compare REFERENCE` the reference (the data the policy was trained on) is opened the same way, and must
 # describe the same robot with the same features.
@@ -53,11 +55,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, consistency, drift, frames, media, plots, scores, stats
+from lerobot_notebook_pipeline import checks, consistency, drift, frames, media, plots, preflight, scores, stats
 from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
 from lerobot_notebook_pipeline.sim_env import read_sim_settings
@@ -67,13 +69,12 @@ pd.set_option("display.max_columns", 12)
 
 
 def local_root(spec: str, flag: str) -> tuple[str, Path, Path, bool]:
-    """(repo id, folder to analyse, folder given, whether it was converted) of a dataset folder or hub id."""
-    try:
-        repo_id, root = resolve_dataset(spec)
-    except UserError as err:
-        raise UserError(f"{flag} {spec}: {err}") from None
+    """(repo id, folder to analyse, folder given, whether it was converted) of a dataset folder or hub id, after
+    checking its metadata and data files."""
+    repo_id, root = dataset_id(spec, flag)
     if root is None:  # a hub id that is not cached yet: let lerobot download it
         root = Path(open_dataset(spec).root)
+    preflight.check_dataset(root)
     problems = [] if is_v30(root) else conversion_problems(root)
     if problems:
         log.info("reading %s as it is, without converting it to v3.0 (%s)", root, "; ".join(problems))
@@ -82,6 +83,18 @@ def local_root(spec: str, flag: str) -> tuple[str, Path, Path, bool]:
     return repo_id, analysed, root, converted
 
 
+def dataset_id(spec: str, flag: str):
+    """(repo id, local folder or None) of a dataset spec, with errors that name the flag."""
+    try:
+        return resolve_dataset(spec)
+    except UserError as err:
+        raise UserError(f"{flag} {spec}: {err}") from None
+
+
+repo_id, _ = dataset_id(args.dataset, "--dataset")
+name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
+out_path = check_output_dir(Path("outputs/analysis") / name if args.output_dir is None else args.output_dir,
+                            args.overwrite)
 repo_id, root, source_root, converted = local_root(args.dataset, "--dataset")
 reference_root = None
 if args.compare:
@@ -90,10 +103,12 @@ if args.compare:
     if differ:
         raise UserError(f"--compare {args.compare} records another robot or other features ({'; '.join(differ)}): "
                         "compare against the dataset this robot's policy was trained on")
-name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/analysis") / name, args.overwrite)
 info = stats.read_info(root)
 selected = parse_episode_spec(args.episodes, int(info["total_episodes"]))
+if args.animate_episode is not None and args.animate_episode not in selected:
+    raise UserError(f"--animate-episode {args.animate_episode} is not among the analysed episodes: pick one of "
+                    f"{selected[:10]}{' ...' if len(selected) > 10 else ''}")
+out_dir = prepare_output_dir(out_path, args.overwrite)
 print(f"dataset: {root}{f'  (converted from {source_root})' if converted else ''}")
 print(f"report:  {out_dir}")
 
@@ -108,7 +123,8 @@ timings = {}
 start = time.perf_counter()
 table = stats.load_table(root, None if args.episodes == "all" else selected)
 if not len(table.episodes):
-    raise UserError(f"no frames found for episodes {args.episodes} in {root}: check --episodes")
+    raise UserError(f"the data files of '{root}' hold no frames of episodes {args.episodes}, although meta/episodes "
+                    "lists them: the dataset is damaged; record or download it again")
 summary = stats.summary(table)
 features = stats.features_table(info)
 cameras = stats.cameras_table(table)
@@ -228,8 +244,6 @@ if has_action:
 
 # %%
 focus = args.animate_episode if args.animate_episode is not None else int(table.episodes[0])
-if focus not in table.episodes:
-    raise UserError(f"--animate-episode {focus} is not among the analysed episodes: pick one of {table.episodes.tolist()[:10]}")
 if has_action:
     show(plots.action_vs_state(table, focus), "action_vs_state.png")
 

@@ -68,7 +68,7 @@ def run_lerobot(workers):
     cmd = [str(ROOT / ".venv" / "bin" / "lerobot-train"), f"--dataset.repo_id=local/{dataset.name}",
            f"--dataset.root={dataset}", "--dataset.video_backend=pyav", "--policy.type=act",
            "--policy.device=cpu", "--policy.push_to_hub=false", "--wandb.enable=false",
-           f"--batch_size={args.batch_size}", f"--steps={args.steps}", "--log_freq=1", "--eval_freq=0",
+           f"--batch_size={args.batch_size}", f"--steps={args.steps}", "--log_freq=1", "--env_eval_freq=0",
            f"--save_freq={args.steps}", f"--num_workers={workers}", "--seed=1000",
            f"--output_dir={work / f'lerobot_run_{workers}'}", *[lerobot_flag(k, v) for k, v in fields.items()]]
     wall, text = run(cmd)

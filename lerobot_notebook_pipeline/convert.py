@@ -49,7 +49,7 @@ def conversion_problems(src_root: str | Path) -> list[str]:
 def convert_to_v30(src_root: str | Path, dst_root: str | Path, overwrite: bool = False) -> Path:
     """Write a v3.0 copy of the v2.1 dataset at src_root to dst_root (src is left untouched) and return dst_root."""
     from lerobot.datasets.utils import DEFAULT_DATA_FILE_SIZE_IN_MB, DEFAULT_VIDEO_FILE_SIZE_IN_MB
-    from lerobot.datasets.v30 import convert_dataset_v21_to_v30 as v30
+    from lerobot.scripts import convert_dataset_v21_to_v30 as v30
 
     src, dst = Path(src_root), Path(dst_root)
     if not (src / "meta" / "info.json").is_file():

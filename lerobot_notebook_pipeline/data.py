@@ -44,7 +44,7 @@ def open_dataset(spec: str | Path, episodes: list[int] | None = None, delta_time
     if root is not None:
         version = read_info(root).get("codebase_version", "?")
         if not str(version).startswith("v3"):
-            raise UserError(f"'{root}' is a {version} dataset; lerobot 0.4.4 reads v3.0: convert it with "
+            raise UserError(f"'{root}' is a {version} dataset; lerobot 0.6 reads v3.0: convert it with "
                             "lerobot_notebook_pipeline.convert.convert_to_v30 (analyse_dataset.py does this for you)")
     return LeRobotDataset(repo_id, root=root, episodes=episodes, delta_timestamps=delta_timestamps,
                           image_transforms=image_transforms, video_backend=video_backend())
@@ -66,7 +66,7 @@ def create_dataset(root: str | Path, fps: int, features: dict, robot_type: str |
 
     root = Path(root)
     return LeRobotDataset.create(repo_id or f"local/{root.name}", fps=fps, features=features, root=root,
-                                 robot_type=robot_type, use_videos=True)
+                                 robot_type=robot_type, use_videos=True, video_backend=video_backend())
 
 
 def add_episode(dataset, frames: dict[str, np.ndarray], task: str) -> None:

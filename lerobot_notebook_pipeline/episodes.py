@@ -42,7 +42,11 @@ def _parse_spec_text(spec: str, num_episodes: int) -> list[int]:
 
 
 def split_episodes(episodes: list[int], val_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Split episodes into (train, val) with a seeded shuffle; val gets round(fraction*n), at least 1 when fraction>0."""
+    """Split episodes into (train, val) with a seeded shuffle; val gets round(fraction*n), at least 1 when fraction>0.
+
+    lerobot 0.6's `--dataset.eval_split` holds out a fraction per task; ours also takes exact `--val-episodes`, keeps
+    the split in `split.json` so `--resume` and the rollouts use the same one, and scores per-joint action error.
+    """
     if not 0 <= val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     if val_fraction == 0:

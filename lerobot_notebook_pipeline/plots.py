@@ -144,6 +144,21 @@ def frame_grid(images: dict, max_rows: int = 8):
     return fig
 
 
+def augmentation_grid(rows: list[list]):
+    """Rows of images (C, H, W in [0, 1]): the original first, then its augmented versions."""
+    cols = max(len(r) for r in rows)
+    fig, axes = _figure(len(rows), cols, width=2.0, height=1.6)
+    for r, images in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r * cols + c]
+            ax.axis("off")
+            if c < len(images):
+                ax.imshow(np.asarray(images[c].permute(1, 2, 0).clamp(0, 1)))
+                if r == 0:
+                    ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=8)
+    return fig
+
+
 def start_state_spread(table: Table, max_dims: int = 32):
     """Where every episode starts, per joint, against the joint's full range in the dataset."""
     key = STATE if STATE in table.columns else ACTION
@@ -285,4 +300,32 @@ def start_state_scatter(names: list[str], reference: np.ndarray, new: np.ndarray
     ax.set_ylabel("position in the training range", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
     ax.set_title(f"start states: {len(reference)} training and {len(new)} new episodes", fontsize=9)
+
+def pose_heatmap(pose_range, success_grid, training_xy=(), title: str = "", stage_grid=None):
+    """Success per object position on a grid (rows y, columns x) with the training positions marked as dots.
+
+    stage_grid, when given, writes each cell's furthest stage in it.
+    """
+    from matplotlib.figure import Figure
+
+    grid = np.asarray(success_grid, dtype=float)
+    ny, nx = grid.shape
+    x0, x1, y0, y1 = pose_range
+    dx, dy = (x1 - x0) / max(nx - 1, 1), (y1 - y0) / max(ny - 1, 1)
+    extent = (x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2)
+    fig = Figure(figsize=(5.2, 4.4), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(grid, origin="lower", extent=extent, cmap="RdYlGn", vmin=0, vmax=1, aspect="equal")
+    fig.colorbar(image, ax=ax, label="success")
+    if stage_grid is not None:
+        xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+        for j, i in np.ndindex(ny, nx):
+            ax.text(xs[i], ys[j], str(stage_grid[j][i]), ha="center", va="center", fontsize=7)
+    if len(training_xy):
+        xy = np.asarray(training_xy, dtype=float)
+        ax.scatter(xy[:, 0], xy[:, 1], s=10, c="k", marker="o", label="training positions")
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("cube x (m)")
+    ax.set_ylabel("cube y (m)")
+    ax.set_title(title, fontsize=9)
     return fig

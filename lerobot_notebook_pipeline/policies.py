@@ -34,12 +34,14 @@ PRESET_FIELDS = {
         "tiny": {"down_dims": (16, 32), "horizon": 8, "n_action_steps": 4, "n_obs_steps": 2,
                  "drop_n_last_frames": 3, "kernel_size": 3, "n_groups": 4, "diffusion_step_embed_dim": 16,
                  "spatial_softmax_num_keypoints": 8, "num_train_timesteps": 10, "num_inference_steps": 2,
-                 "scheduler_warmup_steps": 10},
+                 "scheduler_warmup_steps": 10, "pretrained_backbone_weights": None,
+                 "use_group_norm": True},
         "cpu": {"down_dims": (64, 128, 256), "horizon": 16, "n_action_steps": 8, "n_obs_steps": 2,
                 "drop_n_last_frames": 7, "diffusion_step_embed_dim": 64, "spatial_softmax_num_keypoints": 16,
                 "noise_scheduler_type": "DDIM", "num_train_timesteps": 100, "num_inference_steps": 10,
-                "scheduler_warmup_steps": 100},
-        "paper": {},
+                "scheduler_warmup_steps": 100, "pretrained_backbone_weights": None, "use_group_norm": True},
+        # lerobot 0.6's Diffusion defaults start from ImageNet weights; random init with group norm works offline.
+        "paper": {"pretrained_backbone_weights": None, "use_group_norm": True},
     },
     "smolvla": {
         # tiny: the random-weight local test backbone (see smolvla_backbone.py); filled in by make_config.
@@ -134,14 +136,16 @@ def make_config(policy_name: str, preset: str = "tiny", overrides: dict | None =
     if policy_name == "smolvla":
         fields.update(_smolvla_fields(preset, vlm_model_name))
     if pretrained_backbone:
-        if policy_name != "act":
-            raise UserError("--pretrained-backbone applies to ACT only: drop it for diffusion/smolvla")
+        if policy_name == "smolvla":
+            raise UserError("--pretrained-backbone applies to ACT and Diffusion: SmolVLA brings its own VLM")
         reason = imagenet_weights_available()
         if reason is not None:
             raise UserError(f"cannot reach torchvision's ImageNet resnet18 weights ({reason}): run without "
                             "--pretrained-backbone (random init), or put resnet18-f37072fd.pth in "
                             "~/.cache/torch/hub/checkpoints")
         fields["pretrained_backbone_weights"] = IMAGENET_WEIGHTS
+        if policy_name == "diffusion":
+            fields["use_group_norm"] = False  # lerobot refuses group norm over pretrained batch-norm weights
     fields.update(overrides or {})
     fields = _check_fields(cls, fields)
     fields["device"] = device
@@ -173,7 +177,7 @@ def _smolvla_fields(preset: str, vlm_model_name: str | None) -> dict:
 
 def check_features(cfg, dataset_meta) -> None:
     """Raise a UserError when the dataset lacks what the policy needs (images or env state, an action)."""
-    from lerobot.datasets.utils import dataset_to_policy_features
+    from lerobot.utils.feature_utils import dataset_to_policy_features
 
     features = dataset_to_policy_features(dataset_meta.features)
     if "action" not in features:
@@ -222,14 +226,10 @@ def make_processors(cfg, dataset_stats=None, pretrained_path: str | Path | None 
 
 
 def load_config(pretrained_dir: str | Path, device: str | None = None):
-    """The policy config saved in a pretrained_model folder."""
+    """The policy config saved in a pretrained_model folder (any policy type lerobot knows, not only ours)."""
+    import lerobot.policies  # noqa: F401  registers every policy config type (act, pi0, groot, xvla, ...)
     from lerobot.configs.policies import PreTrainedConfig
 
-    saved = Path(pretrained_dir) / "config.json"
-    if saved.is_file():  # register the config class (lerobot only knows the ones already imported)
-        kind = json.loads(saved.read_text()).get("type")
-        if kind in POLICIES:
-            config_class(kind)
     cfg = PreTrainedConfig.from_pretrained(str(pretrained_dir))
     if device is not None:
         cfg.device = device

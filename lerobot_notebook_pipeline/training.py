@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .files import write_json
-from .runtime import UserError, log
+from .runtime import UserError, log, video_backend
 
 CHECKPOINTS = "checkpoints"
 PRETRAINED = "pretrained_model"
@@ -37,15 +37,16 @@ class FrameCache(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset, image_transforms=None, progress: bool = True):
+        from lerobot.datasets.feature_utils import get_delta_indices
         from lerobot.datasets.video_utils import decode_video_frames
 
-        dataset._ensure_hf_dataset_loaded()
         hf = dataset.hf_dataset.with_format("torch")
         meta = dataset.meta
         self.fps = meta.fps
         self.image_transforms = image_transforms
         self.camera_keys = list(meta.camera_keys)
-        self.delta = {k: torch.tensor(v) for k, v in (dataset.delta_indices or {}).items()}
+        deltas = get_delta_indices(dataset.delta_timestamps, meta.fps) if dataset.delta_timestamps else {}
+        self.delta = {k: torch.tensor(v) for k, v in deltas.items()}
         self.tasks = [str(name) for name in meta.tasks.index]
         self.store: dict[str, torch.Tensor] = {}
         for key, feature in meta.features.items():
@@ -71,8 +72,8 @@ class FrameCache(torch.utils.data.Dataset):
                 ts = self.store["timestamp"][rows].tolist()
                 shift = meta.episodes[ep][f"videos/{key}/from_timestamp"]
                 path = dataset.root / meta.get_video_file_path(ep, key)
-                decoded = decode_video_frames(path, [shift + t for t in ts], dataset.tolerance_s, dataset.video_backend)
-                frames.append((decoded * 255).round().to(torch.uint8))
+                frames.append(decode_video_frames(path, [shift + t for t in ts], dataset.tolerance_s, video_backend(),
+                                                  return_uint8=True))
             self.store[key] = torch.cat(frames)
         for key in meta.camera_keys:
             if key not in self.store and key in hf.column_names:  # images stored as PNG, not video
@@ -180,21 +181,43 @@ def episode_ends_of(dataset) -> torch.Tensor:
 # Augmentation.
 
 
+# lerobot 0.6's camera-style augmentations, by the names `--image-transforms` accepts (each at lerobot's defaults).
+ROBOTICS_TRANSFORMS = {
+    "gaussian_noise": "GaussianNoise", "motion_blur": "MotionBlur", "jpeg": "JPEGCompression",
+    "patch_brightness": "GaussianPatchBrightness", "shadow": "RandomShadow", "dropout": "CoarseDropout",
+    "gamma": "GammaCorrection", "white_balance": "PlanckianJitter",
+}
+
+
 def image_transforms_from_spec(spec: str | None):
-    """lerobot's ImageTransforms from 'default' (its standard set) or a comma list like 'brightness,contrast'."""
+    """lerobot's ImageTransforms from 'default' (its colour/affine set), 'robotics' (its camera-style set),
+    or a comma list of names from both, like 'brightness,shadow,motion_blur'."""
     if not spec or spec == "none":
         return None
-    from lerobot.datasets.transforms import ImageTransforms, ImageTransformsConfig
+    from lerobot.transforms import ImageTransformConfig, ImageTransforms, ImageTransformsConfig
 
     cfg = ImageTransformsConfig(enable=True)
-    if spec != "default":
-        names = [n.strip() for n in spec.split(",") if n.strip()]
-        unknown = [n for n in names if n not in cfg.tfs]
-        if unknown:
-            raise UserError(f"unknown image transform '{unknown[0]}': use 'default' or some of {', '.join(cfg.tfs)}")
-        cfg.tfs = {n: cfg.tfs[n] for n in names}
-        cfg.max_num_transforms = min(cfg.max_num_transforms, len(names))
+    available = {**cfg.tfs, **{name: ImageTransformConfig(type=kind) for name, kind in ROBOTICS_TRANSFORMS.items()}}
+    if spec == "default":
+        return ImageTransforms(cfg)
+    names = list(ROBOTICS_TRANSFORMS) if spec == "robotics" else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise UserError(f"unknown image transform '{unknown[0] if unknown else spec}': use none, default, robotics "
+                        f"or some of {', '.join(available)}")
+    cfg.tfs = {n: available[n] for n in names}
+    cfg.max_num_transforms = min(cfg.max_num_transforms, len(names))
     return ImageTransforms(cfg)
+
+
+def augmented_samples(image, image_transforms, count: int, seed: int = 0) -> list:
+    """count augmented versions of one image (C, H, W float in [0, 1]), reproducible for a seed."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return [image_transforms(image.clone()) for _ in range(count)]
+    finally:
+        torch.random.set_rng_state(generator_state)
 
 
 def add_image_noise(batch: dict, camera_keys: list[str], std: float) -> dict:
@@ -289,7 +312,7 @@ def step_name(step: int, total_steps: int) -> str:
 def save_checkpoint(run_dir: Path, step: int, total_steps: int, policy, preprocessor, postprocessor,
                     optimizer=None, scheduler=None, extra: dict | None = None, name: str | None = None) -> Path:
     """Write checkpoints/<step>/ atomically (temp folder, then rename) and point `last` at it."""
-    from lerobot.utils.train_utils import save_training_state
+    from lerobot.common.train_utils import save_training_state
 
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
@@ -349,7 +372,7 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 def load_training_state(checkpoint: Path, optimizer, scheduler) -> int:
     """Restore optimizer, scheduler and RNG states from checkpoint/training_state; return the step."""
-    from lerobot.utils.train_utils import load_training_state as lerobot_load
+    from lerobot.common.train_utils import load_training_state as lerobot_load
 
     if not (Path(checkpoint) / TRAINING_STATE).is_dir():
         raise UserError(f"'{checkpoint}' has no {TRAINING_STATE}/ folder: it cannot be resumed; start a new run")

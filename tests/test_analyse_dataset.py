@@ -76,6 +76,7 @@ def test_animation_fits_the_budget(clean_report):
 def test_fail_on_warn_exits_1_and_existing_output_is_kept(clean, tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
+    (out / ".lnp-output").touch()  # an earlier output of ours: only such a folder is ever replaced
     (out / "keep.txt").write_text("user data")
     refused = run(["--dataset", str(clean), "--output-dir", str(out)], cwd=tmp_path)
     assert refused.returncode == 2 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr

@@ -59,8 +59,10 @@ def test_pretrained_backbone_offline_gives_a_clear_error(monkeypatch):
     monkeypatch.setattr(policies, "imagenet_weights_available", lambda timeout=10.0: "no network")
     with pytest.raises(UserError, match="without --pretrained-backbone"):
         policies.make_config("act", "tiny", pretrained_backbone=True)
-    with pytest.raises(UserError, match="ACT only"):
+    with pytest.raises(UserError, match="without --pretrained-backbone"):
         policies.make_config("diffusion", "tiny", pretrained_backbone=True)
+    with pytest.raises(UserError, match="ACT and Diffusion"):
+        policies.make_config("smolvla", "tiny", pretrained_backbone=True)
 
 
 def test_smolvla_hub_presets_name_the_offline_alternative():
@@ -146,11 +148,23 @@ def test_augmentation_and_nan_check(tmp_path):
     assert 0.45 < float(batch["action"].std()) < 0.55
     assert training.image_transforms_from_spec("none") is None
     assert training.image_transforms_from_spec("default") is not None
-    with pytest.raises(UserError, match="unknown image transform"):
+    with pytest.raises(UserError, match="unknown image transform.*motion_blur"):
         training.image_transforms_from_spec("blur")
     with pytest.raises(UserError, match="nan at step 7.*ckpt"):
         training.check_finite(torch.tensor(float("nan")), 7, tmp_path / "ckpt")
     training.check_finite(torch.tensor(1.0), 7, None)
+
+
+def test_robotics_augmentations_change_the_image_reproducibly():
+    image = torch.rand(3, 24, 32)
+    transforms = training.image_transforms_from_spec("robotics")
+    assert set(training.ROBOTICS_TRANSFORMS) <= set(transforms.transforms)
+    first = training.augmented_samples(image, transforms, 3, seed=1)
+    again = training.augmented_samples(image, transforms, 3, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert all(a.shape == image.shape and not torch.equal(a, image) for a in first)
+    only_shadow = training.image_transforms_from_spec("shadow")
+    assert list(only_shadow.transforms) == ["shadow"]
 
 
 def test_wandb_goes_offline_without_a_key(monkeypatch, tmp_path):
@@ -171,3 +185,19 @@ def test_prune_keeps_the_newest_checkpoints_and_best(tmp_path):
     assert [p.name for p in removed] == ["000001", "000002", "000003"]
     assert sorted(p.name for p in root.iterdir()) == ["000004", "000005", "best", "last"]
     assert training.last_checkpoint(tmp_path).name == "000005"
+
+
+def _known_policy_types():
+    import lerobot.policies  # noqa: F401
+    from lerobot.configs.policies import PreTrainedConfig
+
+    return sorted(set(PreTrainedConfig.get_known_choices()) - {"eo1"})  # eo1's config itself reads from the hub
+
+
+@pytest.mark.parametrize("kind", _known_policy_types())
+def test_every_lerobot_policy_config_loads_from_a_checkpoint_folder(kind, tmp_path):
+    from lerobot.configs.policies import PreTrainedConfig
+
+    PreTrainedConfig.get_choice_class(kind)(device="cpu")._save_pretrained(tmp_path)
+    cfg = policies.load_config(tmp_path, "cpu")
+    assert cfg.type == kind and cfg.device == "cpu"

@@ -106,7 +106,8 @@ def test_diffusion_and_smolvla_train_and_reload(policy, dataset, tmp_path):
     no_cache = ["--no-cache-frames", "--num-workers", 0] if policy == "diffusion" else []  # lerobot's DataLoader path
     g = run_train("--dataset", dataset, "--policy", policy, "--preset", "tiny", "--steps", 2, "--val-episodes", 3,
                   "--output-dir", out, "--log-every", 1, "--image-noise-std", 0.02, "--action-noise-std", 0.1,
-                  "--image-transforms", "brightness,contrast", *wandb, *no_cache)
+                  "--image-transforms", "brightness,shadow,gamma", *wandb, *no_cache)
+    assert (out / "augmentation_preview.png").stat().st_size > 0
     assert g["step"] == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in g["metrics"].rows() if "loss" in r)
     if wandb:  # offline here (no key), and no model files handed to wandb without --wandb-log-model
         runs = list((out / "wandb").glob("offline-run-*/run-*.wandb"))
