@@ -300,6 +300,8 @@ def start_state_scatter(names: list[str], reference: np.ndarray, new: np.ndarray
     ax.set_ylabel("position in the training range", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
     ax.set_title(f"start states: {len(reference)} training and {len(new)} new episodes", fontsize=9)
+    return fig
+
 
 def pose_heatmap(pose_range, success_grid, training_xy=(), title: str = "", stage_grid=None):
     """Success per object position on a grid (rows y, columns x) with the training positions marked as dots.
