@@ -29,7 +29,7 @@ check-system:
 	@ldconfig -p | grep -q 'libEGL.so.1' || { echo "error: libEGL.so.1 not found (headless MuJoCo rendering needs it): run 'sudo apt-get install libegl1 libgl1 libegl-mesa0'"; exit 2; }
 	@test -n "$(PYTHON)" || { echo "error: Python 3.12 or newer is required (lerobot 0.6): install it (pyenv install 3.12, or your distribution's python3.12 and python3.12-venv) or pass PYTHON=/path/to/python3.12"; exit 2; }
 
-# The main job: record demonstrations, analyse, train ACT, roll out, measure (about 30 minutes on 2 cores).
+# The main job: record demonstrations, analyse, train ACT, roll out, measure (about 20-25 minutes on 2 cores).
 # DEMO_ARGS passes extra flags, e.g. make demo DEMO_ARGS=--overwrite
 demo: $(STAMP)
 	$(PY) train_ultimate.py $(DEMO_ARGS)

@@ -19,26 +19,34 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Summarise a LeRobotDataset, check its quality, and plot it.")
 parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
 parser.add_argument("--episodes", default="all", help="episodes to analyse: 3 | 0,3,7 | 0:5 | all")
 parser.add_argument("--output-dir", default=None, help="where the report goes (default outputs/analysis/<dataset>)")
-parser.add_argument("--chunk-size", type=int, default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget of each animation file (GIF, MP4)")
-parser.add_argument("--animate-episode", type=int, default=None, help="episode to animate (default: the first analysed)")
+parser.add_argument("--chunk-size", type=flags.int_in(1, 100_000), default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget of each animation file (GIF, MP4)")
+parser.add_argument("--animate-episode", type=flags.non_negative_int, default=None, help="episode to animate (default: the first analysed)")
 parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP4 (the fastest run)")
 parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
                     help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
 parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+parser.add_argument("--compare", default=None, metavar="REFERENCE",
+                    help="the training dataset (folder or hub id): report what changed in --dataset since then")
 args = parse_args(parser)
 
 # %% [markdown]
 # ## Open the dataset
 #
-# A local folder or a hub repo id. Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`)
-# are converted once with lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched.
+# A local folder or a hub repo id. Its metadata and data files are checked first (a damaged file is named, with the
+# fix). Datasets in the older v2.1 layout (per-episode parquet, `meta/episodes.jsonl`) are converted once with
+# lerobot's own converter into `outputs/datasets/<name>_v30`; the original is not touched. A v2.1 dataset the
+# converter cannot take (videos missing, say) is read as it is: its tables need no video.
+#
+# With `--compare REFERENCE` the reference (the data the policy was trained on) is opened the same way, and must
+# describe the same robot with the same features.
 
 # %%
 import time
@@ -47,26 +55,60 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, frames, media, plots, stats
-from lerobot_notebook_pipeline.convert import v30_root
+from lerobot_notebook_pipeline import checks, consistency, drift, frames, media, plots, preflight, scores, stats
+from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
+from lerobot_notebook_pipeline.sim_env import read_sim_settings
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
 
-repo_id, root = resolve_dataset(args.dataset)
-if root is None:  # a hub id that is not cached yet: let lerobot download it
-    root = Path(open_dataset(args.dataset).root)
-source_root = root
-root, converted = v30_root(root, overwrite=args.overwrite)
+
+def local_root(spec: str, flag: str) -> tuple[str, Path, Path, bool]:
+    """(repo id, folder to analyse, folder given, whether it was converted) of a dataset folder or hub id, after
+    checking its metadata and data files."""
+    repo_id, root = dataset_id(spec, flag)
+    if root is None:  # a hub id that is not cached yet: let lerobot download it
+        root = Path(open_dataset(spec).root)
+    preflight.check_dataset(root)
+    problems = [] if is_v30(root) else conversion_problems(root)
+    if problems:
+        log.info("reading %s as it is, without converting it to v3.0 (%s)", root, "; ".join(problems))
+        return repo_id, root, root, False
+    analysed, converted = v30_root(root, overwrite=args.overwrite)
+    return repo_id, analysed, root, converted
+
+
+def dataset_id(spec: str, flag: str):
+    """(repo id, local folder or None) of a dataset spec, with errors that name the flag."""
+    try:
+        return resolve_dataset(spec)
+    except UserError as err:
+        raise UserError(f"{flag} {spec}: {err}") from None
+
+
+repo_id, _ = dataset_id(args.dataset, "--dataset")
 name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/analysis") / name, args.overwrite)
+out_path = check_output_dir(Path("outputs/analysis") / name if args.output_dir is None else args.output_dir,
+                            args.overwrite)
+repo_id, root, source_root, converted = local_root(args.dataset, "--dataset")
+reference_root = None
+if args.compare:
+    _, reference_root, _, _ = local_root(args.compare, "--compare")
+    differ = drift.schema_differences(stats.read_info(reference_root), stats.read_info(root))
+    if differ:
+        raise UserError(f"--compare {args.compare} records another robot or other features ({'; '.join(differ)}): "
+                        "compare against the dataset this robot's policy was trained on")
 info = stats.read_info(root)
 selected = parse_episode_spec(args.episodes, int(info["total_episodes"]))
+if args.animate_episode is not None and args.animate_episode not in selected:
+    raise UserError(f"--animate-episode {args.animate_episode} is not among the analysed episodes: pick one of "
+                    f"{selected[:10]}{' ...' if len(selected) > 10 else ''}")
+out_dir = prepare_output_dir(out_path, args.overwrite)
 print(f"dataset: {root}{f'  (converted from {source_root})' if converted else ''}")
 print(f"report:  {out_dir}")
 
@@ -81,7 +123,8 @@ timings = {}
 start = time.perf_counter()
 table = stats.load_table(root, None if args.episodes == "all" else selected)
 if not len(table.episodes):
-    raise UserError(f"no frames found for episodes {args.episodes} in {root}: check --episodes")
+    raise UserError(f"the data files of '{root}' hold no frames of episodes {args.episodes}, although meta/episodes "
+                    "lists them: the dataset is damaged; record or download it again")
 summary = stats.summary(table)
 features = stats.features_table(info)
 cameras = stats.cameras_table(table)
@@ -123,6 +166,10 @@ print(episodes_frame[["episode", "length", "seconds", "task", "action_path_lengt
 # check name, a severity, the episode and frame, and a message in plain words. `error` means training on it will
 # go wrong, `warn` means probably a defect worth a look, `info` is worth knowing. A normal state-action lag
 # (the robot needs a few frames to reach each command) is reported as info, not as a defect.
+#
+# The files must also agree with each other: `meta/info.json` totals and `meta/episodes` lengths with the parquet
+# rows, frame indices, tasks, `meta/stats.json` (what training normalises with) with the data, and every video file
+# with the frames it should hold (container metadata, and only the last frame each file must hold is decoded).
 
 # %%
 start = time.perf_counter()
@@ -131,10 +178,37 @@ spread = checks.spread_numbers(table)
 lags = checks.state_action_lags(table)
 timings["checks"] = time.perf_counter() - start
 timings["tabular"] = timings["load_and_tables"] + timings["checks"]
+start = time.perf_counter()
+findings += consistency.run_consistency_checks(table, stats.read_stats_json(root))
+timings["consistency"] = time.perf_counter() - start
 counts = checks.count_by_severity(findings)
 print(f"{counts['error']} error(s), {counts['warn']} warning(s), {counts['info']} note(s); "
-      f"tabular analysis took {timings['tabular']:.2f} s")
+      f"tabular analysis took {timings['tabular']:.2f} s, file consistency {timings['consistency']:.2f} s")
 print("\n".join(findings_lines(findings)))
+
+# %% [markdown]
+# ### A quality score per episode
+#
+# Each episode starts at 1.0 and loses a share for every distinct problem found in it (an error 60%, a warning 25%).
+# Episodes under 0.6 (an error, or two different warnings) are worth dropping before training: the command below
+# writes a copy of the dataset without them next to it, with lerobot's own `lerobot-edit-dataset`. It is printed,
+# not run; the original dataset is left as it is.
+
+# %%
+episode_scores = scores.episode_scores(findings, table.episodes)
+for row in episode_rows:
+    row["quality"] = episode_scores[row["episode"]]
+worst = scores.worst_episodes(episode_scores, findings)
+to_drop = scores.episodes_to_drop(episode_scores)
+drop_command = scores.drop_command(repo_id, root, to_drop) if to_drop else None
+print(f"mean episode quality {np.mean(list(episode_scores.values())):.2f}; "
+      f"{len(worst)} episode(s) with a problem, {len(to_drop)} worth dropping")
+for item in worst[:5]:
+    print(f"  episode {item['episode']}: {item['score']:.2f} ({', '.join(item['checks']) or 'notes only'})")
+if drop_command:
+    if not str(summary["codebase_version"]).startswith("v3"):
+        print("convert the dataset to v3.0 first (lerobot-edit-dataset reads v3.0), then:")
+    print(drop_command)
 
 # %% [markdown]
 # ## How the demonstrations look
@@ -170,8 +244,6 @@ if has_action:
 
 # %%
 focus = args.animate_episode if args.animate_episode is not None else int(table.episodes[0])
-if focus not in table.episodes:
-    raise UserError(f"--animate-episode {focus} is not among the analysed episodes: pick one of {table.episodes.tolist()[:10]}")
 if has_action:
     show(plots.action_vs_state(table, focus), "action_vs_state.png")
 
@@ -250,6 +322,45 @@ else:
     display_image(out_dir / "episode.gif")
 
 # %% [markdown]
+# ## What changed since the training data (`--compare`)
+#
+# "Will the policy still work after weeks?" Before an evening of evaluation, compare a few fresh episodes with the
+# data the policy was trained on. Each difference is measured in units you can act on: how many pixels a camera
+# moved (phase correlation of the mean first frames, a few decoded frames per dataset), how much brighter the
+# picture is, how far each joint rests from where it rested in training (a calibration offset), how far the new
+# episodes reach beyond every training frame, where the objects sit (sim datasets), and the timing. Each one gets a
+# likely risk from its size; it is a measured difference, not a prediction of success.
+
+# %%
+comparison = None
+if reference_root is None:
+    print("no --compare REFERENCE given: nothing to compare with")
+else:
+    start = time.perf_counter()
+    reference = stats.load_table(reference_root)
+    mean_frames = {}
+    for camera in [c["key"] for c in cameras]:
+        pair = (frames.mean_first_frame(reference, camera), frames.mean_first_frame(table, camera))
+        if all(image is not None for image in pair) and pair[0].shape == pair[1].shape:
+            mean_frames[camera] = pair
+    comparison = drift.compare(reference, table, mean_frames, read_sim_settings(reference_root), read_sim_settings(root))
+    timings["compare"] = time.perf_counter() - start
+    findings += comparison.pop("findings")
+    counts = checks.count_by_severity(findings)
+    comparison = {"reference": str(args.compare), "reference_root": str(reference_root), **comparison}
+    print(f"verdict: {comparison['verdict']}")
+    for d in comparison["differences"]:
+        print(f"- [{d['risk']} risk] {d['message']}")
+    if mean_frames:
+        show(plots.drift_frames(mean_frames), "compare_first_frames.png")
+    key = comparison["calibration"][0]["key"]
+    names = stats.feature_names(table.info, key)
+    show(plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]),
+         "compare_rest_pose.png")
+    show(plots.start_state_scatter(names, stats.start_states(reference, key), stats.start_states(table, key)),
+         "compare_start_states.png")
+
+# %% [markdown]
 # ## Write the report
 #
 # `report.json` holds every number and every finding for scripts; `report.md` is the same for people.
@@ -259,8 +370,9 @@ else:
 report = {
     "dataset": str(args.dataset), "root": str(root), "converted_from": str(source_root) if converted else None,
     "summary": summary, "features": features, "cameras": cameras, "normalization": normalization,
-    "episodes": episode_rows, "spread": spread, "state_action_lag_frames": lags, "findings": findings, "counts": counts,
-    "chunk_size": args.chunk_size, "figures": figures, "media": media_results,
+    "episodes": episode_rows, "worst_episodes": worst, "drop_command": drop_command, "spread": spread,
+    "state_action_lag_frames": lags, "findings": findings, "counts": counts, "chunk_size": args.chunk_size,
+    "figures": figures, "media": media_results, "comparison": comparison,
     "timings_s": {k: round(v, 4) for k, v in timings.items()},
 }
 write_json(out_dir / "report.json", report)

@@ -15,22 +15,23 @@
 # Parameters: the defaults are the notebook's defaults too.
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Train several policies on the same split and compare them.")
 parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
 parser.add_argument("--policies", default="act,diffusion", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
-parser.add_argument("--steps", type=int, default=2000, help="training steps for each policy")
-parser.add_argument("--time-budget-min", type=float, default=None, help="stop each training after this many minutes")
+parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=2000, help="training steps for each policy")
+parser.add_argument("--time-budget-min", type=flags.minutes, default=None, help="stop each training after this many minutes")
 parser.add_argument("--episodes", default="all", help="episodes to use: 3 | 0,3,7 | 0:5 | all")
-parser.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction, the same for every policy")
+parser.add_argument("--val-fraction", type=flags.fraction, default=0.1, help="held-out fraction, the same for every policy")
 parser.add_argument("--env", default="aloha_transfer_cube", choices=["aloha_transfer_cube", "aloha_insertion", "pusht"])
-parser.add_argument("--eval-episodes", type=int, default=5, help="sim rollouts per policy (same seeds for all)")
-parser.add_argument("--max-steps", type=int, default=None, help="rollout length (default: the env's)")
+parser.add_argument("--eval-episodes", type=flags.int_in(1, 100_000), default=5, help="sim rollouts per policy (same seeds for all)")
+parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="rollout length (default: the env's)")
 parser.add_argument("--output-dir", default="outputs/compare")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in --output-dir")
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--seed", type=flags.int_in(0, flags.MAX_SEED - 1000), default=0)
 args = parse_args(parser)
 
 # %% [markdown]
@@ -43,13 +44,14 @@ args = parse_args(parser)
 import json
 from pathlib import Path
 
-from lerobot_notebook_pipeline import compare
-from lerobot_notebook_pipeline.data import read_info, resolve_dataset
+from lerobot_notebook_pipeline import compare, preflight
+from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec, split_episodes
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.plots import show
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import run_step
+from lerobot_notebook_pipeline.success import format_stages
 
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 if not policies or set(policies) - {"act", "diffusion", "smolvla"}:
@@ -57,7 +59,7 @@ if not policies or set(policies) - {"act", "diffusion", "smolvla"}:
 _, root = resolve_dataset(args.dataset)
 if root is None:
     raise UserError("compare_policies.py needs a dataset on disk: download or record it first, then pass its folder")
-info = read_info(root)
+info = preflight.check_dataset(root, videos=True)
 selected = parse_episode_spec(args.episodes, info["total_episodes"])
 train_episodes, val_episodes = split_episodes(selected, args.val_fraction, args.seed)
 out = prepare_output_dir(args.output_dir, args.overwrite)
@@ -92,12 +94,18 @@ for policy in policies:
 # %% [markdown]
 # ## 3. Side by side
 #
-# Success is the simulator's own verdict; "keeps up" means every `select_action` call, including the ones that
-# compute a new action chunk, fits within one control period of the env.
+# Success is the simulator's own verdict, with its count and Wilson 95% interval: with a handful of rollouts the
+# interval is wide, and two policies whose intervals overlap are not shown to differ. "Start states" counts the
+# distinct initial cube positions (identical rollouts of a deterministic policy count once). "Keeps up" means
+# every `select_action` call, including the ones that compute a new action chunk, fits within one control period
+# of the env.
 
 # %%
 table = compare.markdown_table(rows)
 print(table)
+for row in rows:
+    if row.get("stages"):
+        print(f"{row['policy']}: furthest stage: {format_stages(row['stages'])}")
 write_atomic(out / "comparison.md", table)
 write_json(out / "comparison.json", {"split": {"train": train_episodes, "val": val_episodes}, "rows": rows})
 action_names = info["features"]["action"].get("names")

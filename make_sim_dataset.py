@@ -19,61 +19,54 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Record scripted ALOHA demonstrations into a local LeRobotDataset.")
 parser.add_argument("--task", default="transfer_cube", help="transfer_cube | insertion")
-parser.add_argument("--episodes", type=int, default=20, help="successful episodes to keep")
+parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=20, help="successful episodes to keep")
 parser.add_argument("--root", default=None, help="dataset folder (default outputs/datasets/<task>)")
-parser.add_argument("--seed", type=int, default=0, help="seeds the object poses and the waypoint noise")
-parser.add_argument("--image-size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"),
+parser.add_argument("--seed", type=flags.seed, default=0, help="seeds the object poses and the waypoint noise")
+parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=[480, 640], metavar=("H", "W"),
                     help="camera image size; smaller (e.g. 96 128) is much faster to train on a CPU")
-parser.add_argument("--episode-length", type=int, default=400, help="frames per episode (50 fps); the script scales its timing: transfer_cube works from 60, insertion from 300")
+parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=400, help="frames per episode (50 fps); the script scales its timing: transfer_cube works from 60, insertion from 300")
 parser.add_argument("--render-quality", default="fast", choices=["fast", "stock"],
                     help="fast: no shadows or multisampling (about 5x cheaper); stock: as gym-aloha renders")
-parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
+parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
                     help="put the cube (insertion: the peg; the socket mirrored in x) always at this position")
-parser.add_argument("--pose-range", type=float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+parser.add_argument("--pose-range", type=flags.finite_float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
                     help="sample the cube (or peg) position from this range (default gym-aloha's)")
-parser.add_argument("--waypoint-noise", type=float, default=0.0, help="std (m) of Gaussian noise on the waypoints")
-parser.add_argument("--max-attempts", type=int, default=None, help="give up after this many tries (default 3x episodes + 5)")
-parser.add_argument("--num-workers", type=int, default=1, help="record shards in this many processes, then merge")
+parser.add_argument("--waypoint-noise", type=flags.float_in(0.0, 0.1), default=0.0,
+                    help="std (m, 0 to 0.1) of Gaussian noise on the waypoints")
+parser.add_argument("--max-attempts", type=flags.int_in(1, 1_000_000), default=None, help="give up after this many tries (default 3x episodes + 5)")
+parser.add_argument("--num-workers", type=flags.workers, default=1, help="record shards in this many processes, then merge")
 parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --root")
 args = parse_args(parser)
 
 # %% [markdown]
 # ## 1. Check the options before any work
 #
-# A dataset is never overwritten by accident: an existing, non-empty `--root` needs `--overwrite`. The new dataset
-# is written into a hidden temporary folder next to `--root` and renamed into place only when it is complete, so a
-# crash or Ctrl-C never leaves half a dataset behind.
+# A dataset is never overwritten by accident: an existing, non-empty `--root` needs `--overwrite`, and only a folder
+# this toolkit made is ever replaced. The new dataset is written into a hidden temporary folder next to `--root` and
+# renamed into place only when it is complete, so a crash, Ctrl-C or SIGTERM never leaves half a dataset behind and
+# never costs the earlier one.
 
 # %%
 import shutil
 from pathlib import Path
 
-from lerobot_notebook_pipeline.files import is_nonempty_dir
+from lerobot_notebook_pipeline.files import check_output_dir, replace_output_dir
 from lerobot_notebook_pipeline.runtime import UserError, log
-from lerobot_notebook_pipeline.sim_env import check_task
+from lerobot_notebook_pipeline.sim_env import check_on_table, check_pose_range, check_task
 
 check_task(args.task)
-root = Path(args.root) if args.root else Path("outputs/datasets") / args.task
-if args.episodes < 1:
-    raise UserError(f"--episodes {args.episodes}: ask for at least 1 episode")
-if min(args.image_size) < 8:
-    raise UserError(f"--image-size {args.image_size[0]} {args.image_size[1]} is too small: use at least 8 8")
-if args.episode_length < 20:
-    raise UserError(f"--episode-length {args.episode_length} is too short for a scripted task: use 200 or more")
-if args.pose_range and (args.pose_range[0] > args.pose_range[1] or args.pose_range[2] > args.pose_range[3]):
-    raise UserError("--pose-range wants XMIN XMAX YMIN YMAX with XMIN <= XMAX and YMIN <= YMAX")
+root = check_output_dir(Path("outputs/datasets") / args.task if args.root is None else args.root, args.overwrite, "--root")
 if args.cube_pose and args.pose_range:
     raise UserError("--cube-pose and --pose-range exclude each other: pass one of them")
-if args.num_workers < 1:
-    raise UserError(f"--num-workers {args.num_workers}: use 1 or more")
-if root.exists() and not root.is_dir():
-    raise UserError(f"--root '{root}' is a file: choose a folder path")
-if is_nonempty_dir(root) and not args.overwrite:
-    raise UserError(f"'{root}' already exists and is not empty: pass --overwrite to replace it, or choose another --root")
+if args.cube_pose:
+    check_on_table(args.cube_pose)
+if args.pose_range:
+    check_pose_range(args.pose_range)
 max_attempts = args.max_attempts or 3 * args.episodes + 5
 image_size = tuple(args.image_size)
 log.info("recording %d %s episodes of %d frames at %dx%d (%s render) into %s", args.episodes, args.task,
@@ -146,13 +139,10 @@ try:
         log.info("recording in %d worker processes", args.num_workers)
         report = sim_dataset.record_in_shards(tmp_root, args.num_workers, args.episodes, max_attempts, **recording)
     if report["kept"] == 0:
-        raise UserError(f"no scripted episode reached the max reward in {report['attempted']} attempts: try the "
-                        "default pose range, --episode-length 400, or less --waypoint-noise")
+        raise UserError(sim_dataset.no_success_message(report["attempted"], **recording))
     write_sim_settings(tmp_root, settings | {"attempted": report["attempted"], "kept": report["kept"],
                                              "episodes": report["episodes"]})
-    if root.exists():
-        shutil.rmtree(root)  # only reached with --overwrite (or an empty folder)
-    tmp_root.rename(root)
+    replace_output_dir(tmp_root, root)  # an earlier dataset (only with --overwrite) is deleted after the swap
 finally:
     shutil.rmtree(tmp_root, ignore_errors=True)
 seconds = clock()

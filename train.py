@@ -17,6 +17,7 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Train an ACT, Diffusion or SmolVLA policy on a LeRobotDataset.")
@@ -24,37 +25,37 @@ parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help=
 parser.add_argument("--policy", default="act", choices=["act", "diffusion", "smolvla"])
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"],
                     help="tiny: tests (seconds); cpu: small model, minutes on a laptop; paper: published sizes, GPU")
-parser.add_argument("--steps", type=int, default=None, help="training steps (default: tiny 20, cpu 4000, paper 100000)")
-parser.add_argument("--batch-size", type=int, default=8)
-parser.add_argument("--time-budget-min", type=float, default=None,
+parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=None, help="training steps (default: tiny 20, cpu 4000, paper 100000)")
+parser.add_argument("--batch-size", type=flags.int_in(1, 65_536), default=8)
+parser.add_argument("--time-budget-min", type=flags.minutes, default=None,
                     help="stop (with a checkpoint) after this many minutes of training, even before --steps")
-parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the policy's own preset)")
+parser.add_argument("--lr", type=flags.learning_rate, default=None, help="learning rate (default: the policy's own preset)")
 parser.add_argument("--episodes", default="all", help="episodes to train on: 3 | 0,3,7 | 0:5 | all")
 split = parser.add_mutually_exclusive_group()
 split.add_argument("--val-episodes", default=None, help="held-out validation episodes (never trained on)")
-split.add_argument("--val-fraction", type=float, default=None,
+split.add_argument("--val-fraction", type=flags.fraction, default=None,
                    help="hold out this fraction of the selected episodes, seeded (default 0.1 with >= 2 episodes)")
 parser.add_argument("--output-dir", default=None, help="run folder (default outputs/train/<dataset>_<policy>_<preset>)")
 parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir from checkpoints/last")
 parser.add_argument("--overwrite", action="store_true", help="delete an existing run folder and start again")
-parser.add_argument("--seed", type=int, default=1000)
+parser.add_argument("--seed", type=flags.seed, default=1000)
 parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-parser.add_argument("--threads", type=int, default=None,
+parser.add_argument("--threads", type=flags.threads, default=None,
                     help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
-parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (only without the frame cache)")
+parser.add_argument("--num-workers", type=flags.int_in(0, 256), default=2, help="DataLoader workers (only without the frame cache)")
 parser.add_argument("--cache-frames", action=argparse.BooleanOptionalAction, default=True,
                     help="decode every frame once into memory (fast on CPU for small datasets)")
-parser.add_argument("--image-noise-std", type=float, default=0.0, help="Gaussian pixel noise, in [0,1] units")
+parser.add_argument("--image-noise-std", type=flags.float_in(0.0, 1.0), default=0.0, help="Gaussian pixel noise, in [0,1] units")
 parser.add_argument("--image-transforms", default="none",
                     help="lerobot's image augmentations: none | default (colour, sharpness, affine) | robotics (noise, "
                          "blur, JPEG, shadow, dropout, gamma, white balance) | a list such as brightness,shadow")
-parser.add_argument("--action-noise-std", type=float, default=0.0,
+parser.add_argument("--action-noise-std", type=flags.float_in(0.0, 10.0), default=0.0,
                     help="Gaussian noise on target actions, in normalised units (stds for ACT)")
-parser.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps (default steps/4)")
-parser.add_argument("--keep-last", type=int, default=3, help="keep the newest N step checkpoints (0: keep all)")
-parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default steps/10)")
-parser.add_argument("--val-samples", type=int, default=64, help="held-out samples per validation")
-parser.add_argument("--log-every", type=int, default=10)
+parser.add_argument("--save-every", type=flags.positive_int, default=None, help="checkpoint every N steps (default steps/4)")
+parser.add_argument("--keep-last", type=flags.non_negative_int, default=3, help="keep the newest N step checkpoints (0: keep all)")
+parser.add_argument("--val-every", type=flags.positive_int, default=None, help="validate every N steps (default steps/10)")
+parser.add_argument("--val-samples", type=flags.int_in(1, 1_000_000), default=64, help="held-out samples per validation")
+parser.add_argument("--log-every", type=flags.positive_int, default=10)
 parser.add_argument("--vlm-model-name", default=None, help="SmolVLA backbone: hub id or local folder")
 parser.add_argument("--pretrained-backbone", action="store_true", help="ACT and Diffusion: start the ResNet from ImageNet weights")
 parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -64,34 +65,64 @@ parser.add_argument("--wandb-log-model", action="store_true", help="also upload 
 args = parse_args(parser)
 
 # %% [markdown]
-# ## 1. Set-up: device, seed, run folder
+# ## 1. Check every input before any work
 #
 # A run folder holds everything: `checkpoints/<step>/pretrained_model` (lerobot's format), `metrics.jsonl`,
-# `loss_curve.png` and `summary.json`. An existing run is never overwritten without `--overwrite`; `--resume`
-# continues it from `checkpoints/last`, with the optimizer, scheduler, step count and random state restored.
+# `loss_curve.png` and `summary.json`. An existing run is never overwritten without `--overwrite`, and even then
+# it is kept aside until the new run has checked its inputs and ended well; `--resume` continues it from
+# `checkpoints/last`, with the optimizer, scheduler, step count and random state restored. The dataset's files
+# (metadata, data, videos) and the episode selections are checked here too, in a second, before the slow imports.
 
 # %%
 import json
+from pathlib import Path
+
+from lerobot_notebook_pipeline import episodes as ep_utils
+from lerobot_notebook_pipeline import policies, preflight
+from lerobot_notebook_pipeline.convert import is_v30, v30_root
+from lerobot_notebook_pipeline.data import resolve_dataset
+from lerobot_notebook_pipeline.files import check_output_dir
+from lerobot_notebook_pipeline.runtime import UserError
+
+overrides = policies.parse_overrides(args.overrides)
+repo_id, root = resolve_dataset(args.dataset)
+if root is not None:
+    total_episodes = preflight.check_dataset(root, videos=True)["total_episodes"]
+    for spec in (args.episodes, args.val_episodes):
+        ep_utils.parse_episode_spec(spec, total_episodes)  # the split itself is made below, from lerobot's metadata
+if root is not None and not is_v30(root):  # lerobot reads v3.0: convert an older dataset once, then reuse it
+    root, _ = v30_root(root)
+    repo_id, args.dataset = f"local/{root.name}", str(root)
+dataset_name = (root.name if root is not None else repo_id.replace("/", "_"))
+run_dir = Path(args.output_dir or f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
+resume_from = None
+if args.resume:
+    resume_from = preflight.check_resumable(run_dir)
+else:
+    if ((run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()) and not args.overwrite:
+        raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
+                        "again, or --output-dir for a new run")
+    check_output_dir(args.output_dir if args.output_dir is not None else run_dir, args.overwrite)
+
+# %% [markdown]
+# ## 2. Set-up: device, seed, threads
+
+# %%
 import os
 import signal
 import time
-from pathlib import Path
 
 import torch
 from lerobot.utils.random_utils import set_seed
 from tqdm.auto import tqdm
 
-from lerobot_notebook_pipeline import episodes as ep_utils
-from lerobot_notebook_pipeline import plots, policies, training
-from lerobot_notebook_pipeline.convert import is_v30, v30_root
-from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
+from lerobot_notebook_pipeline import plots, training
+from lerobot_notebook_pipeline.data import open_dataset
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
-from lerobot_notebook_pipeline.runtime import UserError, log, pick_device
+from lerobot_notebook_pipeline.runtime import log, pick_device
 
 DEFAULT_STEPS = {"tiny": 20, "cpu": 4000, "paper": 100_000}
 steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.preset]
-if steps < 1 or args.batch_size < 1:
-    raise UserError("--steps and --batch-size must be at least 1")
 val_every = args.val_every or max(1, steps // 10)
 save_every = args.save_every or max(1, steps // 4)
 device = pick_device(args.device)
@@ -109,35 +140,15 @@ if int(os.environ.get("WORLD_SIZE", "1")) > 1:
     device = "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
 is_main = accelerator is None or accelerator.is_main_process
 rank = 0 if accelerator is None else accelerator.process_index
-overrides = policies.parse_overrides(args.overrides)
 if args.lr is not None:
     overrides.setdefault("optimizer_lr", args.lr)
     if args.policy == "act":
         overrides.setdefault("optimizer_lr_backbone", args.lr)
-
-repo_id, root = resolve_dataset(args.dataset)
-if root is not None and not is_v30(root):  # lerobot 0.6 reads v3.0: convert an older dataset once, then reuse it
-    root, _ = v30_root(root)
-    repo_id, args.dataset = f"local/{root.name}", str(root)
-dataset_name = (root.name if root is not None else repo_id.replace("/", "_"))
-run_dir = Path(args.output_dir or f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
-resume_from = None
-if args.resume:
-    resume_from = training.last_checkpoint(run_dir)
-    if resume_from is None:
-        raise UserError(f"nothing to resume in '{run_dir}' (no checkpoints/last): drop --resume to start a new run")
-elif (run_dir / training.CHECKPOINTS).exists() or (run_dir / "metrics.jsonl").exists():
-    if not args.overwrite:
-        raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
-                        "again, or --output-dir for a new run")
-    if is_main:
-        prepare_output_dir(run_dir, overwrite=True)
-run_dir.mkdir(parents=True, exist_ok=True)
 set_seed(args.seed)  # python, numpy and torch
 log.info("run folder %s, device %s, %d steps of batch %d", run_dir, device, steps, args.batch_size)
 
 # %% [markdown]
-# ## 2. Which episodes to train on, and which to hold out
+# ## 3. Which episodes to train on, and which to hold out
 #
 # Validation episodes are never trained on: their frames measure how well the policy predicts actions it has
 # not seen. Training on a single episode (`--episodes 0`) is allowed: it is the quickest way to check that a
@@ -159,15 +170,13 @@ else:
     else:
         fraction = args.val_fraction if args.val_fraction is not None else (0.1 if len(selected) >= 2 else 0.0)
         train_episodes, val_episodes = ep_utils.split_episodes(selected, fraction, args.seed)
-    if is_main:
-        write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
 assert not set(train_episodes) & set(val_episodes)
 print(f"dataset {repo_id}: {meta.total_episodes} episodes, {meta.total_frames} frames at {meta.fps} fps")
 print(f"train on {len(train_episodes)} episodes {train_episodes[:20]}{'...' if len(train_episodes) > 20 else ''}")
 print(f"validate on {len(val_episodes)} episodes {val_episodes}")
 
 # %% [markdown]
-# ## 3. The policy, built by lerobot from a preset
+# ## 4. The policy, built by lerobot from a preset
 #
 # The preset picks the model size (`tiny` for tests, `cpu` for a laptop, `paper` for the published sizes);
 # `--set key=value` changes any field of lerobot's config. The policy's `delta_timestamps` decide which frames
@@ -192,11 +201,14 @@ else:
     cfg = policies.make_config(args.policy, args.preset, overrides, device, args.pretrained_backbone,
                                args.vlm_model_name)
 delta_timestamps = resolve_delta_timestamps(cfg, meta)
+if resume_from is None and is_main:  # every input is checked: only now is an earlier run put aside
+    prepare_output_dir(run_dir, args.overwrite)
+    write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
 print(policies.describe(cfg))
 print("delta timestamps (s):", {k: f"{v[0]:+.3f}..{v[-1]:+.3f} ({len(v)})" for k, v in (delta_timestamps or {}).items()})
 
 # %% [markdown]
-# ## 4. Data: decode every frame once
+# ## 5. Data: decode every frame once
 #
 # lerobot's dataset decodes video for every sample it returns. For a few thousand frames on a CPU it is much
 # faster to decode every frame once into memory (as uint8) and gather batches from there; `--no-cache-frames`
@@ -255,7 +267,7 @@ def batches(start_step):
 
 
 # %% [markdown]
-# ## 5. Model, normalisation and optimizer
+# ## 6. Model, normalisation and optimizer
 #
 # lerobot's pre-processor normalises inputs and targets with the dataset's statistics; its post-processor turns
 # predicted actions back into joint units. The optimizer and learning-rate schedule are the policy's own presets,
@@ -294,7 +306,7 @@ if args.wandb and is_main:
     wandb_run = training.init_wandb(run_dir, run_dir.name, {"args": run_args, "policy": policies.config_dict(cfg)})
 
 # %% [markdown]
-# ## 6. The training loop
+# ## 7. The training loop
 #
 # One step: gather a batch, normalise it (pre-processor), run the policy forward to get the loss, backpropagate,
 # clip the gradient, step the optimizer and the learning-rate schedule. Every `--val-every` steps the held-out
@@ -393,7 +405,7 @@ finally:
         signal.signal(sig, handler)
 
 # %% [markdown]
-# ## 7. Results: the loss curve and where the checkpoints are
+# ## 8. Results: the loss curve and where the checkpoints are
 #
 # The training loss should fall steadily; the held-out action error says how far (in joint units) the predicted
 # actions are from the demonstrator's on episodes the policy never saw. `checkpoints/best` is the checkpoint with

@@ -4,9 +4,12 @@
 # Training curves say little about whether a robot policy works. This notebook loads a trained policy,
 # runs it in simulation for a few seeded episodes, and answers three questions with numbers and pictures:
 #
-# 1. **Does it succeed?** `metrics.json` uses lerobot-eval's definitions (`pc_success`, `avg_sum_reward`,
-#    `avg_max_reward`, and per episode `sum_reward`, `max_reward`, `success`, `seed`), so the figures
-#    compare directly with published results.
+# 1. **Does it succeed, and how sure is that?** `metrics.json` uses lerobot-eval's definitions (`pc_success`,
+#    `avg_sum_reward`, `avg_max_reward`, and per episode `sum_reward`, `max_reward`, `success`, `seed`), so the
+#    figures compare directly with published results. Every success rate comes with its count (`successes` of
+#    `episodes`) and a Wilson 95% interval (`ci95`), and says from how many distinct initial states it was
+#    measured: a deterministic policy started twice from the same state repeats itself, so such rollouts count
+#    as one trial. Each episode also records how far it got (`stage`: touched, lifted, handed over...).
 # 2. **What does it do?** An MP4 per episode and one GIF (each under `--max-mb`) with the step, reward and
 #    success drawn on the frames, plus a first/last-frame strip.
 # 3. **Is it fast enough?** Per-call `select_action` latency, split into calls that compute a new action
@@ -21,6 +24,7 @@
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)
 import argparse
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Roll out a trained policy in simulation (or replay it open loop on a "
@@ -28,26 +32,36 @@ parser = argparse.ArgumentParser(description="Roll out a trained policy in simul
 parser.add_argument("--policy-path", required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
 parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
                     help="sim env (default: the training data's task, else guessed from the policy's state size)")
-parser.add_argument("--episodes", type=int, default=3, help="number of rollout episodes")
-parser.add_argument("--seed", type=int, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
-parser.add_argument("--max-steps", type=int, default=None, help="episode length (default: the env's, 400 for aloha)")
+parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=3,
+                    help="number of rollout episodes (--pose-grid: one per position)")
+parser.add_argument("--seed", type=flags.seed, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
+parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="episode length (default: the env's, 400 for aloha)")
 parser.add_argument("--output-dir", default=None, help="default outputs/rollouts/<run name>")
-parser.add_argument("--max-mb", type=float, default=10.0, help="size budget for each video and the GIF")
-parser.add_argument("--num-envs", type=int, default=1, help="parallel envs (gymnasium vector env, subprocesses)")
+parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget for each video and the GIF")
+parser.add_argument("--num-envs", type=flags.int_in(1, 64), default=1, help="parallel envs (gymnasium vector env, subprocesses)")
 parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
                     help="aloha render settings (default: those of the training data, else fast)")
-parser.add_argument("--cube-pose", type=float, nargs=2, default=None, metavar=("X", "Y"),
+parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
                     help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
-parser.add_argument("--pose-radius", type=float, default=None, metavar="R",
+parser.add_argument("--pose-radius", type=flags.float_in(0.0, 0.3), default=None, metavar="R",
                     help="aloha, with --cube-pose: draw each episode's object position uniformly within +/-R (m) of it")
-parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+parser.add_argument("--pose-ring", type=flags.float_in(0.0, 0.3), default=None, metavar="R",
+                    help="aloha: put the object at --episodes points evenly spaced on a circle of radius R (m) around "
+                    "--cube-pose (default: the centre of the training data's positions)")
+parser.add_argument("--pose-grid", type=flags.int_in(1, 101), nargs=2, default=None, metavar=("NX", "NY"),
+                    help="aloha: one episode per position of an NX x NY grid over --pose-range, and a success heatmap")
+parser.add_argument("--pose-range", type=flags.finite_float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+                    help="with --pose-grid: the area it covers (default: gym-aloha's whole sampling range)")
+parser.add_argument("--dataset-settings", default=None, metavar="PATH",
+                    help="the training dataset (or its meta/sim_settings.json) when the checkpoint does not record it")
+parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None, metavar=("H", "W"),
                     help="aloha render size (default: the training data's, else 480 640)")
-parser.add_argument("--gif-fps", type=float, default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
+parser.add_argument("--gif-fps", type=flags.float_in(0.1, 100.0), default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
 parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
-parser.add_argument("--episode", type=int, default=0, help="open-loop mode: which episode of --dataset")
+parser.add_argument("--episode", type=flags.non_negative_int, default=0, help="open-loop mode: which episode of --dataset")
 parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-parser.add_argument("--threads", type=int, default=1,
+parser.add_argument("--threads", type=flags.threads, default=1,
                     help="torch CPU threads (1: with MuJoCo's software renderer on the same cores, 2 made ACT "
                     "chunks 40x slower on a 2-core machine)")
 parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
@@ -70,22 +84,25 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lerobot_notebook_pipeline import openloop, rollout
+from lerobot_notebook_pipeline import openloop, plots, poses, preflight, rollout, success
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.inference import LatencyLog
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
+from lerobot_notebook_pipeline.sim_env import DEFAULT_POSE_RANGE, check_on_table
 
-if args.episodes < 1 or args.num_envs < 1 or args.max_mb <= 0 or args.threads < 1 or args.gif_fps <= 0:
-    raise UserError("--episodes, --num-envs and --threads must be at least 1, --max-mb and --gif-fps positive: fix the flag")
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
+preflight.check_checkpoint(policy_dir)
+if args.cube_pose:
+    check_on_table(args.cube_pose)
 if OPEN_LOOP:
     openloop.check_episode(args.dataset, args.episode)
     suffix = f"openloop_ep{args.episode}"
 else:
-    settings = rollout.sim_settings_for(policy_dir)
+    settings = (poses.read_settings(args.dataset_settings) if args.dataset_settings
+                else rollout.sim_settings_for(policy_dir))
     env_name = args.env or rollout.guess_env(rollout.saved_input_shapes(policy_dir), settings)
     spec = rollout.env_spec(env_name)
     env_kwargs = rollout.env_kwargs_for(spec, settings, max_steps=args.max_steps, render_quality=args.render_quality,
@@ -94,8 +111,41 @@ else:
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
-out_dir = prepare_output_dir(args.output_dir or Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix),
-                             args.overwrite)
+
+# %% [markdown]
+# ## Where the cube starts
+#
+# By default each episode's cube position is drawn (seeded) from the spread the training data was recorded
+# with, so the rollouts test the situations the policy was taught. `--cube-pose` fixes it, `--pose-radius`
+# draws it around that point, `--pose-ring R` puts it on a circle R metres away (how does success fall off with
+# distance?) and `--pose-grid NX NY` walks a grid over `--pose-range` (where does it work at all?).
+
+# %%
+if not OPEN_LOOP:
+    explicit_poses, pose_grid_range, training_range = None, None, poses.training_range(settings)
+    if (args.pose_grid or args.pose_ring is not None) and spec.family != "aloha":
+        raise UserError("--pose-grid and --pose-ring apply to the aloha envs only: drop them")
+    if args.pose_range and not args.pose_grid:
+        raise UserError("--pose-range sets the area of --pose-grid: add --pose-grid NX NY, or use --cube-pose with "
+                        "--pose-radius")
+    if sum(x is not None for x in (args.pose_grid, args.pose_ring, args.pose_radius)) > 1:
+        raise UserError("--pose-grid, --pose-ring and --pose-radius exclude each other: pass one of them")
+    if args.pose_grid:
+        pose_grid_range = tuple(args.pose_range or DEFAULT_POSE_RANGE[spec.task])
+        explicit_poses = poses.grid_poses(pose_grid_range, *args.pose_grid)
+    elif args.pose_ring is not None:
+        centre = args.cube_pose or (poses.range_centre(training_range) if training_range else None)
+        if centre is None or args.pose_ring < 0:
+            raise UserError("--pose-ring needs a radius >= 0 and a centre: add --cube-pose X Y")
+        explicit_poses = poses.ring_poses(centre, args.pose_ring, args.episodes)
+    n_episodes = len(explicit_poses) if explicit_poses else args.episodes
+    training_xy = poses.training_positions(settings)
+    if explicit_poses is None and env_kwargs.get("cube_pose") and n_episodes > 1:
+        print(f"note: every episode starts with the cube at {tuple(env_kwargs['cube_pose'])}; a deterministic policy "
+              "then repeats one trial (counted once): pass --pose-radius R or --pose-ring R to vary it")
+device = pick_device(args.device)
+out_dir = prepare_output_dir(args.output_dir if args.output_dir is not None else
+                             Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix), args.overwrite)
 print("writing to", out_dir)
 
 # %% [markdown]
@@ -108,8 +158,7 @@ print("writing to", out_dir)
 # %%
 import torch
 
-torch.set_num_threads(max(1, args.threads))
-device = pick_device(args.device)
+torch.set_num_threads(args.threads)
 loaded = rollout.load_policy(policy_dir, device)
 n_params = sum(p.numel() for p in loaded.policy.parameters())
 print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")
@@ -132,7 +181,7 @@ if not OPEN_LOOP:
     from lerobot.utils.random_utils import set_seed
 
     set_seed(args.seed)
-    seeds = rollout.episode_seeds(args.seed, args.episodes)
+    seeds = rollout.episode_seeds(args.seed, n_episodes)
     latency = LatencyLog()
     env = rollout.make_vector_env(env_name, min(args.num_envs, args.episodes), **env_kwargs)
     episodes, videos, adapter, media_s = [], [], None, 0.0
@@ -141,12 +190,16 @@ if not OPEN_LOOP:
     try:
         for first in range(0, len(seeds), env.num_envs):
             batch_seeds = seeds[first:first + env.num_envs]
+            batch_poses = explicit_poses[first:first + env.num_envs] if explicit_poses else None
+            if batch_poses:
+                batch_poses += [batch_poses[-1]] * (env.num_envs - len(batch_poses))
             batch_seeds += [batch_seeds[-1]] * (env.num_envs - len(batch_seeds))  # pad the last batch, drop later
             done, adapter = rollout.rollout_batch(env, loaded, batch_seeds, spec.description, latency=latency,
-                                                  adapter=adapter, frame_key=spec.frame_key)
+                                                  adapter=adapter, frame_key=spec.frame_key, poses=batch_poses)
             for e in done[:len(seeds) - first]:
-                print(f"seed {e.seed}: {len(e.rewards)} steps, sum_reward {e.sum_reward:g}, max_reward "
-                      f"{e.max_reward:g}, {'SUCCESS' if e.success else 'no success'}")
+                where = f" cube ({e.object_pose[0]:.3f}, {e.object_pose[1]:.3f})" if e.object_pose else ""
+                print(f"seed {e.seed}{where}: {len(e.rewards)} steps, max_reward {e.max_reward:g}, "
+                      f"{'SUCCESS' if e.success else 'no success'}")
                 media_start = time.perf_counter()
                 frames = rollout_frames(e.frames, e.rewards, e.success_step,
                                         np.asarray(e.actions) if args.action_panel else None)
@@ -161,15 +214,39 @@ if not OPEN_LOOP:
     finally:
         env.close()
     rollout_s = time.perf_counter() - start - media_s
-    metrics = rollout.summarize_episodes(episodes)
+    metrics = rollout.summarize_episodes(episodes, spec.task)
     steps = sum(len(e.rewards) for e in episodes)
     speed = latency.summary(spec.fps)
+    pose_mode = ("grid" if args.pose_grid else "ring" if args.pose_ring is not None else
+                 "fixed" if env_kwargs.get("cube_pose") else "drawn from a range" if spec.family == "aloha" else None)
     metrics.update(env=env_name, env_settings={k: v for k, v in env_kwargs.items()}, seed=args.seed,
                    num_envs=env.num_envs, rollout_s=round(rollout_s, 2), env_steps_per_s=round(steps / rollout_s, 1),
-                   video_s=round(media_s, 2), inference=speed, policy_path=str(loaded.path), device=device)
-    print(f"\nsuccess {metrics['pc_success']:.1f}% over {len(episodes)} episodes | avg_sum_reward "
-          f"{metrics['avg_sum_reward']:.3g} | avg_max_reward {metrics['avg_max_reward']:.3g}")
+                   video_s=round(media_s, 2), inference=speed, policy_path=str(loaded.path), device=device,
+                   poses={"mode": pose_mode, "ring_radius": args.pose_ring, "training_range": training_range,
+                          "training_positions": len(training_xy)})
+    print(f"\nsuccess {success.format_rate(metrics)}: {success.format_trials(metrics)}")
+    if "stages" in metrics:
+        print(f"furthest stage: {success.format_stages(metrics['stages'])}")
+    print(f"avg_sum_reward {metrics['avg_sum_reward']:.3g} | avg_max_reward {metrics['avg_max_reward']:.3g}")
     print(f"{steps} steps in {rollout_s:.1f} s ({steps / rollout_s:.1f} steps/s including rendering)")
+
+# %% [markdown]
+# ## Success over a grid of cube positions
+#
+# (Runs only with `--pose-grid`.) One episode per position: green worked, red did not, the number is the furthest
+# stage it reached, and the dots are where the training demonstrations had the cube. This is the picture behind
+# "how many positions do I need to demonstrate?": a policy tends to work near what it was shown.
+
+# %%
+if not OPEN_LOOP and args.pose_grid:
+    nx, ny = args.pose_grid
+    success_grid = np.array([e.success for e in episodes], dtype=float).reshape(ny, nx)
+    stage_grid = [[row["stage"] for row in metrics["per_episode"][j * nx:(j + 1) * nx]] for j in range(ny)]
+    heatmap = out_dir / "pose_heatmap.png"
+    plots.show(plots.pose_heatmap(pose_grid_range, success_grid, training_xy,
+                                  f"{env_name}: success {success.format_rate(metrics)}", stage_grid), heatmap)
+    metrics["pose_grid"] = {"nx": nx, "ny": ny, "range": list(pose_grid_range), "success": success_grid.tolist(),
+                            "stage": stage_grid, "heatmap": str(heatmap)}
 
 # %% [markdown]
 # ## Open-loop replay on a recorded episode
@@ -275,10 +352,13 @@ if OPEN_LOOP:
     print(f"open-loop replay of episode {args.episode}: mean MAE {metrics['mean_mae']:.4g} over "
           f"{len(metrics['per_joint_mae'])} joints")
 else:
-    print(f"success rate {metrics['pc_success']:.1f}% ({sum(e.success for e in episodes)}/{len(episodes)} episodes)")
+    print(f"success {success.format_rate(metrics)}: {success.format_trials(metrics)}")
+    if "stages" in metrics:
+        print(f"furthest stage: {success.format_stages(metrics['stages'])}")
 speed = metrics["inference"]
 keeps_up = ("keeps up" if speed["keeps_up"] else
             "keeps up on average, stalls at each new chunk" if speed["keeps_up_on_average"] else "does NOT keep up")
 print(f"inference FPS {speed['effective_hz']} vs {speed['control_hz']:g} Hz: {keeps_up}")
 print("media:", ", ".join(f"{name} {m['size_mb']:.2f} MB" for name, m in media["files"].items()))
-print("details:", json.dumps({k: metrics[k] for k in metrics if k in ('pc_success', 'avg_sum_reward', 'avg_max_reward')}))
+print("details:", json.dumps({k: metrics[k] for k in metrics if k in ('successes', 'episodes', 'pc_success', 'ci95',
+                                                                    'distinct_initial_conditions', 'avg_max_reward')}))

@@ -33,7 +33,7 @@ import gym_aloha  # noqa: E402,F401
 import gymnasium as gym  # noqa: E402
 import torch  # noqa: E402
 
-from lerobot_notebook_pipeline import sim_dataset  # noqa: E402
+from lerobot_notebook_pipeline import sim_dataset, success  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 from lerobot_notebook_pipeline.scripted import TransferCubePolicy, run_episode  # noqa: E402
 from lerobot_notebook_pipeline.sim_env import make_env  # noqa: E402
@@ -97,10 +97,18 @@ for task in ("transfer_cube", "insertion"):
     for name, env_kwargs, noise, length in SETTINGS:
         env = make_env(task, image_size=(24, 32), **env_kwargs)
         start = time.perf_counter()
-        hits = sum(sim_dataset.scripted_success(env, task, sim_dataset.attempt_seed(0, i), length, noise) >= 4
-                   for i in range(args.success_seeds))
+        episodes = []
+        for i in range(args.success_seeds):
+            seed = sim_dataset.attempt_seed(0, i)
+            actions, _, _, rewards = run_episode(env, sim_dataset.make_policy(env, task, length, noise, seed), seed)
+            initial = env.object_pose_at_reset
+            episodes.append({"success": rewards.max() >= 4, "stage": success.furthest_stage(rewards),
+                             "initial_condition_id": success.fingerprint(initial),
+                             "trial_id": success.fingerprint(initial, rewards, actions)})
         per_episode = (time.perf_counter() - start) / args.success_seeds
-        success_rows.append(f"| {task} | {name} | {length} | {hits}/{args.success_seeds} | {per_episode:.2f} s |")
+        summary = success.evaluation_summary(episodes, task)
+        success_rows.append(f"| {task} | {name} | {length} | {success.format_rate(summary)} | "
+                            f"{summary['distinct_initial_conditions']} | {per_episode:.2f} s |")
 
 command = "`" + " ".join([".venv/bin/python benchmarks/bench_sim.py", *sys.argv[1:]]) + "`"
 lines = [f"Command: {command}", "",
@@ -115,8 +123,10 @@ lines += [f"| physics only (planning pass, no rendering) | {physics_sps:.0f} | {
           f"{report['kept']}/{report['attempted']}, {report['frames']} frames in {gen_seconds:.1f} s = "
           f"**{gen_fps:.1f} frames/s** ({gen_mb:.2f} MB on disk), including the planning pass, AV1 encoding and "
           "lerobot's parquet/metadata writing.", "",
-          "Scripted success (kept / attempted; damped-least-squares IK in the joint-space env, planning pass only):", "",
-          "| task | object pose | episode length | kept/attempted | s per planning pass |", "|---|---|---:|---:|---:|",
+          "Scripted success (damped-least-squares IK in the joint-space env, planning pass only; identical episodes, "
+          "as at a fixed pose without noise, count as one trial):", "",
+          "| task | object pose | episode length | success (distinct trials, 95% CI) | distinct starts | "
+          "s per planning pass |", "|---|---|---:|---:|---:|---:|",
           *success_rows]
 body = "\n".join(lines)
 print(body)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 
-BENCHMARKS = ["bench_sim.py", "bench_analysis.py", "bench_train.py", "bench_rollout.py"]
+BENCHMARKS = ["bench_sim.py", "bench_analysis.py", "bench_compare.py", "bench_train.py", "bench_rollout.py"]
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--demo", action="store_true", help="also run make demo end to end (bench_demo.py --run)")

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import ACTION, STATE, Table, episode_lengths, feature_names, key_ranges, resample_episodes, segment_reduce
+from .stats import (
+    ACTION,
+    STATE,
+    Table,
+    episode_lengths,
+    feature_names,
+    key_ranges,
+    resample_episodes,
+    segment_reduce,
+    vector_keys,
+)
 
 SEVERITIES = ("info", "warn", "error")
+NORMALISATION_EPS = 1e-8  # lerobot normalises by (x - mean) / (std + eps), and min-max by (max - min) or eps
 
 
 def finding(check: str, severity: str, message: str, episode=None, frame=None) -> dict:
@@ -114,17 +125,19 @@ def check_nan_inf(table: Table) -> list[dict]:
 
 
 def check_dead_joints(table: Table, frozen_fraction: float = 0.01) -> list[dict]:
-    """Joints that never move in the whole dataset (dead) or stay frozen through one episode while moving in others."""
+    """Dimensions that never change in the whole dataset (zero variance) or stay frozen through one episode while
+    moving in others."""
     out = []
-    for key in (ACTION, STATE):
-        if key not in table.columns:
-            continue
+    for key in vector_keys(table):
         values = table.columns[key].astype(np.float64)
         ranges = key_ranges(table, key)
         dead = np.flatnonzero(ranges <= 1e-9)
         if len(dead):
             out.append(finding("dead_joint", "warn", f"'{key}' never changes in {_names(table, key, dead)} across the whole "
-                               "dataset: a disconnected motor or an unused dimension (harmless if intended)"))
+                               f"dataset (zero variance). lerobot normalises by (x - mean) / (std + {NORMALISATION_EPS:g}), so at "
+                               f"deployment a wobble of 0.1 in it becomes an input of about {0.1 / NORMALISATION_EPS:.0e} and "
+                               "the policy acts on nonsense. Drop the dimension, or give it a nonzero std (e.g. its sensor "
+                               "noise) in meta/stats.json so it passes through near zero"))
         alive = np.flatnonzero(ranges > 1e-9)
         if len(table.episodes) < 2 or not len(alive):
             continue
@@ -167,6 +180,36 @@ def check_stuck_actions(table: Table, min_seconds: float = 0.5, min_frames: int 
         else:
             out.append(finding("stuck_actions", "warn", f"{held} in the middle of the episode: a frozen teleoperation "
                                "stream? The policy learns to stall here", table.episodes[pos], start - 1 - table.starts[pos]))
+    return out
+
+
+def check_clipping(table: Table, min_fraction: float = 0.1, min_run_s: float = 0.2, min_episodes: int = 2) -> list[dict]:
+    """A joint that sits exactly at its dataset-wide minimum or maximum, in flat runs (each at least min_run_s long)
+    for at least min_fraction of an episode, in at least min_episodes episodes: a limit the recording kept hitting,
+    so the motion beyond it was lost. One such episode alone is more likely a hold (scripted experts stop dead at
+    waypoints). Grippers, which rest closed on an object, are left out."""
+    out = []
+    need = max(3, int(round(min_run_s * table.fps)))
+    for key in (k for k in (ACTION, STATE) if k in table.columns):
+        values = table.columns[key].astype(np.float64)
+        ranges = key_ranges(table, key)
+        for d in (d for d in moving_dims(table, key) if d not in gripper_dims(table, key)):
+            x = values[:, d]
+            for bound, side in ((np.nanmax(x), "maximum"), (np.nanmin(x), "minimum")):
+                held = np.zeros(len(x), dtype=bool)
+                for start, stop in zip(*_runs(np.abs(x - bound) <= 1e-6 * ranges[d]), strict=True):
+                    held[start:stop] = stop - start >= need
+                fraction = np.add.reduceat(held, table.starts) / episode_lengths(table)
+                hit = np.flatnonzero(fraction >= min_fraction)
+                if len(hit) < min_episodes:
+                    continue
+                for pos in hit:
+                    first = int(np.flatnonzero(held[table.starts[pos]:table.ends[pos]])[0])
+                    out.append(finding("clipping", "warn", f"'{key}' {feature_names(table.info, key)[d]} sits exactly at its "
+                                       f"{side} {bound:.4g} for {fraction[pos] * 100:.0f}% of the episode, in flat runs, as "
+                                       f"in {len(hit) - 1} other episode(s): clipped at a limit (a joint limit, a calibration "
+                                       "range or a saturated reading), so the motion beyond it was lost",
+                                       table.episodes[pos], first))
     return out
 
 
@@ -503,6 +546,20 @@ def check_generalisation(table: Table, min_episodes: int = 10, tolerance: float 
     return out
 
 
+def check_task_balance(table: Table, fraction: float = 0.2) -> list[dict]:
+    """With several tasks: a task with fewer than `fraction` of the median task's episodes is barely taught."""
+    if "task_index" not in table.columns or len(table.episodes) < 2:
+        return []
+    first = table.columns["task_index"][table.starts].astype(np.int64)
+    tasks, counts = np.unique(first, return_counts=True)
+    if len(tasks) < 2:
+        return []
+    median = float(np.median(counts))
+    return [finding("task_balance", "warn", f"task '{table.tasks.get(int(t), t)}' has {n} episode(s) against a median of "
+                    f"{median:.0f} per task: the policy sees it too rarely to learn it; record more of it or drop it")
+            for t, n in zip(tasks.tolist(), counts.tolist(), strict=True) if n < fraction * median]
+
+
 def check_missing_videos(cameras: list[dict]) -> list[dict]:
     """Cameras whose video files are missing (from stats.cameras_table): the tabular analysis still runs."""
     return [finding("missing_video", "warn", f"'{cam['key']}': {len(cam['missing'])} of {cam['files']} video file(s) "
@@ -514,9 +571,10 @@ def check_missing_videos(cameras: list[dict]) -> list[dict]:
 def run_checks(table: Table, chunk_size: int | None = None, cameras: list[dict] | None = None) -> list[dict]:
     """Every check above with default thresholds, in report order."""
     findings = (check_nan_inf(table) + check_timestamps(table) + check_dead_joints(table) + check_stuck_actions(table)
-                + check_action_jumps(table) + check_gripper_chatter(table) + check_episode_lengths(table)
+                + check_clipping(table) + check_action_jumps(table) + check_gripper_chatter(table) + check_episode_lengths(table)
                 + check_chunk_size(table, chunk_size) + check_state_action_lag(table) + check_tracking(table)
-                + check_idle(table) + check_near_duplicates(table) + check_generalisation(table))
+                + check_idle(table) + check_near_duplicates(table) + check_generalisation(table)
+                + check_task_balance(table))
     if cameras is not None:
         findings += check_missing_videos(cameras)
     return findings

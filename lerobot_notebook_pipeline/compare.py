@@ -5,8 +5,10 @@ from __future__ import annotations
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from .success import format_rate
+
 COLUMNS = [("policy", "policy"), ("parameters_m", "params (M)"), ("s_per_step", "train s/step"),
-           ("val_action_mae", "held-out action MAE"), ("pc_success", "sim success %"),
+           ("val_action_mae", "held-out action MAE"), ("success", "sim success (95% CI)"), ("distinct_initial_conditions", "start states"),
            ("p50_ms", "inference p50 (ms)"), ("effective_hz", "inference Hz"), ("keeps_up", "keeps up")]
 
 
@@ -20,7 +22,9 @@ def comparison_row(policy: str, train_summary: dict, rollout_metrics: dict) -> d
         "s_per_step": round(train_summary["s_per_step"], 4),
         "val_action_mae": best.get("val_action_mae"),
         "val_action_mae_per_joint": best.get("val_action_mae_per_joint"),
-        "pc_success": rollout_metrics["pc_success"],
+        "success": format_rate(rollout_metrics),
+        **{key: rollout_metrics.get(key) for key in ("successes", "episodes", "pc_success", "ci95",
+                                                     "distinct_initial_conditions", "stages")},
         "p50_ms": inference["all"]["p50_ms"],
         "effective_hz": inference["effective_hz"],
         "control_hz": inference["control_hz"],
@@ -54,9 +58,14 @@ def comparison_figure(rows: list[dict], joint_names: list[str] | None = None):
     names = [row["policy"] for row in rows]
     colors = colormaps["tab10"].colors[: len(rows)]
     for ax, key, title in zip(axes[:3], ["pc_success", "s_per_step", "effective_hz"],
-                              ["sim success (%)", "training s/step", "inference Hz"], strict=True):
+                              ["sim success (%, 95% CI)", "training s/step", "inference Hz"], strict=True):
         ax.bar(names, [row[key] or 0 for row in rows], color=colors)
         ax.set_title(title)
+    low_high = [row["ci95"] for row in rows]
+    axes[0].errorbar(names, [row["pc_success"] for row in rows], fmt="none", ecolor="k", capsize=4,
+                     yerr=[[row["pc_success"] - lo for row, (lo, _) in zip(rows, low_high, strict=True)],
+                           [hi - row["pc_success"] for row, (_, hi) in zip(rows, low_high, strict=True)]])
+    axes[0].set_xticks(range(len(rows)), [f"{row['policy']}\n{row['successes']}/{row['episodes']}" for row in rows])
     if rows and rows[0].get("control_hz"):
         axes[2].axhline(rows[0]["control_hz"], color="k", ls="--", lw=1, label="control rate")
         axes[2].legend(fontsize=8)

@@ -66,7 +66,7 @@ def create_dataset(root: str | Path, fps: int, features: dict, robot_type: str |
 
     root = Path(root)
     return LeRobotDataset.create(repo_id or f"local/{root.name}", fps=fps, features=features, root=root,
-                                 robot_type=robot_type, use_videos=True)
+                                 robot_type=robot_type, use_videos=True, video_backend=video_backend())
 
 
 def add_episode(dataset, frames: dict[str, np.ndarray], task: str) -> None:

@@ -1,4 +1,4 @@
-"""Safe file output: atomic writes, and output folders that are never overwritten by accident."""
+"""Safe file output: atomic writes, and output folders that are never overwritten by accident or lost in a failed run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .runtime import UserError
+from .runtime import UserError, hooks_installed, on_exit
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MARKER = ".lnp-output"  # in every output folder this toolkit makes: only such folders are ever replaced
+MIN_FREE_MB = 100
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -53,14 +57,94 @@ def is_nonempty_dir(path: str | Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--overwrite") -> Path:
-    """Return an empty output folder; refuse a non-empty one unless overwrite is set."""
-    path = Path(path)
+def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-dir") -> Path:
+    """Refuse an output folder that is not clearly ours, not writable, or taken without --overwrite; change nothing."""
+    text = str(path).strip()
+    if not text:
+        raise UserError(f"{flag} is empty: pass a new folder such as outputs/NAME")
+    path = Path(text).expanduser()
+    resolved = path.resolve()
+    for name, protected in (("the file system root", Path("/")), ("your home folder", Path.home()),
+                            ("the current folder", Path.cwd()), ("the repository", REPO_ROOT)):
+        protected = protected.resolve()
+        if resolved == protected or resolved in protected.parents:
+            raise UserError(f"{flag} '{text}' is {name} or a folder above it, which is never used for output: "
+                            "choose a new folder such as outputs/NAME")
     if path.exists() and not path.is_dir():
-        raise UserError(f"output path '{path}' is a file, not a folder: choose another path")
+        raise UserError(f"{flag} '{text}' is a file, not a folder: choose another path")
+    if (path / ".git").exists():
+        raise UserError(f"{flag} '{text}' holds a .git folder (a repository) and is never used for output: "
+                        "choose a new folder such as outputs/NAME")
     if is_nonempty_dir(path):
+        if not (path / MARKER).is_file():
+            raise UserError(f"{flag} '{text}' holds files this toolkit did not make, so it is never replaced: choose "
+                            "another path, or empty that folder by hand if you mean to reuse it")
         if not overwrite:
-            raise UserError(f"'{path}' already exists and is not empty: pass {flag} to replace it, or choose another path")
-        shutil.rmtree(path)
+            raise UserError(f"'{text}' already exists and is not empty: pass --overwrite to replace it, or choose "
+                            f"another {flag}")
+    check_writable(path, flag)
+    return path
+
+
+def check_writable(path: Path, flag: str = "--output-dir") -> None:
+    """Refuse an output path whose folder (or nearest existing parent) cannot be written or is nearly full."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{flag} '{path}' lies inside the file '{existing}': choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".lnp-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"cannot write to '{existing}' ({err.strerror}): choose a writable {flag}") from None
+    free_mb = shutil.disk_usage(existing).free / 1e6
+    if free_mb < MIN_FREE_MB:
+        raise UserError(f"only {free_mb:.0f} MB free on the disk of '{existing}': free some space (at least "
+                        f"{MIN_FREE_MB} MB) or choose a {flag} on another disk")
+
+
+def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-dir") -> Path:
+    """Return an empty output folder, marked as ours. An earlier one (ours, with overwrite) is kept aside.
+
+    In a terminal script the earlier folder is deleted only when the script ends well; when it fails or is stopped,
+    the new folder is removed and the earlier one put back. In a notebook it is deleted at once.
+    """
+    path = check_output_dir(path, overwrite, flag)
+    backup = None
+    if is_nonempty_dir(path):
+        backup = path.parent / f".{path.name}.previous-{os.getpid()}"
+        os.replace(path, backup)
+    created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
+    (path / MARKER).touch()
+    if hooks_installed():
+        on_exit(lambda succeeded: _settle(path, backup, created, succeeded))
+    elif backup is not None:
+        shutil.rmtree(backup)
+    return path
+
+
+def _settle(path: Path, backup: Path | None, created: bool, succeeded: bool) -> None:
+    """At exit: drop the earlier output after a good run; after a failed one put it back (or drop an empty new one)."""
+    if succeeded:
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    elif backup is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(backup, path)
+    elif created and [p.name for p in path.iterdir()] == [MARKER]:
+        shutil.rmtree(path)
+
+
+def replace_output_dir(new: str | Path, path: str | Path) -> Path:
+    """Move the complete folder new to path, marked as ours; an earlier folder at path is deleted only afterwards."""
+    new, path = Path(new), Path(path)
+    (new / MARKER).touch()
+    backup = None
+    if path.exists():
+        backup = path.parent / f".{path.name}.previous-{os.getpid()}"
+        os.replace(path, backup)
+    os.replace(new, path)
+    if backup is not None:
+        shutil.rmtree(backup)
     return path

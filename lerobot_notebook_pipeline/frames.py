@@ -24,7 +24,7 @@ def decode_at(path: str | Path, timestamps: list[float]) -> list[np.ndarray]:
         stream = container.streams.video[0]
         tolerance = _half_frame(stream)
         for ts in timestamps:
-            container.seek(int(max(ts - 0.5, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            container.seek(int(max(ts - tolerance, 0) / stream.time_base), stream=stream, backward=True, any_frame=False)
             best = None
             for frame in container.decode(stream):
                 best = frame
@@ -112,6 +112,17 @@ def whole_episode(table: Table, episode: int, camera: str) -> list[np.ndarray]:
     if path is None or not path.is_file():
         raise FileNotFoundError(f"video of '{camera}' for episode {episode} is missing")
     row = table.meta[int(episode)]
-    start = float(row[f"videos/{camera}/from_timestamp"])
-    stop = float(row[f"videos/{camera}/to_timestamp"])
+    start = float(row.get(f"videos/{camera}/from_timestamp", 0.0))  # v2.1: a file per episode, from 0 to its end
+    stop = float(row.get(f"videos/{camera}/to_timestamp", np.inf))
     return decode_range(path, start, stop)
+
+
+def mean_first_frame(table: Table, camera: str, max_episodes: int = 20) -> np.ndarray | None:
+    """The pixel-wise mean (float64) of the first frame of up to max_episodes evenly spread episodes; None when the
+    camera's frames cannot be read (missing video files)."""
+    picks = np.unique(np.linspace(0, len(table.episodes) - 1, min(max_episodes, len(table.episodes))).round().astype(int))
+    try:
+        images = [episode_frames(table, int(table.episodes[p]), [0], camera)[0] for p in picks]
+    except (FileNotFoundError, ValueError):
+        return None
+    return np.mean(np.stack(images).astype(np.float64), axis=0)

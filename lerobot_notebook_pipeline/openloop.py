@@ -18,12 +18,13 @@ from .runtime import UserError, log
 
 
 def check_episode(spec: str, episode: int) -> None:
-    """Refuse an episode the dataset does not have (cheap: reads meta/info.json only, for local datasets)."""
-    from .data import read_info, resolve_dataset
+    """Refuse a damaged local dataset, one without its videos, or an episode it does not have (metadata only)."""
+    from .data import resolve_dataset
+    from .preflight import check_dataset
 
     _, root = resolve_dataset(spec)
     if root is not None:
-        total = int(read_info(root)["total_episodes"])
+        total = int(check_dataset(root, videos=True)["total_episodes"])
         if not 0 <= episode < total:
             raise UserError(f"episode {episode} does not exist: '{spec}' has episodes 0..{total - 1}")
 

@@ -238,3 +238,96 @@ def show(fig, path) -> None:
 
     save_figure(fig, path)
     display_image(path)
+
+
+# ---------------------------------------------------------------- --compare: the training data against a new recording
+
+REFERENCE_COLOR = "tab:gray"
+NEW_COLOR = "tab:red"
+
+
+def drift_frames(pairs: dict):
+    """Per camera, the mean first frame of the training data, of the new recording, and their difference."""
+    cameras = sorted(pairs)
+    fig, axes = _figure(len(cameras), 3, width=2.4, height=1.9)
+    axes = axes.reshape(len(cameras), 3)
+    for r, camera in enumerate(cameras):
+        reference, new = (np.asarray(i, dtype=np.float64) for i in pairs[camera])
+        diff = np.abs(new - reference).mean(axis=-1)
+        panels = ((reference / 255, "training"), (new / 255, "new"), (diff / max(diff.max(), 1e-6), "difference"))
+        for c, (image, label) in enumerate(panels):
+            ax = axes[r, c]
+            ax.imshow(np.clip(image, 0, 1), cmap="magma" if image.ndim == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{camera.split('.')[-1]}: {label}", fontsize=8)
+    fig.suptitle("mean first frame of each dataset (a moved camera shows as edges in the difference)", fontsize=9)
+    return fig
+
+
+def rest_pose_bars(names: list[str], reference: np.ndarray, new: np.ndarray):
+    """Per joint, the median rest pose (E x D first frames) of both datasets, with the spread between episodes."""
+    fig, (ax,) = _figure(1, 1, width=max(4.0, 0.6 * len(names) + 1.5), height=2.8)
+    position = np.arange(len(names))
+    for offset, values, color, label in ((-0.2, reference, REFERENCE_COLOR, "training"), (0.2, new, NEW_COLOR, "new")):
+        median = np.nanmedian(values, axis=0)
+        spread = np.nanpercentile(values, [10, 90], axis=0)
+        ax.bar(position + offset, median, width=0.4, color=color, label=label,
+               yerr=np.abs(spread - median), error_kw={"elinewidth": 0.8, "capsize": 2})
+    ax.set_xticks(position)
+    ax.set_xticklabels(names, rotation=60, fontsize=7, ha="right")
+    ax.set_ylabel("rest pose (joint units)", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title("state at the start of the episodes (median, 10-90% of episodes)", fontsize=9)
+    return fig
+
+
+def start_state_scatter(names: list[str], reference: np.ndarray, new: np.ndarray):
+    """Every episode's start state, per joint, scaled to the training data's start range: new starts outside 0..1
+    lie where no training episode started."""
+    low, high = np.nanmin(reference, axis=0), np.nanmax(reference, axis=0)
+    span = np.where(high - low > 1e-9, high - low, 1.0)
+    fig, (ax,) = _figure(1, 1, width=max(4.0, 0.6 * len(names) + 1.5), height=2.8)
+    position = np.arange(len(names))
+    rng = np.random.default_rng(0)
+    ax.axhspan(0, 1, color="0.93", label="training start range")
+    for values, color, label in ((reference, REFERENCE_COLOR, "training"), (new, NEW_COLOR, "new")):
+        jitter = rng.uniform(-0.2, 0.2, size=values.shape)
+        ax.scatter((position[None, :] + jitter).ravel(), ((values - low) / span).ravel(), s=8, color=color, alpha=0.7,
+                   label=label)
+    ax.set_xticks(position)
+    ax.set_xticklabels(names, rotation=60, fontsize=7, ha="right")
+    ax.set_ylabel("position in the training range", fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"start states: {len(reference)} training and {len(new)} new episodes", fontsize=9)
+    return fig
+
+
+def pose_heatmap(pose_range, success_grid, training_xy=(), title: str = "", stage_grid=None):
+    """Success per object position on a grid (rows y, columns x) with the training positions marked as dots.
+
+    stage_grid, when given, writes each cell's furthest stage in it.
+    """
+    from matplotlib.figure import Figure
+
+    grid = np.asarray(success_grid, dtype=float)
+    ny, nx = grid.shape
+    x0, x1, y0, y1 = pose_range
+    dx, dy = (x1 - x0) / max(nx - 1, 1), (y1 - y0) / max(ny - 1, 1)
+    extent = (x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2)
+    fig = Figure(figsize=(5.2, 4.4), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(grid, origin="lower", extent=extent, cmap="RdYlGn", vmin=0, vmax=1, aspect="equal")
+    fig.colorbar(image, ax=ax, label="success")
+    if stage_grid is not None:
+        xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+        for j, i in np.ndindex(ny, nx):
+            ax.text(xs[i], ys[j], str(stage_grid[j][i]), ha="center", va="center", fontsize=7)
+    if len(training_xy):
+        xy = np.asarray(training_xy, dtype=float)
+        ax.scatter(xy[:, 0], xy[:, 1], s=10, c="k", marker="o", label="training positions")
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("cube x (m)")
+    ax.set_ylabel("cube y (m)")
+    ax.set_title(title, fontsize=9)
+    return fig

@@ -37,6 +37,18 @@ def findings_lines(findings: list[dict], per_check: int = 3) -> list[str]:
     return lines or ["- no findings"]
 
 
+def comparison_lines(comparison: dict) -> list[str]:
+    """The --compare section: the verdict, then every measured difference, the riskiest first."""
+    lines = [f"## Compared with the training data `{comparison['reference']}`", "", f"**Verdict:** {comparison['verdict']}", ""]
+    rows = [{"risk": d["risk"], "check": d["check"], "what": d["subject"], "size": f"{d['size']:g} {d['unit']}",
+             "finding": d["message"]} for d in comparison["differences"]]
+    if rows:
+        lines += _table(rows, ["risk", "check", "what", "size", "finding"]) + [""]
+    lines += ["Risk is a likely effect on the policy, judged from the size of each measured difference; it is not a "
+              "prediction of success. Every measurement is in report.json under `comparison`.", ""]
+    return lines
+
+
 def markdown_report(report: dict) -> str:
     """report.md: summary, features, cameras, quality findings, per-episode table, figures, media."""
     s = report["summary"]
@@ -50,7 +62,16 @@ def markdown_report(report: dict) -> str:
               f"- tasks: {'; '.join(s['tasks']) or '(none)'}",
               f"- findings: {counts['error']} error, {counts['warn']} warn, {counts['info']} info",
               f"- tabular analysis took {report['timings_s']['tabular']:.2f} s (parquet only, no video decoded)", ""]
+    if report.get("comparison"):
+        lines += comparison_lines(report["comparison"])
     lines += ["## Quality checks", ""] + findings_lines(report["findings"]) + [""]
+    if report.get("worst_episodes"):
+        lines += ["## Worst episodes", "", "Each episode's quality score starts at 1.0 and drops with every distinct "
+                  "problem found in it.", ""]
+        lines += _table(report["worst_episodes"], ["episode", "score", "checks"]) + [""]
+    if report.get("drop_command"):
+        lines += ["Drop the episodes scoring under 0.6 into a new dataset next to this one (not run for you):", "",
+                  "```bash", report["drop_command"], "```", ""]
     lines += ["## Features", ""] + _table(report["features"], ["key", "dtype", "shape", "names"]) + [""]
     if report["cameras"]:
         cams = [{**c, "missing": len(c["missing"])} for c in report["cameras"]]
@@ -60,7 +81,7 @@ def markdown_report(report: dict) -> str:
         rows = [{"key": k, **v} for k, v in report["normalization"].items()]
         lines += _table(rows, ["key", "mean", "std", "min", "max"]) + [""]
     lines += ["## Episodes", ""]
-    lines += _table(report["episodes"][:200], ["episode", "length", "seconds", "task", "action_path_length",
+    lines += _table(report["episodes"][:200], ["episode", "length", "seconds", "quality", "task", "action_path_length",
                                                "action_min", "action_max"]) + [""]
     if len(report["episodes"]) > 200:
         lines += [f"({len(report['episodes']) - 200} more in report.json)", ""]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import success
 from .inference import LatencyLog
 from .runtime import UserError, log, looks_like_repo_id, require_hub
 
@@ -303,6 +304,7 @@ class Episode:
     success: bool = False
     success_step: int | None = None  # index of the first step that reported is_success
     object_pose: list[float] | None = None  # the cube/peg (and socket) pose at reset, when the env reports it
+    agent_pos: list[float] | None = None  # the robot's state at reset
     done: bool = False
     wall_s: float = 0.0
 
@@ -316,12 +318,18 @@ class Episode:
         """Max reward up to and including the final step."""
         return float(np.max(self.rewards)) if self.rewards else 0.0
 
-    def as_metrics(self, index: int) -> dict:
-        """The per-episode entry of metrics.json."""
+    def as_metrics(self, index: int, task: str | None = None) -> dict:
+        """The per-episode entry of metrics.json: lerobot-eval's fields, the furthest stage and the trial fingerprints."""
         row = {"episode_ix": index, "seed": self.seed, "sum_reward": self.sum_reward, "max_reward": self.max_reward,
                "success": bool(self.success), "steps": len(self.rewards), "wall_s": round(self.wall_s, 3)}
         if self.object_pose is not None:
             row["object_pose"] = [round(float(v), 5) for v in self.object_pose]
+        if task in success.STAGES:
+            row["stage"] = success.furthest_stage(self.rewards)
+            row["stage_name"] = success.stage_name(row["stage"], task)
+        initial = [*(self.object_pose or []), *(self.agent_pos or [])]
+        row["initial_condition_id"] = success.fingerprint(initial)
+        row["trial_id"] = success.fingerprint(initial, self.rewards, np.asarray(self.actions).reshape(len(self.rewards), -1))
         return row
 
 
@@ -342,14 +350,15 @@ def _add_task(observation: dict, text: str, batch: int) -> dict:
 
 def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = "",
                   render: bool = True, latency: LatencyLog | None = None,
-                  adapter: ObservationAdapter | None = None,
-                  frame_key: str | None = None) -> tuple[list[Episode], ObservationAdapter]:
+                  adapter: ObservationAdapter | None = None, frame_key: str | None = None,
+                  poses: list | None = None) -> tuple[list[Episode], ObservationAdapter]:
     """Run one episode per sub-env of a vector env, reset with `seeds`, until every episode has ended.
 
     Video frames come from env.render(), or from the observation's camera `frame_key` when that is the same
     image (ALOHA's top camera), which saves a render per step.
 
     Each episode stops recording at its own terminated/truncated step (later steps of that sub-env are ignored).
+    `poses` (ALOHA): one (x, y) object position per sub-env for this batch, instead of the env's seeded draw.
     Returns the episodes and the observation adapter (planned on the first observation when not given).
     """
     from lerobot.envs.utils import preprocess_observation
@@ -358,8 +367,11 @@ def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = 
     check_action_dim(loaded.action_dim, int(env.single_action_space.shape[0]))
     latency = latency if latency is not None else LatencyLog()
     policy.reset()
+    if poses is not None:
+        env.set_attr("cube_pose", [tuple(map(float, p)) for p in poses])
     obs, reset_info = env.reset(seed=list(seeds))
-    episodes = [Episode(seed=int(s)) for s in seeds]
+    episodes = [Episode(seed=int(s), agent_pos=list(np.asarray(obs["agent_pos"][i], dtype=float)))
+                for i, s in enumerate(seeds)]
     if "object_pose" in reset_info:  # the fast ALOHA env reports where it put the cube (or peg and socket)
         for i, episode in enumerate(episodes):
             episode.object_pose = list(np.asarray(reset_info["object_pose"][i]))
@@ -394,11 +406,16 @@ def rollout_batch(env, loaded: LoadedPolicy, seeds: list[int], task_text: str = 
     return episodes, adapter
 
 
-def summarize_episodes(episodes: list[Episode]) -> dict:
-    """lerobot-eval's aggregate metrics plus the per-episode list."""
-    per_episode = [e.as_metrics(i) for i, e in enumerate(episodes)]
+def summarize_episodes(episodes: list[Episode], task: str | None = None) -> dict:
+    """lerobot-eval's aggregate metrics and per-episode list, with success counted over distinct trials.
+
+    successes, episodes, pc_success and ci95 count each distinct trial once (identical rollouts of a deterministic
+    policy from one initial state are one trial); with no repeats pc_success is lerobot-eval's. n_episodes and
+    the averages are over every rollout, as in lerobot-eval.
+    """
+    per_episode = [e.as_metrics(i, task) for i, e in enumerate(episodes)]
     return {
-        "pc_success": float(np.mean([e.success for e in episodes]) * 100) if episodes else float("nan"),
+        **success.evaluation_summary(per_episode, task),
         "avg_sum_reward": float(np.mean([e.sum_reward for e in episodes])) if episodes else float("nan"),
         "avg_max_reward": float(np.mean([e.max_reward for e in episodes])) if episodes else float("nan"),
         "n_episodes": len(episodes),
@@ -426,12 +443,17 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
     """
     settings = settings or {}
     if pose_radius is not None and (cube_pose is None or pose_radius < 0):
-        raise UserError("--pose-radius needs --cube-pose X Y and a radius >= 0: add --cube-pose or drop --pose-radius")
+        raise UserError(f"--pose-radius {pose_radius:g} needs --cube-pose X Y (the centre) and a radius >= 0: add "
+                        "--cube-pose or drop --pose-radius")
     kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
     if spec.family != "aloha":
-        if cube_pose or image_size or render_quality:
-            raise UserError("--cube-pose, --pose-radius, --image-size and --render-quality apply to the aloha envs "
-                            "only: drop them")
+        given = [flag for flag, value in (("--cube-pose", cube_pose), ("--pose-radius", pose_radius),
+                                          ("--image-size", image_size), ("--render-quality", render_quality))
+                 if value is not None]
+        if given:
+            one = len(given) == 1
+            raise UserError(f"{' and '.join(given)} {'applies' if one else 'apply'} to the aloha envs only, not "
+                            f"{spec.name}: drop {'it' if one else 'them'}")
         return kwargs
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import logging
 import os
 import re
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -50,29 +52,82 @@ def display_image(path: str | Path) -> bool:
     return True
 
 
+# Called once as the script ends, with True when it ran to the end and False when it failed or was stopped.
+_exit_callbacks: list = []
+_exit_state = {"hooks": False, "failed": False}
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """Parse CLI flags; in a notebook ignore the kernel's argv (defaults apply, or flags from $LNP_ARGS).
 
-    From a terminal it also installs the hook that turns a UserError into a one-line message and exit code 2.
+    A bad flag value is one line (`error: argument --flag: ...`). A script run from a terminal (flags from sys.argv)
+    also gets the hooks that turn a UserError, Ctrl-C or SIGTERM into one line and exit code 2, and run on_exit.
     """
+    parser.error = _flag_error
     if in_notebook():
         if argv is None:
             argv = shlex.split(os.environ.get("LNP_ARGS", ""))  # how tests pass tiny settings to a notebook
         return parser.parse_args(argv)
-    sys.excepthook = _user_error_hook
+    if argv is None:
+        install_exit_hooks()
     return parser.parse_args(argv)
+
+
+def _flag_error(message: str):
+    """argparse's error() as a UserError naming the flag: one line from a terminal, an exception in a notebook."""
+    raise UserError(f"{message} (see --help)")
+
+
+def install_exit_hooks() -> None:
+    """Terminal scripts: UserError, Ctrl-C and SIGTERM end with one line and exit code 2; on_exit callbacks run."""
+    if _exit_state["hooks"]:
+        return
+    _exit_state["hooks"] = True
+    sys.excepthook = _user_error_hook
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    atexit.register(lambda: _run_exit_callbacks(not _exit_state["failed"]))
+
+
+def hooks_installed() -> bool:
+    """True in a terminal script that called parse_args (failures then reach the on_exit callbacks)."""
+    return _exit_state["hooks"]
+
+
+def on_exit(callback) -> None:
+    """Call callback(succeeded) once when the script ends: at a normal exit, a UserError, an exception or a signal."""
+    _exit_callbacks.append(callback)
+
+
+def _run_exit_callbacks(succeeded: bool) -> None:
+    while _exit_callbacks:
+        try:
+            _exit_callbacks.pop()(succeeded)
+        except Exception as err:  # a cleanup problem must not hide the original outcome
+            print(f"warning: cleanup failed ({err})", file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _user_error_hook(kind, value, tb) -> None:
     if issubclass(kind, UserError):
         fail(str(value))
+    if issubclass(kind, KeyboardInterrupt):
+        fail(f"stopped by {value.args[0] if value.args else 'Ctrl-C'} before the end; any earlier output is as it "
+             "was: run the command again to redo it")
+    _exit_state["failed"] = True  # a bug: the traceback follows, then atexit puts earlier outputs back
     sys.__excepthook__(kind, value, tb)
 
 
 def fail(message: str) -> None:
-    """Print a one-line error and exit with code 2, without a traceback."""
+    """Print a one-line error and exit with code 2, without a traceback (earlier outputs are put back first)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_state["failed"] = True
+    _run_exit_callbacks(False)
     sys.stdout.flush()
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
     os._exit(2)  # from an excepthook a SystemExit would not change the exit code
 
 

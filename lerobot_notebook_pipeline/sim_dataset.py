@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import add_episode, create_dataset, image_feature, vector_feature
-from .sim_env import CAMERA, FPS, TASK_STRINGS, make_env
+from .sim_env import CAMERA, DEFAULT_POSE_RANGE, FPS, TASK_STRINGS, make_env
 
 os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder (SVT-AV1) logs only errors: keeps the progress bar readable
 
@@ -18,6 +18,7 @@ os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder (SVT-AV1) logs only err
 STATE_NAMES = [f"{side}_{joint}" for side in ("left", "right")
                for joint in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
 IMAGE_KEY = f"observation.images.{CAMERA}"
+MIN_EPISODE_LENGTH = {"transfer_cube": 60, "insertion": 300}  # the shortest episodes the scripted expert completes
 
 
 def sim_features(image_size: tuple[int, int]) -> dict:
@@ -111,6 +112,7 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
     import sys
 
     from .runtime import UserError
+    from .steps import stop_process
 
     root = Path(root)
     shard_dir = root.parent / f".{root.name}.shards"
@@ -119,8 +121,8 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
     shares = [episodes // num_workers + (1 if k < episodes % num_workers else 0) for k in range(num_workers)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                                      os.environ.get("PYTHONPATH")]))}
+    workers = []
     try:
-        workers = []
         for k, share in enumerate(shares):
             if share == 0:
                 continue
@@ -138,13 +140,16 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
             log_file.close()
             if code != 0:
                 tail = (shard_dir / f"shard_{k}.log").read_text().strip().splitlines()[-1:]
-                raise UserError(f"worker {k} failed (exit {code}: {' '.join(tail)[:200]}): retry with --num-workers 1")
+                raise UserError(f"worker {k} failed (exit {code}: {' '.join(tail)}): retry with --num-workers 1")
             results.append(json.loads((shard_dir / f"shard_{k}.result.json").read_text()))
             if results[-1]["kept"] > 0:
                 roots.append(shard_dir / f"shard_{k}")
         if roots:
             merge_datasets(roots, root)
     finally:
+        for _, proc, log_file in workers:  # stopped or failed early: no worker may outlive the recording
+            stop_process(proc)
+            log_file.close()
         shutil.rmtree(shard_dir, ignore_errors=True)
     return {"kept": sum(r["kept"] for r in results), "attempted": sum(r["attempted"] for r in results),
             "frames": sum(r["frames"] for r in results), "episodes": [e for r in results for e in r["episodes"]]}
@@ -167,6 +172,25 @@ def merged_sim_settings(parts: list[dict]) -> dict:
                      "parts": [{k: p.get(k) for k in ("cube_pose", "pose_range", "seed", "kept")} for p in parts],
                      "attempted": sum(p.get("attempted", 0) for p in parts), "kept": sum(p.get("kept", 0) for p in parts),
                      "episodes": [e for p in parts for e in p.get("episodes", [])]}
+
+
+def no_success_message(attempted: int, task: str, episode_length: int, cube_pose=None, pose_range=None,
+                       waypoint_noise: float = 0.0, **_) -> str:
+    """Why no scripted episode succeeded, and what to change: the settings that make the expert fail, if any."""
+    x0, x1, y0, y1 = DEFAULT_POSE_RANGE[task]
+    reasons = []
+    if episode_length < MIN_EPISODE_LENGTH[task]:
+        reasons.append(f"--episode-length {episode_length} is too short for {task} (it needs at least "
+                       f"{MIN_EPISODE_LENGTH[task]}): use 400")
+    corners = [cube_pose] if cube_pose else [pose_range[0::2], pose_range[1::2]] if pose_range else []
+    if any(not (x0 <= x <= x1 and y0 <= y <= y1) for x, y in corners):
+        flag = "--cube-pose" if cube_pose else "--pose-range"
+        reasons.append(f"{flag} puts the object outside the range the expert is made for: keep it within x {x0:g} to "
+                       f"{x1:g}, y {y0:g} to {y1:g}")
+    if waypoint_noise > 0:
+        reasons.append(f"--waypoint-noise {waypoint_noise:g} may spoil every plan: lower it (0.005 works)")
+    advice = "; ".join(reasons) or "raise --max-attempts"
+    return f"no scripted {task} episode reached the max reward in {attempted} attempts: {advice}"
 
 
 def remove_empty_dirs(path: Path) -> None:

@@ -9,7 +9,6 @@ turns shadows and multisampling off; ``"stock"`` keeps gym-aloha's visual settin
 from __future__ import annotations
 
 import atexit
-import json
 import weakref
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .files import write_json
+from .preflight import SIM_SETTINGS_FIX, read_json_file
 from .runtime import UserError
 
 TASKS = ("transfer_cube", "insertion")
@@ -28,6 +28,7 @@ SIM_SETTINGS_FILE = "meta/sim_settings.json"
 # gym-aloha's sampling ranges (gym_aloha.utils): the cube, or the peg; the socket mirrors the peg in x.
 DEFAULT_POSE_RANGE = {"transfer_cube": (0.0, 0.2, 0.4, 0.6), "insertion": (0.1, 0.2, 0.4, 0.6)}
 SOCKET_POSE_RANGE = (-0.2, -0.1, 0.4, 0.6)
+TABLE_XY = (-0.6, 0.6, 0.22, 0.98)  # the table top (gym-aloha's 1.22 x 0.76 m tabletop mesh at (0, 0.6))
 OBJECT_Z = 0.05
 TASK_STRINGS = {
     "transfer_cube": "Pick up the cube with the right arm and transfer it to the left arm.",
@@ -40,6 +41,24 @@ def check_task(task: str) -> str:
     if task not in TASKS:
         raise UserError(f"unknown task '{task}': use one of {', '.join(TASKS)}")
     return task
+
+
+def check_on_table(xy, flag: str = "--cube-pose") -> None:
+    """Refuse an object position (x, y) that is off the table top."""
+    x0, x1, y0, y1 = TABLE_XY
+    if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
+        raise UserError(f"{flag} {xy[0]:g} {xy[1]:g} is off the table (x from {x0:g} to {x1:g}, y from {y0:g} to {y1:g} "
+                        f"m): put it on the table, e.g. gym-aloha's range x 0 to 0.2, y 0.4 to 0.6")
+
+
+def check_pose_range(pose_range, flag: str = "--pose-range") -> None:
+    """Refuse a sampling range XMIN XMAX YMIN YMAX that is reversed or reaches off the table."""
+    x0, x1, y0, y1 = pose_range
+    if x0 > x1 or y0 > y1:
+        raise UserError(f"{flag} wants XMIN XMAX YMIN YMAX with XMIN <= XMAX and YMIN <= YMAX, got "
+                        f"{' '.join(f'{v:g}' for v in pose_range)}: swap the reversed pair")
+    for corner in ((x0, y0), (x1, y1)):
+        check_on_table(corner, f"{flag} corner")
 
 
 def sample_object_pose(task: str, rng: np.random.RandomState, pose_range=None) -> np.ndarray:
@@ -209,7 +228,7 @@ def read_sim_settings(root: str | Path) -> dict | None:
     path = Path(root) / SIM_SETTINGS_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    return read_json_file(path, SIM_SETTINGS_FIX)
 
 
 def env_from_settings(settings: dict, max_steps: int | None = None):

@@ -95,8 +95,14 @@ def read_columns(root: str | Path, keys: list[str], episodes: list[int] | None =
     return {key: _to_numpy(table.column(key)) for key in keys if key in table.column_names}
 
 
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The rows of a JSON-lines file."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def read_episodes_meta(root: str | Path) -> dict[int, dict]:
-    """Rows of meta/episodes/**/*.parquet (without the per-episode stats columns), keyed by episode index."""
+    """Rows of meta/episodes/**/*.parquet (without the per-episode stats columns), keyed by episode index; a v2.1
+    dataset's meta/episodes.jsonl when there is no parquet."""
     import pyarrow.parquet as pq
 
     rows = {}
@@ -104,16 +110,20 @@ def read_episodes_meta(root: str | Path) -> dict[int, dict]:
         names = [n for n in pq.read_schema(file).names if not n.startswith("stats/")]
         for row in pq.read_table(file, columns=names).to_pylist():
             rows[int(row["episode_index"])] = row
+    legacy = Path(root) / "meta" / "episodes.jsonl"
+    if not rows and legacy.is_file():
+        rows = {int(row["episode_index"]): row for row in read_jsonl(legacy)}
     return rows
 
 
 def read_tasks(root: str | Path) -> dict[int, str]:
-    """Task index -> task text from meta/tasks.parquet."""
+    """Task index -> task text from meta/tasks.parquet (v2.1: meta/tasks.jsonl)."""
     import pandas as pd
 
     path = Path(root) / "meta" / "tasks.parquet"
+    legacy = Path(root) / "meta" / "tasks.jsonl"
     if not path.is_file():
-        return {}
+        return {int(row["task_index"]): str(row["task"]) for row in read_jsonl(legacy)} if legacy.is_file() else {}
     frame = pd.read_parquet(path)
     if "task" in frame.columns:
         return {int(i): str(t) for i, t in zip(frame["task_index"], frame["task"], strict=True)}
@@ -297,11 +307,17 @@ def features_table(info: dict) -> list[dict]:
 
 
 def video_file(table: Table, camera: str, episode: int) -> Path | None:
-    """Path of the video file holding one camera's frames for an episode (None if not a video feature)."""
+    """Path of the video file holding one camera's frames for an episode (None if not a video feature); v2.1
+    datasets keep one file per episode."""
     path_pattern = table.info.get("video_path")
+    if path_pattern is None or table.info["features"][camera]["dtype"] != "video":
+        return None
+    if "{episode_index" in path_pattern:
+        chunk = int(episode) // int(table.info.get("chunks_size") or 1000)
+        return table.root / path_pattern.format(video_key=camera, episode_chunk=chunk, episode_index=int(episode))
     row = table.meta.get(int(episode), {})
     chunk = row.get(f"videos/{camera}/chunk_index")
-    if path_pattern is None or chunk is None or table.info["features"][camera]["dtype"] != "video":
+    if chunk is None:
         return None
     return table.root / path_pattern.format(video_key=camera, chunk_index=int(chunk),
                                             file_index=int(row[f"videos/{camera}/file_index"]))
@@ -327,12 +343,17 @@ def cameras_table(table: Table) -> list[dict]:
     return rows
 
 
+def read_stats_json(root: str | Path) -> dict:
+    """meta/stats.json as a dict (empty when the dataset has none)."""
+    path = Path(root) / "meta" / "stats.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def normalization_stats(root: str | Path, keys: list[str] | None = None) -> dict:
     """mean/std/min/max of non-visual features from meta/stats.json (what training normalises with)."""
-    path = Path(root) / "meta" / "stats.json"
-    if not path.is_file():
+    stats = read_stats_json(root)
+    if not stats:
         return {}
-    stats = json.loads(path.read_text())
     wanted = keys if keys is not None else list(stats)
     out = {}
     for key in wanted:

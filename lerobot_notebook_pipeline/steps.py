@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from .files import REPO_ROOT
 from .runtime import UserError, display_image
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def script_command(script: str, args: list[str]) -> list[str]:
@@ -27,15 +28,18 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=step_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail = ""
-    while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns still redraw in place
-        text = decoder.decode(chunk)
-        tail = (tail + text)[-4000:]
-        if not quiet:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-    code = process.wait()
+    try:
+        while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns redraw in place
+            text = decoder.decode(chunk)
+            tail = (tail + text)[-4000:]
+            if not quiet:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        code = process.wait()
+    finally:
+        stop_process(process)
     if code != 0:
-        raise step_failed(script, code, tail, "run it on its own to see the full output")
+        raise UserError(step_failure(script, code, tail))
     return time.perf_counter() - start
 
 
@@ -56,7 +60,7 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
                                stderr=subprocess.STDOUT)
     if code != 0:
         tail = log_path.read_bytes()[-4000:].decode("utf-8", errors="replace")
-        raise step_failed(name, code, tail, f"its full output is in {log_path}")
+        raise UserError(step_failure(name, code, tail, f"its full output is in {log_path}"))
     return time.perf_counter() - start
 
 
@@ -70,11 +74,26 @@ def shown(command: list[str]) -> str:
     return " ".join([Path(command[0]).name, *map(str, command[1:])]).replace(str(REPO_ROOT) + "/", "")
 
 
-def step_failed(script: str, code: int, tail: str, hint: str) -> UserError:
-    """The error for a step that exited with code: its last output line and where to look."""
-    lines = [line.strip() for line in tail.replace("\r", "\n").splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return UserError(f"{script} stopped with exit code {code} ({last[:200]}): {hint}")
+def stop_process(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """End a child that is still running (the caller failed or was stopped): SIGTERM, then SIGKILL after grace_s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def step_failure(script: str, code: int, output: str, hint: str = "run it on its own to see the full output") -> str:
+    """The one-line message for a failed step: the child's own `error:` line in full, else its last line and hint."""
+    lines = [line.strip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    if errors:
+        return f"{script}: {errors[-1][len('error: '):]}"
+    last = lines[-1] if lines else "no output"
+    return f"{script} stopped with exit code {code} ({last}): {hint}"
 
 
 def show(path: str | Path) -> None:
@@ -84,3 +103,37 @@ def show(path: str | Path) -> None:
         raise UserError(f"expected {path} to exist: the step that writes it did not run to the end")
     if not display_image(path):
         print(f"[figure] {path}")
+
+
+def measured_step_s(metrics_jsonl: str | Path) -> tuple[int, float] | None:
+    """(step, seconds per step) from train.py's metrics.jsonl once it logged two windows (the first one warms up)."""
+    path = Path(metrics_jsonl)
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
+    timed = [row for row in rows if "step_s" in row]
+    return (int(timed[-1]["step"]), float(timed[-1]["step_s"])) if len(timed) >= 2 else None
+
+
+def eta_line(step: int, step_s: float, total_steps: int, elapsed_s: float, rest_s: float) -> str:
+    """One line: the measured s/step, the training time it implies and when the whole run should end."""
+    left_s = (total_steps - step) * step_s + rest_s
+    end = time.strftime("%H:%M", time.localtime(time.time() + left_s))
+    return (f"[eta] training at {step_s:.2f} s/step: {total_steps} steps take about {total_steps * step_s / 60:.0f} min; "
+            f"the whole run should take about {(elapsed_s + left_s) / 60:.0f} min (done near {end})")
+
+
+def print_eta_once_measured(metrics_jsonl: str | Path, total_steps: int, started: float, rest_s: float,
+                            poll_s: float = 2.0) -> threading.Event:
+    """Watch a training run's metrics.jsonl in the background and print eta_line once; set the event to stop."""
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(poll_s):
+            measured = measured_step_s(metrics_jsonl)
+            if measured:
+                print("\n" + eta_line(*measured, total_steps, time.perf_counter() - started, rest_s), flush=True)
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return stop

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+
+import numpy as np
 
 Z95 = 1.959963984540054  # the two-sided 95% normal quantile
 
@@ -36,3 +39,71 @@ def format_rate(summary: dict) -> str:
     low, high = summary["ci95"]
     return (f"{summary['successes']}/{summary['episodes']} = {summary['pc_success']:.1f}% "
             f"(95% CI {low:.0f}-{high:.0f}%)")
+
+
+# ------------------------------------------------------------------ distinct trials and how episodes fail
+
+# What each reward level of gym-aloha's tasks means, as the furthest stage an episode reached (index = reward).
+STAGES = {
+    "transfer_cube": ["never touched", "touched, not lifted", "lifted, not handed over",
+                      "other gripper touched, not handed over", "handed over"],
+    "insertion": ["touched neither", "touched both, not grasped", "grasped both, not joined",
+                  "peg touched socket, not inserted", "inserted"],
+}
+
+
+def furthest_stage(rewards) -> int:
+    """The highest reward level an episode reached (0 when it has no steps)."""
+    return int(max(rewards, default=0))
+
+
+def stage_name(stage: int, task: str) -> str:
+    """The words for a stage of a task with stages: 'lifted, not handed over'."""
+    return STAGES[task][stage]
+
+
+def fingerprint(*arrays, decimals: int = 5) -> str:
+    """A short hash of arrays rounded to `decimals`: equal inputs, equal fingerprints."""
+    digest = hashlib.sha1()
+    for array in arrays:
+        array = np.round(np.asarray(array, dtype=np.float64), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+        digest.update(str(array.shape).encode() + array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def distinct(rows: list[dict], key: str) -> list[dict]:
+    """The first row of each distinct value of row[key], in order."""
+    seen: dict = {}
+    for row in rows:
+        seen.setdefault(row[key], row)
+    return list(seen.values())
+
+
+def evaluation_summary(rows: list[dict], task: str | None = None) -> dict:
+    """Success over distinct trials with its count and Wilson CI, the rollouts behind it, and the furthest stages.
+
+    Each row is a per-episode dict with `success`, `stage`, `initial_condition_id` (the initial state's fingerprint)
+    and `trial_id` (initial state plus the per-step rewards and actions): rows with one trial_id are one
+    deterministic trial repeated, and count once.
+    """
+    trials = distinct(rows, "trial_id")
+    summary = success_summary(sum(bool(r["success"]) for r in trials), len(trials))
+    summary["rollouts"] = len(rows)
+    summary["distinct_initial_conditions"] = len(distinct(rows, "initial_condition_id"))
+    if task in STAGES:
+        counts = {name: sum(r["stage"] == stage for r in trials) for stage, name in enumerate(STAGES[task])}
+        summary["stages"] = {name: counts[name] for name in reversed(STAGES[task]) if counts[name]}
+    return summary
+
+
+def format_trials(summary: dict) -> str:
+    """'5 rollouts from 1 distinct initial state: 1 trial (identical rollouts counted once)'."""
+    rollouts, states, trials = summary["rollouts"], summary["distinct_initial_conditions"], summary["episodes"]
+    text = (f"{rollouts} rollout{'s' * (rollouts != 1)} from {states} distinct initial "
+            f"state{'s' * (states != 1)}: {trials} trial{'s' * (trials != 1)}")
+    return text + (" (identical rollouts counted once)" if trials < rollouts else "")
+
+
+def format_stages(stages: dict) -> str:
+    """'14 handed over, 4 lifted, not handed over, 2 never touched' (best stage first)."""
+    return "; ".join(f"{count} {name}" for name, count in stages.items())

@@ -1,4 +1,5 @@
-"""analyse_dataset.py end to end: a clean dataset, one with missing videos, a v2.1 dataset, --fail-on, and the notebook."""
+"""analyse_dataset.py end to end: a clean dataset, one with missing videos, a v2.1 dataset, --fail-on, --compare, and the
+notebook."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from drift_pairs import SHIFT_PX, record, training_targets
 from v21_dataset import make_v21_dataset
 
 from conftest import ROOT, run_notebook
@@ -34,7 +36,8 @@ def clean(tmp_path_factory):
 def clean_report(clean, tmp_path_factory):
     """Run the notebook headless (flags through LNP_ARGS) on the clean dataset; return its output folder, report, notebook."""
     out = tmp_path_factory.mktemp("report") / "analysis"
-    notebook = run_notebook("analyse_dataset.ipynb", f"--dataset {clean} --output-dir {out} --chunk-size 20 --fail-on warn")
+    notebook = run_notebook("analyse_dataset.ipynb", f"--dataset {clean} --output-dir {out} --chunk-size 20 --fail-on warn "
+                            f"--compare {clean}")
     return out, json.loads((out / "report.json").read_text()), notebook
 
 
@@ -54,6 +57,11 @@ def test_clean_report_has_every_section(clean_report):
         assert name in report["figures"] and (out / name).stat().st_size > 1000, name
     assert (out / "report.md").read_text().startswith("# Dataset analysis")
     assert report["timings_s"]["tabular"] < 5
+    comparison = report["comparison"]  # against itself: nothing changed
+    assert comparison["differences"] == [] and "no measured difference" in comparison["verdict"]
+    assert set(comparison["cameras"]) == {"observation.images.top", "observation.images.wrist"}
+    for name in ("compare_first_frames.png", "compare_rest_pose.png", "compare_start_states.png"):
+        assert name in report["figures"] and (out / name).stat().st_size > 1000, name
 
 
 def test_animation_fits_the_budget(clean_report):
@@ -68,6 +76,7 @@ def test_animation_fits_the_budget(clean_report):
 def test_fail_on_warn_exits_1_and_existing_output_is_kept(clean, tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
+    (out / ".lnp-output").touch()  # an earlier output of ours: only such a folder is ever replaced
     (out / "keep.txt").write_text("user data")
     refused = run(["--dataset", str(clean), "--output-dir", str(out)], cwd=tmp_path)
     assert refused.returncode == 2 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
@@ -79,6 +88,9 @@ def test_fail_on_warn_exits_1_and_existing_output_is_kept(clean, tmp_path):
     warned = [f for f in report["findings"] if f["severity"] == "warn"]
     assert {f["check"] for f in warned} == {"chunk_size", "generalisation"}  # 3 episodes are too few
     assert sorted(f["episode"] for f in warned if f["check"] == "chunk_size") == [0, 2, 4]
+    assert [(w["episode"], w["score"], w["checks"]) for w in report["worst_episodes"]] == [
+        (e, 0.75, ["chunk_size"]) for e in (0, 2, 4)]  # one warning each: worth a look, not worth dropping
+    assert report["drop_command"] is None and {r["quality"] for r in report["episodes"]} == {0.75}
     assert report["media"] == [] and not (out / "keep.txt").exists()
 
 
@@ -113,6 +125,49 @@ def test_v21_dataset_is_converted_and_analysed(tmp_path):
     assert report["summary"]["frames"] == 120 and report["summary"]["codebase_version"] == "v3.0"
     assert report["cameras"][0]["missing"] == [] and "first_last_frames.png" in report["figures"]
     assert report["counts"]["error"] == 0
+
+
+def test_v21_dataset_with_missing_videos_is_read_as_it_is(tmp_path):
+    src = make_v21_dataset(tmp_path / "old_partial", num_episodes=3, length=40)
+    sorted((src / "videos").glob("**/*.mp4"))[1].unlink()
+    out = tmp_path / "out"
+    result = run(["--dataset", str(src), "--output-dir", str(out), *TINY], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "without converting it to v3.0" in result.stderr and not (tmp_path / "outputs" / "datasets").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["frames"] == 120 and report["summary"]["codebase_version"] == "v2.1"
+    assert report["summary"]["tasks"] == ["move the joints"] and len(report["episodes"]) == 3
+    assert report["cameras"][0]["missing"] == ["videos/chunk-000/observation.images.top/episode_000001.mp4"]
+    assert [f["check"] for f in report["findings"] if f["severity"] != "info"] == ["generalisation", "missing_video"]
+    assert "first_last_frames.png" in report["figures"]  # episodes 0 and 2 still show their frames
+
+
+def test_compare_reports_a_moved_camera(tmp_path):
+    reference = record(tmp_path / "training", training_targets(5, 0), seed=0)
+    moved = record(tmp_path / "today", training_targets(3, 7), seed=100, shift=(0, SHIFT_PX))
+    out = tmp_path / "out"
+    result = run(["--dataset", str(moved), "--compare", str(reference), "--output-dir", str(out), "--no-animation",
+                  *TINY, "--fail-on", "error"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "verdict: 1 difference(s) of medium or high risk" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    (moved_camera,) = report["comparison"]["differences"]
+    assert moved_camera["check"] == "drift_camera" and abs(moved_camera["sizes"]["dx_px"] - SHIFT_PX) < 0.2 * SHIFT_PX
+    drift_findings = [f for f in report["findings"] if f["check"].startswith("drift_")]
+    assert len(drift_findings) == 1 and set(drift_findings[0]) == {"check", "severity", "episode", "frame", "message"}
+    text = (out / "report.md").read_text()
+    assert "## Compared with the training data" in text and "px right" in text and "**Verdict:**" in text
+
+
+def test_compare_refuses_another_robot_or_a_missing_reference(clean, tmp_path):
+    other = make_synthetic_dataset(tmp_path / "other", num_episodes=2, length=20, dim=4, cameras=("top",))
+    result = run(["--dataset", str(clean), "--compare", str(other), "--output-dir", str(tmp_path / "a")], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "only the new dataset has observation.images.wrist" in result.stderr and "'action' is float32 [6] vs float32 [4]" in result.stderr
+    result = run(["--dataset", str(clean), "--compare", str(tmp_path / "no" / "such"), "--output-dir", str(tmp_path / "b")],
+                 cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("error: --compare ") and "Traceback" not in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_conversion_refuses_an_incomplete_dataset(tmp_path):

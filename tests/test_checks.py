@@ -1,16 +1,18 @@
 """Every quality check fires on the episode where its defect was planted, and nowhere else; clean data stays silent."""
 
 import dataclasses
+import json
+import shutil
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lerobot_notebook_pipeline import checks
+from lerobot_notebook_pipeline import checks, consistency
 from lerobot_notebook_pipeline.data import vector_feature
-from lerobot_notebook_pipeline.stats import load_table
-from lerobot_notebook_pipeline.synthetic import synthetic_episode, write_dataset
+from lerobot_notebook_pipeline.stats import load_table, read_stats_json
+from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset, synthetic_episode, write_dataset
 
 FPS = 30
 LENGTH = 60
@@ -36,7 +38,7 @@ def with_action(action: np.ndarray, lag: int = 1) -> dict:
 # episode -> the check planted there (checks on timestamps are planted after writing)
 PLANTED = {1: "nan_inf", 2: "dead_joint", 3: "stuck_actions", 4: "action_jumps", 5: "gripper_chatter",
            6: "state_action_lag", 7: "tracking", 8: "idle", 9: "near_duplicate", 10: "episode_length",
-           11: "timestamps", 12: "timestamps", 13: "timestamps"}
+           11: "timestamps", 12: "timestamps", 13: "timestamps", 14: "clipping", 15: "clipping"}
 
 
 def defect_episodes() -> list[dict]:
@@ -64,6 +66,10 @@ def defect_episodes() -> list[dict]:
     episodes[8] = with_action(base[8][:1] + 0.03 * (base[8] - base[8][:1]))
     episodes[9] = with_action(base[0] + np.random.default_rng(9).normal(0, 1e-4, base[0].shape))
     episodes[10] = clean_episode(10, length=20)
+    for e in (14, 15):  # a limit hit in two episodes: flat tops beyond every other episode's 0.5
+        a = base[e].copy()
+        a[:, 1] = np.clip(0.8 * np.sin(0.15 * np.arange(LENGTH) + e), -0.6, 0.6)
+        episodes[e] = with_action(a)
     return episodes
 
 
@@ -123,6 +129,7 @@ EPISODE_CHECKS = {
     "timestamps": checks.check_timestamps,
     "episode_length": checks.check_episode_lengths,
     "chunk_size": lambda t: checks.check_chunk_size(t, 40),
+    "clipping": checks.check_clipping,
     "state_action_lag": checks.check_state_action_lag,
     "tracking": checks.check_tracking,
     "idle": checks.check_idle,
@@ -182,7 +189,8 @@ def test_narrow_dataset_warns_about_generalisation_and_dead_joint(narrow):
     text = " ".join(f["message"] for f in findings if f["check"] == "generalisation")
     assert "only 4 demonstration" in text and "5" in text and "same path" in text
     assert all(f["episode"] is None for f in findings)
-    assert "wrist_roll" in findings[0]["message"]
+    assert "wrist_roll" in findings[0]["message"] and "1e+07" in findings[0]["message"]
+    assert "nonzero std" in findings[0]["message"] and "harmless" not in findings[0]["message"]
 
 
 def test_missing_videos_finding():
@@ -190,6 +198,17 @@ def test_missing_videos_finding():
             {"key": "observation.images.wrist", "files": 2, "missing": []}]
     found = checks.check_missing_videos(cams)
     assert len(found) == 1 and found[0]["severity"] == "warn" and "videos/x.mp4" in found[0]["message"]
+
+
+def test_a_rare_task_is_flagged(tmp_path):
+    from lerobot_notebook_pipeline.data import add_episode, create_dataset
+
+    dataset = create_dataset(tmp_path / "tasks", FPS, FEATURES)
+    for seed, task in enumerate(["pick"] * 6 + ["place"] * 6 + ["wave"]):
+        add_episode(dataset, clean_episode(seed), task)
+    dataset.finalize()
+    found = checks.check_task_balance(load_table(tmp_path / "tasks"))
+    assert [(f["check"], f["severity"]) for f in found] == [("task_balance", "warn")] and "'wave' has 1" in found[0]["message"]
 
 
 def test_any_robot_26_dims_without_names_at_10_fps(tmp_path):
@@ -232,3 +251,119 @@ def test_resting_at_the_end_is_a_note_not_a_warning(clean):
     found = checks.check_stuck_actions(rested)
     assert [(f["severity"], f["episode"], f["frame"]) for f in found] == [("info", 0, 35)]
     assert "end of the episode" in found[0]["message"]
+
+
+# ---------------------------------------------------------------- the files against each other (consistency.py)
+
+
+@pytest.fixture(scope="module")
+def filed(tmp_path_factory):
+    """A clean 4-episode dataset with one camera, copied before each defect is planted."""
+    return make_synthetic_dataset(tmp_path_factory.mktemp("filed") / "ds", num_episodes=4, length=30, cameras=("top",))
+
+
+def replace_column(path, name, edit):
+    """Rewrite one column of a parquet file through edit(numpy array) -> numpy array."""
+    table = pq.read_table(path)
+    i = table.schema.get_field_index(name)
+    values = edit(table.column(name).to_numpy().copy())
+    pq.write_table(table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type)), path)
+
+
+def edit_json(path, edit):
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def plant_info_total(root):
+    edit_json(root / "meta/info.json", lambda info: info.update(total_frames=info["total_frames"] + 5))
+
+
+def plant_episode_length(root):
+    def edit(lengths):
+        lengths[2] += 3
+        return lengths
+    replace_column(next((root / "meta/episodes").glob("**/*.parquet")), "length", edit)
+
+
+def plant_frame_index(root):
+    def edit(frame_index):
+        frame_index[30 + 10] = 9  # episode 1, frame 10 repeats frame 9
+        return frame_index
+    replace_column(next((root / "data").glob("**/*.parquet")), "frame_index", edit)
+
+
+def plant_unknown_task(root):
+    replace_column(next((root / "data").glob("**/*.parquet")), "task_index", lambda t: np.where(np.arange(len(t)) < 30, 5, t))
+
+
+def plant_stale_stats(root):
+    edit_json(root / "meta/stats.json", lambda stats: stats["action"]["mean"].__setitem__(0, stats["action"]["mean"][0] + 0.2))
+
+
+def plant_short_video(root):
+    """Re-encode the camera's video without its last 8 frames: episode 3 loses its end."""
+    import av
+
+    path = next((root / "videos").glob("**/*.mp4"))
+    with av.open(str(path)) as container:
+        images = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][:-8]
+    from v21_dataset import write_mp4
+
+    write_mp4(path, np.stack(images), 30)
+
+
+def plant_symlink(root):
+    (root / "meta" / "tasks_link.parquet").symlink_to(root / "meta" / "tasks.parquet")
+
+
+def plant_dropped_frames(root):
+    """What lerobot's streaming encoder did under load: episode 1's video span 2 frames short of its parquet rows."""
+    replace_column(next((root / "meta/episodes").glob("**/*.parquet")), "videos/observation.images.top/to_timestamp",
+                   lambda to: to - np.where(np.arange(len(to)) == 1, 2 / 30, 0.0))
+
+
+def plant_corrupt_video(root):
+    path = next((root / "videos").glob("**/*.mp4"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+FILE_DEFECTS = {  # plant -> (check, severity, episodes with a finding; None = the dataset as a whole)
+    plant_info_total: ("metadata", "error", {None}),
+    plant_episode_length: ("metadata", "error", {2}),
+    plant_frame_index: ("indices", "error", {1}),
+    plant_unknown_task: ("metadata", "error", {None}),
+    plant_stale_stats: ("stats_json", "warn", {None}),
+    plant_short_video: ("video", "error", {3}),
+    plant_dropped_frames: ("video", "error", {1}),
+    plant_corrupt_video: ("video", "error", {0, 1, 2, 3}),
+    plant_symlink: ("portability", "warn", {None}),
+}
+
+
+def test_consistent_files_are_silent(filed):
+    assert consistency.run_consistency_checks(load_table(filed), read_stats_json(filed)) == []
+
+
+@pytest.mark.parametrize("plant", list(FILE_DEFECTS), ids=lambda p: p.__name__)
+def test_file_defect_is_found(filed, tmp_path, plant):
+    root = tmp_path / "ds"
+    shutil.copytree(filed, root)
+    plant(root)
+    check, severity, episodes = FILE_DEFECTS[plant]
+    found = consistency.run_consistency_checks(load_table(root), read_stats_json(root))
+    assert {(f["check"], f["severity"]) for f in found} == {(check, severity)}, found
+    assert {f["episode"] for f in found} == episodes, found
+    assert all(set(f) == {"check", "severity", "episode", "frame", "message"} for f in found)
+
+
+def test_one_hold_at_the_extreme_is_not_clipping(clean):
+    """Scripted experts stop dead at waypoints: one episode resting at a joint's extreme is not called clipping."""
+    columns = {k: v.copy() for k, v in clean.columns.items()}
+    start = clean.starts[3]
+    columns["action"][start + 20:start + 40, 2] = 0.9  # beyond every other episode, reached at speed, held 20 frames
+    held = dataclasses.replace(clean, columns=columns, cache={})
+    assert checks.check_clipping(held) == []
+    assert checks.check_clipping(held, min_episodes=1)[0]["episode"] == 3

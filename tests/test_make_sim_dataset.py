@@ -1,8 +1,10 @@
 """make_sim_dataset.py end to end: a tiny real dataset, reloaded by lerobot, deterministic, with clean errors."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, inline_images, run_notebook
+from lerobot_notebook_pipeline.files import MARKER
 
 TINY = ["--episodes", "2", "--image-size", "48", "64", "--episode-length", "100", "--seed", "3"]
 
@@ -92,12 +95,13 @@ def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path
 def test_existing_root_needs_overwrite_and_is_left_untouched(tmp_path):
     root = tmp_path / "mine"
     root.mkdir()
+    (root / ".lnp-output").touch()  # an earlier dataset of ours
     (root / "precious.txt").write_text("keep me")
     proc = run_script("--root", root, *TINY)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "--overwrite" in lines[0], proc.stderr
-    assert sorted(p.name for p in root.iterdir()) == ["precious.txt"]
+    assert sorted(p.name for p in root.iterdir()) == [".lnp-output", "precious.txt"]
     assert (root / "precious.txt").read_text() == "keep me"
 
 
@@ -122,12 +126,47 @@ def test_help_lists_the_knobs():
 def test_failed_run_with_overwrite_keeps_the_old_dataset_and_leaves_no_temp(tmp_path):
     root = tmp_path / "old"
     root.mkdir()
+    (root / ".lnp-output").touch()  # an earlier dataset of ours, so --overwrite may replace it
     (root / "precious.txt").write_text("keep me")
     # 20-step episodes are far too short for the script: nothing is kept, so nothing may be replaced
     proc = run_script("--root", root, "--overwrite", "--episodes", "1", "--episode-length", "20", "--max-attempts", "1",
                       "--image-size", "24", "32")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("error: no scripted episode reached the max reward in 1 attempts"), proc.stderr
+    assert lines and lines[-1].startswith("error: no scripted transfer_cube episode reached the max reward in 1 "
+                                          "attempts: --episode-length 20 is too short"), proc.stderr
     assert (root / "precious.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+@pytest.mark.parametrize("workers,sig", [(2, signal.SIGTERM), (1, signal.SIGTERM), (2, signal.SIGINT)])
+def test_stopped_recording_leaves_no_files_no_processes_and_one_line(tmp_path, workers, sig):
+    """SIGTERM or Ctrl-C while recording (over an earlier dataset, with --overwrite): the earlier dataset stays as it
+    was, no temporary folder or shard is left beside --root, no worker keeps running, and stderr ends in one line."""
+    import psutil
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / MARKER).touch()
+    (root / "earlier.txt").write_text("the earlier dataset")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "make_sim_dataset.py"), "--root", str(root), "--overwrite",
+                             "--episodes", "20", "--episode-length", "60", "--image-size", "48", "64",
+                             "--num-workers", str(workers)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while [p.name for p in tmp_path.iterdir()] == ["ds"]:  # a hidden temp folder (or the shards) beside it: recording
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.2)
+    time.sleep(1.5)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= (workers if workers > 1 else 0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in err, err[-3000:]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0] and "stopped by" in errors[0], err[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert sorted(p.name for p in root.iterdir()) == [MARKER, "earlier.txt"]
+    assert (root / "earlier.txt").read_text() == "the earlier dataset"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {alive}"

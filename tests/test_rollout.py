@@ -128,11 +128,14 @@ def test_metrics_use_lerobot_eval_definitions():
     a = rollout.Episode(seed=3, rewards=[0.0, 1.0, 4.0], success=True)
     b = rollout.Episode(seed=4, rewards=[0.5, 0.25], success=False)
     m = rollout.summarize_episodes([a, b])
-    assert m["pc_success"] == 50.0
+    assert m["pc_success"] == 50.0 and (m["successes"], m["episodes"], m["n_episodes"]) == (1, 2, 2)
+    assert m["ci95"] == pytest.approx([9.45, 90.55], abs=0.01)
     assert m["avg_sum_reward"] == pytest.approx((5.0 + 0.75) / 2)
     assert m["avg_max_reward"] == pytest.approx((4.0 + 0.5) / 2)
-    assert m["per_episode"][1] | {"wall_s": 0} == {"episode_ix": 1, "seed": 4, "sum_reward": 0.75, "max_reward": 0.5,
-                                                  "success": False, "steps": 2, "wall_s": 0}
+    row = m["per_episode"][1]
+    assert {k: row[k] for k in ("episode_ix", "seed", "sum_reward", "max_reward", "success", "steps")} == {
+        "episode_ix": 1, "seed": 4, "sum_reward": 0.75, "max_reward": 0.5, "success": False, "steps": 2}
+    assert row["trial_id"] != m["per_episode"][0]["trial_id"]
 
 
 def test_parallel_envs_match_sequential_episodes(tiny_pusht_policy):

@@ -72,13 +72,13 @@ def test_other_errors_keep_their_traceback(tmp_path):
 
 
 def test_prepare_output_dir_refuses_to_overwrite(tmp_path):
-    target = tmp_path / "out"
+    target = prepare_output_dir(tmp_path / "out", overwrite=False)
     write_json(target / "keep.json", {"a": 1})
     with pytest.raises(UserError, match="--overwrite"):
         prepare_output_dir(target, overwrite=False)
     assert json.loads((target / "keep.json").read_text()) == {"a": 1}
     prepare_output_dir(target, overwrite=True)
-    assert list(target.iterdir()) == []
+    assert [p.name for p in target.iterdir()] == [".lnp-output"]
 
 
 def test_existing_local_folder_is_not_a_repo_id(tmp_path, monkeypatch):
@@ -98,3 +98,71 @@ def test_write_atomic_gives_normal_permissions(tmp_path):
         os.umask(old)
     assert path.read_text() == "hello" and (path.stat().st_mode & 0o777) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+PREPARE_THEN = (
+    "import argparse, os, signal, sys\n"
+    "from lerobot_notebook_pipeline.files import prepare_output_dir\n"
+    "from lerobot_notebook_pipeline.runtime import UserError, parse_args\n"
+    "parser = argparse.ArgumentParser()\n"
+    "parser.add_argument('out')\n"
+    "parser.add_argument('how')\n"
+    "args = parse_args(parser)\n"
+    "out = prepare_output_dir(args.out, overwrite=True)\n"
+    "(out / 'new.txt').write_text('new')\n"
+    "how = args.how\n"
+    "if how == 'user-error': raise UserError('bad input: fix it')\n"
+    "if how == 'bug': raise ValueError('a bug')\n"
+    "if how == 'sigterm': os.kill(os.getpid(), signal.SIGTERM)\n"
+    "if how == 'ctrl-c': raise KeyboardInterrupt\n"
+)
+
+
+@pytest.mark.parametrize("how,code", [("ok", 0), ("user-error", 2), ("bug", 1), ("sigterm", 2), ("ctrl-c", 2)])
+def test_earlier_output_is_replaced_only_by_a_run_that_ends_well(tmp_path, how, code):
+    script, earlier = tmp_path / "s.py", tmp_path / "out"
+    script.write_text(PREPARE_THEN)
+    prepare_output_dir(earlier, overwrite=False)
+    (earlier / "old.txt").write_text("old")
+    out = subprocess.run([sys.executable, str(script), str(earlier), how], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == code, out.stderr
+    kept = sorted(p.name for p in earlier.iterdir())
+    assert kept == ([".lnp-output", "new.txt"] if how == "ok" else [".lnp-output", "old.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.py"], "no backup folder is left beside it"
+    if code == 2:
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert out.stderr.startswith("error: bad input" if how == "user-error" else "error: stopped by"), out.stderr
+
+
+def test_a_new_output_folder_is_removed_when_the_run_fails_before_writing(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(PREPARE_THEN.replace("(out / 'new.txt').write_text('new')\n", ""))
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"), "user-error"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.parametrize("make", ["git", "source", "nothing"])
+def test_only_folders_we_made_are_ever_replaced(tmp_path, make):
+    target = tmp_path / "target"
+    target.mkdir()
+    if make == "git":
+        (target / ".git").mkdir()
+    elif make == "source":
+        (target / "main.py").write_text("print('mine')\n")
+    if make == "nothing":
+        assert prepare_output_dir(target, overwrite=True) == target and (target / ".lnp-output").is_file()
+        return
+    with pytest.raises(UserError, match=".git folder" if make == "git" else "did not make"):
+        prepare_output_dir(target, overwrite=True)
+    assert (target / (".git" if make == "git" else "main.py")).exists()
+
+
+def test_a_nearly_full_disk_is_refused_before_any_work(tmp_path, monkeypatch):
+    from lerobot_notebook_pipeline import files
+
+    monkeypatch.setattr(files, "MIN_FREE_MB", 10**12)  # more than any disk has free: this one counts as full
+    with pytest.raises(UserError, match="MB free on the disk of"):
+        prepare_output_dir(tmp_path / "out", overwrite=False)
+    assert not (tmp_path / "out").exists()

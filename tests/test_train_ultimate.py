@@ -6,8 +6,13 @@ import pytest
 
 from conftest import inline_images, run_notebook
 
+
+def notebook_text(notebook) -> str:
+    """Everything the notebook's cells printed."""
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
 TINY = ("--episodes 2 --image-size 48 64 --episode-length 100 --preset tiny --steps 3 --val-fraction 0.5 "
-        "--eval-episodes 1 --nearby-radii 0.02 --nearby-episodes 2 --max-mb 2")
+        "--eval-episodes 1 --nearby-radii 0.02 --nearby-episodes 2 --max-mb 2 --num-workers 1")
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +32,20 @@ def test_story_writes_every_artefact(story):
     assert not set(summary["train_episodes"]) & set(summary["val_episodes"])
     rollout = json.loads((out / "rollouts" / "act" / "metrics.json").read_text())
     assert rollout["n_episodes"] == 1 and 0 <= rollout["pc_success"] <= 100
+    x, y = rollout["per_episode"][0]["object_pose"][:2]  # drawn from the demonstrations' spread
+    assert abs(x - 0.1) <= 0.015 + 1e-9 and abs(y - 0.5) <= 0.015 + 1e-9
     gif = out / "rollouts" / "act" / rollout["media"]["gif"].split("/")[-1]
     assert gif.is_file() and gif.stat().st_size <= 2 * 2**20
     nearby = json.loads((out / "rollouts" / "act_moved_2cm" / "metrics.json").read_text())
     poses = [tuple(e["object_pose"][:2]) for e in nearby["per_episode"]]
     assert len(poses) == 2 and len(set(poses)) == 2
-    assert all(abs(x - 0.1) <= 0.02 + 1e-9 and abs(y - 0.5) <= 0.02 + 1e-9 for x, y in poses)
+    assert all(abs(((x - 0.1) ** 2 + (y - 0.5) ** 2) ** 0.5 - 0.02) < 1e-4 for x, y in poses)  # on the 2 cm ring
     metrics = json.loads((out / "metrics.json").read_text())
     settings = {row["setting"] for row in metrics["results"]}
-    assert settings == {"trained_position", "moved_2cm"}
+    assert settings == {"demo_spread", "moved_2cm"}
+    for row in metrics["results"]:  # every success rate carries its count and interval
+        assert {"successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions", "stages"} <= set(row)
+    assert "succeeded" in notebook_text(notebook) and "furthest stage" in notebook_text(notebook)
     assert all(row["inference_hz"] > 0 for row in metrics["results"])
     assert len(inline_images(notebook)) >= 4  # analysis plots, loss curve, rollout GIF
 

@@ -59,6 +59,8 @@ def test_rollout_writes_videos_gif_strip_and_metrics(tiny_aloha_policy, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"pc_success", "avg_sum_reward", "avg_max_reward", "per_episode", "inference", "media"}
+    assert {"successes", "episodes", "ci95", "distinct_initial_conditions", "stages"} <= set(metrics)
+    assert metrics["episodes"] == 2 and metrics["distinct_initial_conditions"] == 2  # seeded poses from gym-aloha's range
     assert [e["seed"] for e in metrics["per_episode"]] == [5, 6]
     for episode in metrics["per_episode"]:
         assert set(episode) >= {"sum_reward", "max_reward", "success", "seed"} and episode["steps"] == 8
@@ -80,6 +82,64 @@ def test_rollout_writes_videos_gif_strip_and_metrics(tiny_aloha_policy, tmp_path
     strip = np.asarray(Image.open(out / "first_last_frames.png"))
     assert strip.shape[0] == 160 and strip.shape[1] > 4 * 160
     assert "success" in result.stdout and "inference FPS" in result.stdout and "MB" in result.stdout
+    assert "(95% CI 0-66%): 2 rollouts from 2 distinct initial states: 2 trials" in result.stdout
+    assert "furthest stage: 2 never touched" in result.stdout
+
+
+def policy_trained_on(tmp_path, policy, settings: dict):
+    """A copy of a tiny policy whose train_args.json names a dataset folder holding these sim settings."""
+    import shutil
+
+    root = tmp_path / "data"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text("{}")
+    (root / "meta" / "sim_settings.json").write_text(json.dumps(settings))
+    copy = shutil.copytree(policy, tmp_path / "policy")
+    (copy / "train_args.json").write_text(json.dumps({"dataset": str(root)}))
+    return copy
+
+
+SPREAD = {"task": "transfer_cube", "image_size": [48, 64], "render_quality": "fast", "cube_pose": None,
+          "pose_range": [0.085, 0.115, 0.485, 0.515], "episode_length": 400,
+          "episodes": [{"object_pose": [0.09, 0.49, 0.05, 1, 0, 0, 0]}, {"object_pose": [0.11, 0.51, 0.05, 1, 0, 0, 0]}]}
+
+
+def test_episodes_start_from_the_training_datas_spread_by_default(tiny_aloha_policy, tmp_path):
+    policy = policy_trained_on(tmp_path, tiny_aloha_policy, SPREAD)
+    result = run_script("--policy-path", policy, "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o",
+                        "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    xy = [tuple(e["object_pose"][:2]) for e in metrics["per_episode"]]
+    assert len(set(xy)) == 3 and all(0.085 <= x <= 0.115 and 0.485 <= y <= 0.515 for x, y in xy)
+    assert metrics["distinct_initial_conditions"] == 3 and metrics["episodes"] == 3
+    assert metrics["poses"]["training_range"] == SPREAD["pose_range"] and metrics["poses"]["training_positions"] == 2
+
+
+def test_a_fixed_pose_is_one_trial_however_many_rollouts(tiny_aloha_policy, tmp_path):
+    result = run_script("--policy-path", tiny_aloha_policy, "--image-size", 48, 64, "--cube-pose", 0.1, 0.5,
+                        "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o", "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert (metrics["n_episodes"], metrics["episodes"], metrics["distinct_initial_conditions"]) == (3, 1, 1)
+    assert "3 rollouts from 1 distinct initial state: 1 trial (identical rollouts counted once)" in result.stdout
+
+
+def test_pose_grid_writes_a_heatmap_with_the_training_positions(tiny_aloha_policy, tmp_path):
+    settings = tmp_path / "sim_settings.json"
+    settings.write_text(json.dumps(SPREAD))
+    out = tmp_path / "grid"
+    result = run_script("--policy-path", tiny_aloha_policy, "--dataset-settings", settings, "--pose-grid", 2, 2,
+                        "--pose-range", 0.05, 0.15, 0.45, 0.55, "--max-steps", 3, "--output-dir", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    xy = [tuple(round(v, 5) for v in e["object_pose"][:2]) for e in metrics["per_episode"]]
+    assert xy == [(0.05, 0.45), (0.15, 0.45), (0.05, 0.55), (0.15, 0.55)]
+    grid = metrics["pose_grid"]
+    assert (grid["nx"], grid["ny"]) == (2, 2) and np.asarray(grid["success"]).shape == (2, 2)
+    assert grid["stage"] == [[0, 0], [0, 0]] and metrics["episodes"] == 4
+    heatmap = np.asarray(Image.open(out / "pose_heatmap.png"))
+    assert heatmap.shape[0] > 200 and (heatmap[..., :3].std(axis=(0, 1)) > 10).all()
 
 
 def test_success_and_rewards_agree_with_lerobot_eval_on_aloha(tiny_aloha_policy_480, tmp_path):
@@ -127,6 +187,8 @@ def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
     (lambda p, r, t: ["--policy-path", t / "nope"], "neither an existing folder"),
     (lambda p, r, t: ["--policy-path", p, "--dataset", r, "--episode", 9], "episodes 0..1"),
     (lambda p, r, t: ["--policy-path", p, "--episodes", 0], "--episodes"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "aloha_transfer_cube", "--pose-range", 0, 1, 0, 1], "--pose-grid"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "pusht", "--pose-grid", 2, 2], "aloha envs only"),
 ])
 def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, words):
     root, policy = synthetic_replay
@@ -140,6 +202,7 @@ def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, 
 def test_refuses_to_overwrite_without_flag(tiny_aloha_policy, tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
+    (out / ".lnp-output").touch()  # an earlier output of ours: only such a folder is ever replaced
     (out / "keep.txt").write_text("user data")
     result = run_script("--policy-path", tiny_aloha_policy, "--output-dir", out, "--device", "cpu")
     assert result.returncode == 2 and "--overwrite" in result.stderr
