@@ -6,8 +6,8 @@
 #
 # * **`demos`**: is one demonstration enough? The cube is put "in the same place" the way a person puts it (within
 #   about +/-1.5 cm of a mark, 5 mm of noise on the expert's waypoints). ACT trains on 1, 2, 5, 10, 20 and 40 such
-#   demos for the same number of steps, and is evaluated in that same spread and with the cube up to 3 and 5 cm
-#   from the mark. And "why 5 per position?": at a fixed total, demos at one exact pose against demos spread
+#   demos for the same number of steps, and is evaluated in that same spread and with the cube 3 and 5 cm from the
+#   mark (30 positions on each circle). And "why 5 per position?": at a fixed total, demos at one exact pose against demos spread
 #   around the mark.
 # * **`positions`**: a fixed total of 20 demos at 1 position, 2 positions, the 4 corners of a 10 cm square (a
 #   user's pencil marks), a 3x3 grid, or uniform over the square; every policy is evaluated on a 7x7 grid over the
@@ -22,7 +22,7 @@
 #
 # **Compute** (from the recipe's measured costs): the `demos` study is 2 recordings, 8 trainings and 720 rollout
 # episodes, about 3.8 hours on a 2-core CPU; `positions` is 17 recordings, 5 trainings and 245 rollout episodes (one
-# `visualize_policy.py` call per grid position until it evaluates a whole grid in one call), about 2.9 hours. The plan
+# `visualize_policy.py --pose-grid` call per policy), about 2.1 hours. The plan
 # below prints the estimate for your settings. Run them in the background, several points at once with `--workers`,
 # or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
 

@@ -31,14 +31,14 @@ class Scale:
     margin: float = 0.025
     demo_counts: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
     same_pose_counts: tuple[int, ...] = (5, 20)  # "why 5 per position?": these totals also with one exact pose
-    eval_spreads: tuple[float, ...] = (PLACEMENT, 0.03, 0.05)
+    eval_rings: tuple[float, ...] = (0.03, 0.05)  # the demos study also evaluates this far (m) from the mark
     total_demos: int = 20  # the positions study's fixed total
     points: int | None = None  # keep only the first N points
 
 
 FULL = Scale()
 SMOKE = Scale(image_size=(48, 64), episode_length=60, preset="tiny", steps=30, eval_episodes=2, grid=2,
-              demo_counts=(1, 2), same_pose_counts=(), eval_spreads=(PLACEMENT,), total_demos=2, points=2)
+              demo_counts=(1, 2), same_pose_counts=(), eval_rings=(), total_demos=2, points=2)
 
 
 def around(xy, radius: float) -> list[float]:
@@ -61,32 +61,20 @@ def training(scale: Scale, episodes: str, seed: int) -> dict:
 
 
 def square_eval(centre, radius: float, episodes: int, seed: int, max_steps: int) -> dict:
-    """Rollouts with the cube drawn uniformly (seeded) within +/-radius of centre; radius 0 is one exact pose."""
+    """Rollouts with the cube drawn uniformly (seeded) within +/-radius of centre."""
     return {"kind": "square", "cube_pose": list(centre), "radius": radius, "episodes": episodes, "seed": seed,
             "max_steps": max_steps}
 
 
-def grid_eval(bounds, n: int, episodes_per_cell: int, seed: int, max_steps: int) -> dict:
-    """Rollouts on an n x n grid of exact cube positions spanning bounds (XMIN XMAX YMIN YMAX)."""
-    return {"kind": "grid", "bounds": [round(b, 4) for b in bounds], "n": n, "episodes": episodes_per_cell,
-            "seed": seed, "max_steps": max_steps}
+def ring_eval(centre, radius: float, episodes: int, seed: int, max_steps: int) -> dict:
+    """Rollouts with the cube at `episodes` points evenly spaced on a circle of radius around centre."""
+    return square_eval(centre, radius, episodes, seed, max_steps) | {"kind": "ring"}
 
 
-def grid_positions(bounds, n: int) -> list[list[float]]:
-    """The n x n positions of a grid over bounds, row by row (y outer, x inner)."""
-    x0, x1, y0, y1 = bounds
-    xs = [x0 + (x1 - x0) * i / (n - 1) for i in range(n)] if n > 1 else [(x0 + x1) / 2]
-    ys = [y0 + (y1 - y0) * j / (n - 1) for j in range(n)] if n > 1 else [(y0 + y1) / 2]
-    return [[round(x, 4), round(y, 4)] for y in ys for x in xs]
-
-
-def rollout_requests(spec: dict) -> list[dict]:
-    """One visualize_policy.py call per entry: a square is one call, a grid one call per position."""
-    if spec["kind"] == "square":
-        return [spec]
-    cells = grid_positions(spec["bounds"], spec["n"])
-    return [square_eval(xy, 0.0, spec["episodes"], spec["seed"] + i * spec["episodes"], spec["max_steps"])
-            for i, xy in enumerate(cells)]
+def grid_eval(bounds, n: int, seed: int, max_steps: int) -> dict:
+    """One rollout at each position of an n x n grid spanning bounds (XMIN XMAX YMIN YMAX)."""
+    return {"kind": "grid", "bounds": [round(b, 4) for b in bounds], "n": n, "episodes": n * n, "seed": seed,
+            "max_steps": max_steps}
 
 
 def point(study: str, pid: str, name: str, settings: dict, recordings: list[dict], train: dict, evals: dict) -> dict:
@@ -98,8 +86,9 @@ def point(study: str, pid: str, name: str, settings: dict, recordings: list[dict
 def demos_points(scale: Scale, seeds: list[int]) -> list[dict]:
     """Is one demonstration enough? 1..40 demos around the mark, and at a fixed total, one exact pose vs spread."""
     spread = recording(scale, max(scale.demo_counts), 0, pose_range=around(MARK, PLACEMENT))
-    evals = {f"within {100 * r:g} cm": square_eval(MARK, r, scale.eval_episodes, 1000, scale.episode_length)
-             for r in scale.eval_spreads}
+    evals = {f"within {100 * PLACEMENT:g} cm": square_eval(MARK, PLACEMENT, scale.eval_episodes, 1000, scale.episode_length)}
+    evals |= {f"{100 * r:g} cm off the mark": ring_eval(MARK, r, scale.eval_episodes, 1000, scale.episode_length)
+              for r in scale.eval_rings}
     points = []
     for seed in seeds:
         for n in scale.demo_counts:
@@ -135,7 +124,7 @@ def positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
     """How many cube positions? A fixed total of demos over 1, 2, 4, 9 marks or uniform, evaluated on a grid."""
     x0, x1, y0, y1 = SQUARE
     bounds = (x0 - scale.margin, x1 + scale.margin, y0 - scale.margin, y1 + scale.margin)
-    evals = {"grid": grid_eval(bounds, scale.grid, 1, 2000, scale.episode_length)}
+    evals = {"grid": grid_eval(bounds, scale.grid, 2000, scale.episode_length)}
     points = []
     for seed in seeds:
         for name, marks in layouts(scale.total_demos).items():

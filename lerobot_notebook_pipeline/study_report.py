@@ -158,7 +158,7 @@ def demos_answer(results: list[dict]) -> str:
     for name in evals[1:]:
         far = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name).items() if k[0] == "spread"}
         if far:
-            text += f" With the cube {name} of the mark, {max(far)} demos gave {format_rate(far[max(far)])}."
+            text += f" With the cube {name}, {max(far)} demos gave {format_rate(far[max(far)])}."
     same = {k[1]: v for k, v in pooled(results, ("placement", "demos"), evals[0]).items() if k[0] == "same pose"}
     for n, rate in same.items():
         if n in home:
@@ -186,8 +186,8 @@ CAVEATS = {
         "One training seed per point unless the table says more: ACT's result can move by several points between seeds.",
         "The demos are scripted (IK waypoints with 5 mm noise), not a person's; people vary more and less evenly.",
         "Every point trains for the same step count; fewer demos might need fewer steps (or more).",
-        "The farther evaluations draw the cube uniformly within a square around the mark, so they include "
-        "positions nearer than their name.",
+        "The spread evaluation draws the cube uniformly within the square +/-1.5 cm; the farther ones put it on a "
+        "circle around the mark, so directions where the arm reaches less well count as much as easy ones.",
     ],
     "positions": [
         "One training seed per layout unless the table says more.",

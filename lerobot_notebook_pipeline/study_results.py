@@ -30,6 +30,14 @@ def rollout_rate(metrics: list[dict]) -> dict:
     return success_summary(successes, episodes) | {"distinct_initial_conditions": len(starts) or reported_distinct}
 
 
+def position_rates(per_episode: list[dict]) -> list[dict]:
+    """The success rate at each start position (x, y) of the episodes, in their order."""
+    by_xy: dict[tuple, list[bool]] = {}
+    for e in per_episode:
+        by_xy.setdefault(tuple(round(v, 4) for v in e["object_pose"][:2]), []).append(bool(e["success"]))
+    return [{"xy": list(xy), **success_summary(sum(s), len(s))} for xy, s in by_xy.items()]
+
+
 def demo_starts(dataset_dir: Path) -> list[list[float]]:
     """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
     settings = read_sim_settings(dataset_dir) or {}
@@ -105,16 +113,14 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
                               "checkpoint": str(checkpoint_of(steps["train"]).relative_to(root))}
         result["compute_s"]["train"] = train["seconds"]
     eval_seconds = 0.0
-    for name, rollouts in steps["rollouts"].items():
-        metrics = [_metrics(r) for r in rollouts]
-        eval_seconds += sum(r.done()["seconds"] for r in rollouts if r.done())
-        if any(m is None for m in metrics):
+    for name, rollout in steps["rollouts"].items():
+        marker, metrics = rollout.done(), _metrics(rollout)
+        eval_seconds += marker["seconds"] if marker else 0.0
+        if metrics is None:
             continue
-        rate = rollout_rate(metrics) | {"spec": point["evals"][name]}
-        if len(rollouts) > 1:  # a grid: each position's own rate
-            rate["positions"] = [{"xy": r.settings["cube_pose"], **rollout_rate([m])} for r, m in zip(rollouts, metrics,
-                                                                                                        strict=True)]
-        result["evals"][name] = rate
+        result["evals"][name] = rollout_rate([metrics]) | {"spec": point["evals"][name]}
+        if point["evals"][name]["kind"] == "grid":  # a grid: each position's own rate
+            result["evals"][name]["positions"] = position_rates(metrics["per_episode"])
     result["compute_s"]["eval"] = round(eval_seconds, 1)
     result["finished"] = [stage for stage, ok in (("record", steps["dataset"].done()), ("train", train),
                                                   ("eval", len(result["evals"]) == len(point["evals"]))) if ok]

@@ -17,7 +17,7 @@ from pathlib import Path
 from .runtime import UserError
 from .step_cache import Step, run_cached
 from .steps import REPO_ROOT, run_logged, run_step_logged, script_command
-from .studies import estimate_seconds, rollout_requests
+from .studies import estimate_seconds
 
 STAGES = ("record", "train", "eval")
 STATUS_EVERY_S = 5.0  # how often the progress display refreshes while no point finishes
@@ -39,9 +39,9 @@ def train_step(root: Path, dataset: Step, train: dict) -> Step:
     return Step(root, "train", {"dataset": dataset.key, **train})
 
 
-def rollout_steps(root: Path, train: Step, spec: dict) -> list[Step]:
-    """The visualize_policy.py calls of one evaluation."""
-    return [Step(root, "rollout", {"train": train.key, **request}) for request in rollout_requests(spec)]
+def rollout_step(root: Path, train: Step, spec: dict) -> Step:
+    """The visualize_policy.py call of one evaluation of a trained policy."""
+    return Step(root, "rollout", {"train": train.key, **spec})
 
 
 def point_steps(root: Path, point: dict) -> dict:
@@ -49,7 +49,7 @@ def point_steps(root: Path, point: dict) -> dict:
     parts, dataset = dataset_steps(root, point["recordings"])
     train = train_step(root, dataset, point["train"])
     return {"parts": parts, "dataset": dataset, "train": train,
-            "rollouts": {name: rollout_steps(root, train, spec) for name, spec in point["evals"].items()}}
+            "rollouts": {name: rollout_step(root, train, spec) for name, spec in point["evals"].items()}}
 
 
 def unique_steps(root: Path, points: list[dict]) -> dict[str, Step]:
@@ -57,7 +57,7 @@ def unique_steps(root: Path, points: list[dict]) -> dict[str, Step]:
     steps = {}
     for p in points:
         s = point_steps(root, p)
-        for step in [*s["parts"], s["dataset"], s["train"], *(r for rs in s["rollouts"].values() for r in rs)]:
+        for step in [*s["parts"], s["dataset"], s["train"], *s["rollouts"].values()]:
             steps[step.key] = step
     return steps
 
@@ -93,13 +93,14 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
-    """visualize_policy.py flags: seeded rollouts with the cube at (or drawn around) a position."""
+    """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, or on a grid."""
     args = ["--policy-path", checkpoint, "--env", "aloha_transfer_cube", "--episodes", settings["episodes"],
-            "--seed", settings["seed"], "--cube-pose", *settings["cube_pose"], "--max-steps", settings["max_steps"],
-            "--threads", 1, "--max-mb", 1, "--output-dir", out, "--overwrite"]
-    if settings["radius"]:
-        args += ["--pose-radius", settings["radius"]]
-    return args
+            "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
+            "--output-dir", out, "--overwrite"]
+    if settings["kind"] == "grid":
+        return args + ["--pose-grid", settings["n"], settings["n"], "--pose-range", *settings["bounds"]]
+    args += ["--cube-pose", *settings["cube_pose"]]
+    return args + ["--pose-ring" if settings["kind"] == "ring" else "--pose-radius", settings["radius"]]
 
 
 def checkpoint_of(train: Step) -> Path:
@@ -174,7 +175,7 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
         if STAGES.index(until) >= STAGES.index("train"):
             record["steps"].append(run_step(train, train_action, log))
         if STAGES.index(until) >= STAGES.index("eval"):
-            for rollout in (r for rollouts in steps["rollouts"].values() for r in rollouts):
+            for rollout in steps["rollouts"].values():
                 action = logged_action("visualize_policy.py", lambda out, s=rollout.settings: script_command(
                     "visualize_policy.py", rollout_args(s, checkpoint_of(train), out)), log)
                 record["steps"].append(run_step(rollout, action, log))

@@ -49,7 +49,9 @@ def test_full_studies_share_steps_and_evaluate_enough_episodes(tmp_path):
     nine = point_steps(tmp_path, positions[3])
     assert len(nine["parts"]) == 9 and nine["dataset"].kind == "merge"
     assert sum(r["episodes"] for r in positions[3]["recordings"]) == 20 and share(20, 9) == [3, 3] + [2] * 7
-    assert len(nine["rollouts"]["grid"]) == 49  # a 7x7 grid, one exact position per rollout call
+    grid = nine["rollouts"]["grid"].settings  # one visualize_policy.py --pose-grid call: 7x7 positions
+    assert (grid["n"], grid["episodes"], grid["bounds"]) == (7, 49, [0.025, 0.175, 0.425, 0.575])
+    assert list(demos[0]["evals"]) == ["within 1.5 cm", "3 cm off the mark", "5 cm off the mark"]
     assert all(p["train"]["steps"] == 2500 and p["recordings"][0]["image_size"] == [64, 85] for p in demos + positions)
     assert len(study_points("demos", smoke=True)) == len(study_points("positions", smoke=True)) == 2
 
@@ -208,11 +210,11 @@ def test_merge_step_joins_recordings_with_their_sim_settings(smoke_study, tmp_pa
 
 def grid_result(layout, seed, starts, successes_at):
     """A positions-study result on a 3x3 grid (as point_result writes it), succeeding where successes_at says."""
-    from lerobot_notebook_pipeline.studies import grid_positions
+    from lerobot_notebook_pipeline.poses import grid_poses
     from lerobot_notebook_pipeline.success import success_summary
 
     spec = {"kind": "grid", "bounds": [0.05, 0.15, 0.45, 0.55], "n": 3, "episodes": 1, "seed": 2000, "max_steps": 400}
-    cells = [{"xy": xy, **success_summary(int(successes_at(xy)), 1)} for xy in grid_positions(spec["bounds"], 3)]
+    cells = [{"xy": list(xy), **success_summary(int(successes_at(list(xy))), 1)} for xy in grid_poses(spec["bounds"], 3, 3)]
     total = success_summary(sum(c["successes"] for c in cells), len(cells))
     return {"name": f"{layout}, seed {seed}", "settings": {"layout": layout, "train_seed": seed}, "status": "done",
             "finished": ["record", "train", "eval"], "training_starts": starts, "compute_s": {"train": 60.0},
