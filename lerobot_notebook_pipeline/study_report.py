@@ -202,11 +202,11 @@ def describe_eval(spec: dict) -> str:
     """Where an evaluation starts the cube, and with which reset seeds."""
     if spec["kind"] == "grid":
         x0, x1, y0, y1 = spec["bounds"]
-        count = spec["n"] * spec["n"] * spec["episodes"]
         return (f"{spec['n']}x{spec['n']} grid of exact cube positions over x {x0}..{x1}, y {y0}..{y1} (m), "
-                f"{spec['episodes']} rollout per position ({count} in all), reset seeds from {spec['seed']}")
+                f"one rollout per position ({spec['episodes']} in all), reset seeds from {spec['seed']}")
     x, y = spec["cube_pose"]
-    where = f"drawn uniformly within +/-{100 * spec['radius']:g} cm of" if spec["radius"] else "at"
+    where = (f"evenly spaced on the circle of {100 * spec['radius']:g} cm around" if spec["kind"] == "ring" else
+             f"drawn uniformly within +/-{100 * spec['radius']:g} cm of")
     return f"{spec['episodes']} rollouts, the cube {where} ({x}, {y}), reset seeds {spec['seed']}..{spec['seed'] + spec['episodes'] - 1}"
 
 
