@@ -47,7 +47,9 @@ parser.add_argument("--plan", action="store_true", help="print the points and th
 parser.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local: parallel processes on this machine; ray: Ray tasks (a local instance or a cluster)")
 parser.add_argument("--workers", type=int, default=max(1, CORES // THREADS), help="points run at once (local engine)")
-parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (and Ray CPUs) per point")
+parser.add_argument("--threads", type=int, default=THREADS,
+                    help="torch threads (and Ray CPUs) per point; use 1 when other jobs share the cores (a tiny ACT "
+                    "step took 5 s with 2 threads beside another training, 0.17 s with 1)")
 parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
 parser.add_argument("--gpus-per-point", type=float, default=0.0, help="Ray: GPUs each point asks for")
 parser.add_argument("--output-dir", default=None, help="datasets, checkpoints, rollouts and logs (default "

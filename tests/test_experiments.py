@@ -134,7 +134,7 @@ def smoke_study(tmp_path_factory):
     Returns the study folder and the done markers it had before the kill."""
     root = tmp_path_factory.mktemp("demos") / "study"
     points = study_points("demos", smoke=True)
-    args = ["--study", "demos", "--smoke", "--workers", 1, "--output-dir", root]
+    args = ["--study", "demos", "--smoke", "--workers", 1, "--threads", 1, "--output-dir", root]
     run_until_first_point_is_done(args, root / "logs" / f"{points[0]['id']}.log")
     first = markers(root)
     result = experiments(*args)
