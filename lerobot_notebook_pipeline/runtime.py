@@ -126,9 +126,17 @@ def fail(message: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_state["failed"] = True
     _run_exit_callbacks(False)
+    close_progress_bars()
     sys.stdout.flush()
     print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
     os._exit(2)  # from an excepthook a SystemExit would not change the exit code
+
+
+def close_progress_bars() -> None:
+    """Close any open tqdm bar, so that what is printed next starts on a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        bar.close()
 
 
 def pick_device(requested: str = "auto") -> str:
