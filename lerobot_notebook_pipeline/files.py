@@ -110,10 +110,7 @@ def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-
     the new folder is removed and the earlier one put back. In a notebook it is deleted at once.
     """
     path = check_output_dir(path, overwrite, flag)
-    backup = None
-    if is_nonempty_dir(path):
-        backup = path.parent / f".{path.name}.previous-{os.getpid()}"
-        os.replace(path, backup)
+    backup = _move_aside(path) if is_nonempty_dir(path) else None
     created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
     (path / MARKER).touch()
@@ -122,6 +119,13 @@ def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-
     elif backup is not None:
         shutil.rmtree(backup)
     return path
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename an earlier output folder to a hidden sibling (kept until the new one is complete) and return it."""
+    backup = path.parent / f".{path.name}.previous-{os.getpid()}"
+    os.replace(path, backup)
+    return backup
 
 
 def _settle(path: Path, backup: Path | None, created: bool, succeeded: bool) -> None:
@@ -140,10 +144,7 @@ def replace_output_dir(new: str | Path, path: str | Path) -> Path:
     """Move the complete folder new to path, marked as ours; an earlier folder at path is deleted only afterwards."""
     new, path = Path(new), Path(path)
     (new / MARKER).touch()
-    backup = None
-    if path.exists():
-        backup = path.parent / f".{path.name}.previous-{os.getpid()}"
-        os.replace(path, backup)
+    backup = _move_aside(path) if path.exists() else None
     os.replace(new, path)
     if backup is not None:
         shutil.rmtree(backup)
