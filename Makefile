@@ -34,8 +34,10 @@ check-system:
 demo: $(STAMP)
 	$(PY) train_ultimate.py $(DEMO_ARGS)
 
+# One pytest worker per core, at most 4 (each test file stays on one worker, so its fixtures are built once).
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # JupyterLab with jupytext's pairing: open train.py and it is the notebook paired with train.ipynb.
 lab: $(STAMP)

@@ -9,6 +9,9 @@ so pointing `vlm_model_name` at the folder written here is enough to build, trai
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 # The special tokens SmolVLA and the SmolVLM processor look up by name.
@@ -84,12 +87,21 @@ def save_backbone(path: str | Path, full_size: bool = False) -> Path:
     dims = FULL_SIZE if full_size else TINY
     tokenizer = _tokenizer()
     config = backbone_config(dims, len(tokenizer), tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS["image_token"]))
-    path.mkdir(parents=True, exist_ok=True)
-    _processor(tokenizer, dims["vision"]["image_size"]).save_pretrained(path)
-    config.save_pretrained(path)
-    (path / "TEST_BACKBONE.md").write_text(
-        "Random-weight SmolVLM-architecture backbone for offline tests and latency figures; "
-        "not a trained model. Use lerobot/smolvla_base for real work.\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
+        _processor(tokenizer, dims["vision"]["image_size"]).save_pretrained(scratch)
+        config.save_pretrained(scratch)
+        (Path(scratch) / "TEST_BACKBONE.md").write_text(
+            "Random-weight SmolVLM-architecture backbone for offline tests and latency figures; "
+            "not a trained model. Use lerobot/smolvla_base for real work.\n")
+        # Built aside and renamed in, so a process that asks for it meanwhile never reads half a folder.
+        try:
+            os.replace(scratch, path)
+        except OSError:  # a folder is in the way: another process's whole backbone, or a broken one
+            if not is_complete(path):
+                shutil.rmtree(path)
+                os.replace(scratch, path)
+        Path(scratch).mkdir(exist_ok=True)  # TemporaryDirectory removes it on exit
     return path
 
 
@@ -98,10 +110,15 @@ def default_backbone_dir(full_size: bool = False) -> Path:
     return Path("outputs") / "smolvla_backbones" / ("full_size" if full_size else "tiny")
 
 
+def is_complete(path: Path) -> bool:
+    """Whether path holds a saved backbone (its config and tokenizer)."""
+    return (path / "config.json").is_file() and (path / "tokenizer_config.json").is_file()
+
+
 def ensure_backbone(path: str | Path | None = None, full_size: bool = False) -> Path:
     """Return a folder holding the test backbone, building it first when it is missing."""
     path = Path(path) if path is not None else default_backbone_dir(full_size)
-    if not (path / "config.json").is_file() or not (path / "tokenizer_config.json").is_file():
+    if not is_complete(path):
         save_backbone(path, full_size=full_size)
     return path.resolve()
 

@@ -43,6 +43,17 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     return time.perf_counter() - start
 
 
+_running: set[subprocess.Popen] = set()  # the logged steps still running, from any thread of this process
+_stopping = threading.Event()
+
+
+def stop_running_steps() -> None:
+    """End every logged step this process started that is still running, and start no more (its caller stopped)."""
+    _stopping.set()
+    for process in list(_running):
+        stop_process(process)
+
+
 def run_step_logged(script: str, args: list[str], log_path: str | Path) -> float:
     """Run a top-level script quietly, appending its command and output to log_path; return its wall time."""
     return run_logged(script_command(script, args), log_path, script)
@@ -56,8 +67,16 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
     with open(log_path, "ab") as log:
         log.write(f"$ {shown(command)}\n".encode())
         log.flush()
-        code = subprocess.call([str(c) for c in command], cwd=REPO_ROOT, env=step_env(), stdout=log,
-                               stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=step_env(), stdout=log,
+                                   stderr=subprocess.STDOUT)
+        _running.add(process)
+        try:
+            if _stopping.is_set():  # stopped while this one was starting
+                stop_process(process)
+            code = process.wait()
+        finally:
+            stop_process(process)  # the caller was stopped: end the step too, leave no orphan
+            _running.discard(process)
     if code != 0:
         tail = log_path.read_bytes()[-4000:].decode("utf-8", errors="replace")
         raise UserError(step_failure(name, code, tail, f"its full output is in {log_path}"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .runtime import UserError
 from .step_cache import Step, run_cached
-from .steps import REPO_ROOT, run_logged, run_step_logged, script_command
+from .steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
 from .studies import estimate_seconds
 
 STAGES = ("record", "train", "eval")
@@ -194,13 +194,19 @@ def run_local(points: list[dict], root: Path, workers: int, threads: int, until:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait on the steps' subprocesses
         pending = {pool.submit(run_point, p, str(root), threads, until) for p in points}
-        while pending:
-            done, pending = wait(pending, timeout=STATUS_EVERY_S, return_when=FIRST_COMPLETED)
-            running = sum(f.running() for f in pending)
-            if not done:
-                yield None, running, len(pending) - running
-            for future in done:
-                yield future.result(), running, len(pending) - running
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=STATUS_EVERY_S, return_when=FIRST_COMPLETED)
+                running = sum(f.running() for f in pending)
+                if not done:
+                    yield None, running, len(pending) - running
+                for future in done:
+                    yield future.result(), running, len(pending) - running
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): start no more points and end the running steps
+            for future in pending:
+                future.cancel()
+            stop_running_steps()
+            raise
 
 
 def run_ray(points: list[dict], root: Path, threads: int, until: str, address: str | None = None,

@@ -1,6 +1,7 @@
 """experiments.py: studies as cached grids of points; the smoke study end to end with a kill and a resume, the Ray
 engine on a local instance, results, plots, README and the notebook."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -114,36 +115,54 @@ def test_bad_seeds_get_a_one_line_error(tmp_path):
 # ------------------------------------------------------------------------------- real steps, small settings
 
 
-def run_until_first_point_is_done(args, first_log):
-    """Start experiments.py with args, kill it (and its steps) once the first point's log says it is done."""
+def stop_after_first_point(args, first_log):
+    """Start experiments.py with args and SIGTERM it (the parent only) once the first point's log says it is done.
+
+    Return (exit code, stderr, the step processes it had started that were still running 15 s later)."""
+    import psutil
+
     process = subprocess.Popen([sys.executable, "experiments.py", *map(str, args)], cwd=ROOT, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
     while process.poll() is None and time.time() < deadline:
         if first_log.is_file() and "point done" in first_log.read_text():
             break
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    time.sleep(2)  # the second point's steps have started
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.terminate()
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left, so the resume below starts clean
+            os.killpg(process.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    return process.returncode, err, alive
 
 
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
-    """The demos smoke study end to end, killed after its first point and run again.
+    """The demos smoke study end to end, stopped after its first point and run again.
 
-    Returns the study folder and the done markers it had before the kill."""
+    Returns the study folder, the done markers it had before the stop, and how the stop went."""
     root = tmp_path_factory.mktemp("demos") / "study"
     points = study_points("demos", smoke=True)
     args = ["--study", "demos", "--smoke", "--workers", 1, "--threads", 1, "--output-dir", root]
-    run_until_first_point_is_done(args, root / "logs" / f"{points[0]['id']}.log")
+    stopped = stop_after_first_point(args, root / "logs" / f"{points[0]['id']}.log")
     first = markers(root)
     result = experiments(*args)
     assert result.returncode == 0, result.stderr[-3000:]
-    return root, first
+    return root, first, stopped
 
 
-def test_a_killed_study_resumes_without_redoing_finished_steps(smoke_study):
-    root, first = smoke_study
+def test_a_stopped_study_ends_its_running_steps(smoke_study):
+    code, err, alive = smoke_study[2]
+    assert code == 2 and "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: stopped by")
+    assert not alive, f"left running after the study stopped: {alive}"
+
+
+def test_a_stopped_study_resumes_without_redoing_finished_steps(smoke_study):
+    root, first, _ = smoke_study
     after = markers(root)
     assert first and all(after[path] == mtime for path, mtime in first.items())
     assert len(first) == 3 and len(after) == 1 + 2 + 2  # one shared dataset, a training and a rollout call per point
@@ -155,7 +174,7 @@ def test_a_killed_study_resumes_without_redoing_finished_steps(smoke_study):
 
 
 def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
-    root, _ = smoke_study
+    root = smoke_study[0]
     results = json.loads((root / "results" / "results.json").read_text())
     for point in results["points"]:
         assert point["status"] == "done" and point["finished"] == ["record", "train", "eval"]
@@ -173,7 +192,7 @@ def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
 
 
 def test_notebook_reruns_the_study_from_its_cache(smoke_study):
-    root, _ = smoke_study
+    root = smoke_study[0]
     before = markers(root)
     notebook = run_notebook("experiments.ipynb", f"--study demos --smoke --output-dir {root}", timeout=300)
     assert markers(root) == before
@@ -194,7 +213,7 @@ def test_ray_engine_runs_points_on_a_local_instance(tmp_path):
 
 
 def test_merge_step_joins_recordings_with_their_sim_settings(smoke_study, tmp_path):
-    recorded, _ = smoke_study
+    recorded = smoke_study[0]
     dataset = next(p for p in (recorded / "data").iterdir() if p.is_dir())
     parts = [tmp_path / "a", tmp_path / "b"]
     for part in parts:
