@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -83,7 +85,31 @@ def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-di
             raise UserError(f"'{text}' already exists and is not empty: pass --overwrite to replace it, or choose "
                             f"another {flag}")
     check_writable(path, flag)
+    for backup in leftover_backups(path):
+        print(f"note: '{backup}' holds what was in '{text}' before a run that was killed outright replaced it: "
+              f"move it back (mv) or delete it", file=sys.stderr, flush=True)
     return path
+
+
+def leftover_backups(path: Path) -> list[Path]:
+    """Earlier outputs that _move_aside kept for a run that was killed (SIGKILL, power loss) before settling them."""
+    found = []
+    for backup in path.parent.glob(f".{glob.escape(path.name)}.previous-*"):
+        pid = backup.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            found.append(backup)
+    return sorted(found)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id is running on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_writable(path: Path, flag: str = "--output-dir") -> None:

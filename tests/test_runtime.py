@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 from lerobot_notebook_pipeline import runtime
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
 
 
@@ -115,6 +115,7 @@ PREPARE_THEN = (
     "if how == 'bug': raise ValueError('a bug')\n"
     "if how == 'sigterm': os.kill(os.getpid(), signal.SIGTERM)\n"
     "if how == 'ctrl-c': raise KeyboardInterrupt\n"
+    "if how == 'sigkill': os.kill(os.getpid(), signal.SIGKILL)\n"
 )
 
 
@@ -133,6 +134,21 @@ def test_earlier_output_is_replaced_only_by_a_run_that_ends_well(tmp_path, how, 
     if code == 2:
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert out.stderr.startswith("error: bad input" if how == "user-error" else "error: stopped by"), out.stderr
+
+
+def test_the_earlier_output_kept_aside_by_a_killed_run_is_named_on_the_next_run(tmp_path, capsys):
+    script, earlier = tmp_path / "s.py", tmp_path / "out"
+    script.write_text(PREPARE_THEN)
+    prepare_output_dir(earlier, overwrite=False)
+    (earlier / "old.txt").write_text("old")
+    out = subprocess.run([sys.executable, str(script), str(earlier), "sigkill"], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == -9
+    backup = next(tmp_path.glob(".out.previous-*"))
+    assert (backup / "old.txt").read_text() == "old"  # nothing lost, but nobody put it back
+    capsys.readouterr()
+    check_output_dir(earlier, overwrite=True)
+    note = capsys.readouterr().err
+    assert note.startswith("note: ") and str(backup) in note and "move it back" in note
 
 
 def test_a_new_output_folder_is_removed_when_the_run_fails_before_writing(tmp_path):
