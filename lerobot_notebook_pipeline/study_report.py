@@ -223,6 +223,20 @@ def setup_lines(points: list[dict]) -> list[str]:
               for name, spec in points[0]["evals"].items()]]
 
 
+def data_check_line(results: list[dict]) -> str:
+    """What analyse_dataset's near-duplicate check found in the episodes each point trained on, in one line."""
+    checked = [r for r in results if r.get("data_check")]
+    if not checked:
+        return "- Data check: pending (no point has its data yet)."
+    flagged = [f"{r['name']}: {len(r['data_check']['near_duplicate'])} of {r['data_check']['episodes']} episodes"
+               for r in checked if r["data_check"]["near_duplicate"]]
+    spreads = [100 * r["data_check"]["trajectory_spread"] for r in checked if r["data_check"]["episodes"] > 1]
+    spread = f"; paths differ by {min(spreads):.0f}-{max(spreads):.0f}% of the joint ranges (RMS)" if spreads else ""
+    found = ("near-duplicate warnings in " + "; ".join(flagged)) if flagged else "no near-duplicate warnings"
+    return (f"- Data check (analyse_dataset's near_duplicate check on the episodes each point trains on, "
+            f"{len(checked)} of {len(results)} points): {found}{spread}.")
+
+
 def study_readme(study: str, points: list[dict], results: list[dict], machine: dict, plan: dict, command: str,
                  smoke: bool) -> str:
     """The study's README: the question, an honest answer (or pending), compute, caveats, table, how to rerun."""
@@ -241,7 +255,7 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
         lines += [answer + f" It took {hours(compute)} of compute on {machine['cpu']} ({machine['cores']} cores, "
                   f"{machine['torch_threads_per_job']} torch threads per job), with {len(seeds)} training seed(s) "
                   "per setting.", ""]
-    lines += ["## The setup", "", *setup_lines(points), "",
+    lines += ["## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
               "## Every point", "", results_table(results),
               ("Plots: " if finished else "Plots, once points are evaluated: ")

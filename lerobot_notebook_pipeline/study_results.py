@@ -11,7 +11,10 @@ import os
 import platform
 from pathlib import Path
 
+from .checks import check_near_duplicates, spread_numbers
+from .episodes import parse_episode_spec
 from .sim_env import read_sim_settings
+from .stats import load_table
 from .studies import TRAINED_WITHIN
 from .study_runner import checkpoint_of, point_steps
 from .success import success_summary
@@ -38,10 +41,18 @@ def position_rates(per_episode: list[dict]) -> list[dict]:
     return [{"xy": list(xy), **success_summary(sum(s), len(s))} for xy, s in by_xy.items()]
 
 
-def demo_starts(dataset_dir: Path) -> list[list[float]]:
-    """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
-    settings = read_sim_settings(dataset_dir) or {}
-    return [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)] for e in settings.get("episodes", [])]
+def demo_starts(dataset_dir: Path, episodes: list[int] | None = None) -> list[list[float]]:
+    """The cube positions (x, y) the dataset's demos (all, or these episodes) started from, from its sim settings."""
+    starts = [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)]
+              for e in (read_sim_settings(dataset_dir) or {}).get("episodes", [])]
+    return starts if episodes is None else [starts[i] for i in episodes]
+
+
+def data_check(dataset_dir: Path, episodes: list[int]) -> dict:
+    """analyse_dataset's near-duplicate check and spread numbers on the episodes a point trains on."""
+    table = load_table(dataset_dir, episodes)
+    return {"episodes": len(episodes), "near_duplicate": [f["message"] for f in check_near_duplicates(table)],
+            **{k: v for k, v in spread_numbers(table).items() if k.endswith("spread")}}
 
 
 def convex_hull(points: list[list[float]]) -> list[tuple[float, float]]:
@@ -106,7 +117,10 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
     markers = [s.done() for s in [*steps["parts"], steps["dataset"]]]
     result["compute_s"]["record"] = round(sum(m["seconds"] for m in markers if m), 1)
     if steps["dataset"].done():
-        result["training_starts"] = demo_starts(steps["dataset"].out)
+        dataset = steps["dataset"].out
+        episodes = parse_episode_spec(point["train"]["episodes"], len(demo_starts(dataset)))
+        result["training_starts"] = demo_starts(dataset, episodes)
+        result["data_check"] = data_check(dataset, episodes)
     if train:
         result["training"] = {"steps": train["steps"], "s_per_step": train["s_per_step"], "seconds": train["seconds"],
                               "device": train["device"], "episodes": point["train"]["episodes"],

@@ -180,7 +180,9 @@ def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
         assert point["status"] == "done" and point["finished"] == ["record", "train", "eval"]
         assert point["training"]["steps"] == 30 and point["training"]["seconds"] > 0
         assert point["seeds"] == {"record": [0], "train": 0, "eval": {"within 1.5 cm": 1000}}
-        assert len(point["training_starts"]) == 2  # both points train on the one 2-demo dataset
+        demos = point["settings"]["demos"]  # both points train on the first episodes of one 2-demo dataset
+        assert len(point["training_starts"]) == point["data_check"]["episodes"] == demos
+        assert point["data_check"]["near_duplicate"] == []
         for rate in point["evals"].values():
             assert {"successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions"} <= set(rate)
             assert rate["episodes"] == 2 and rate["distinct_initial_conditions"] == 2
@@ -189,6 +191,8 @@ def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
     readme = (root / "results" / "README.md").read_text()
     assert "Smoke run" in readme and "What could change the answer" in readme and "| 1 demo within" in readme
     assert "It took" in readme and "training seed(s)" in readme
+    assert "Data check (analyse_dataset's near_duplicate check on the episodes each point trains on, 2 of 2 points): " \
+           "no near-duplicate warnings" in readme
 
 
 def test_notebook_reruns_the_study_from_its_cache(smoke_study):
@@ -272,3 +276,15 @@ def test_demos_answer_names_the_fewest_demos_within_the_best_interval():
     assert "trained on 1 demo(s) succeeded in 3/30" in answer and "the best was 20 demos with 27/30" in answer
     assert "From 5 demos on" in answer and "one is not" in answer
     assert "5 demos at one exact pose gave 6/30" in answer and "against 24/30" in answer
+
+
+def test_the_readme_names_points_whose_training_data_has_near_duplicates():
+    from lerobot_notebook_pipeline.study_report import data_check_line
+
+    clean = {"name": "20 demos within +/-1.5 cm", "data_check": {"episodes": 20, "near_duplicate": [],
+                                                               "trajectory_spread": 0.095}}
+    copies = {"name": "20 demos at one exact pose", "data_check": {"episodes": 20, "near_duplicate": ["x"] * 19,
+                                                                 "trajectory_spread": 0.004}}
+    assert "no near-duplicate warnings; paths differ by 10-10%" in data_check_line([clean])
+    line = data_check_line([clean, copies, {"name": "pending"}])
+    assert "2 of 3 points" in line and "near-duplicate warnings in 20 demos at one exact pose: 19 of 20 episodes" in line
