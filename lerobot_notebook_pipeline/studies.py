@@ -155,7 +155,7 @@ def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None)
 
 
 # Measured costs (DESIGN.md, 2 cores): what the plan's compute estimate multiplies.
-COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "script_start": 12.0}
+COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "replay_episode": 0.3, "script_start": 12.0}
 
 
 def estimate_seconds(kind: str, settings: dict) -> float:
@@ -166,6 +166,8 @@ def estimate_seconds(kind: str, settings: dict) -> float:
         return COST_S["script_start"] + settings["steps"] * COST_S["train_step"]
     if kind == "rollout":
         return COST_S["script_start"] + settings["episodes"] * COST_S["rollout_episode"] * settings["max_steps"] / 400
+    if kind == "baseline":
+        return COST_S["script_start"] + settings["episodes"] * COST_S["replay_episode"] * settings["max_steps"] / 400
     return COST_S["script_start"]
 
 

@@ -11,26 +11,38 @@ from .success import format_rate, success_summary
 CLASSES = ("trained", "between", "outside")
 
 
-def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str) -> dict[tuple, dict]:
-    """Rates per setting (the values of keys), episodes pooled over training seeds, with training_seeds."""
+def chosen_rate(result: dict, eval_name: str, replay: bool) -> dict | None:
+    """A point's rate in one evaluation: the policy's, or (replay) its nearest-demo replay baseline's."""
+    rate = result["evals"].get(eval_name)
+    return (rate or {}).get("nearest_demo_replay") if replay else rate
+
+
+def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str, replay: bool = False) -> dict[tuple, dict]:
+    """Rates per setting (the values of keys), episodes pooled over training seeds, with training_seeds.
+
+    The replay baseline does not depend on the training seed, so it is counted once per setting."""
     groups: dict[tuple, dict] = {}
     for r in results:
-        rate = r["evals"].get(eval_name)
+        rate = chosen_rate(r, eval_name, replay)
         if rate is None:
             continue
         group = groups.setdefault(tuple(r["settings"][k] for k in keys), {"s": 0, "n": 0, "seeds": set()})
+        if replay and group["n"]:
+            continue
         group["s"] += rate["successes"]
         group["n"] += rate["episodes"]
         group["seeds"].add(r["settings"]["train_seed"])
     return {k: success_summary(g["s"], g["n"]) | {"training_seeds": len(g["seeds"])} for k, g in sorted(groups.items())}
 
 
-def class_rates(results: list[dict], eval_name: str = "grid") -> dict[str, dict[str, dict]]:
+def class_rates(results: list[dict], eval_name: str = "grid", replay: bool = False) -> dict[str, dict[str, dict]]:
     """Per layout, the success rate at trained positions, between them and outside them (pooled over seeds)."""
     counts: dict[str, dict] = {}
     for r in results:
-        rate = r["evals"].get(eval_name)
+        rate = chosen_rate(r, eval_name, replay)
         if rate is None or not r.get("training_starts"):
+            continue
+        if replay and r["settings"]["layout"] in counts:  # the same replays for every training seed: count once
             continue
         layout = counts.setdefault(r["settings"]["layout"], {c: [0, 0] for c in CLASSES} | {"seeds": set()})
         layout["seeds"].add(r["settings"]["train_seed"])
@@ -46,11 +58,12 @@ def _band(ax, xs, rates, label, **style):
     ys = [r["pc_success"] for r in rates]
     line, = ax.plot(xs, ys, marker="o", label=label, **style)
     ax.fill_between(xs, [r["ci95"][0] for r in rates], [r["ci95"][1] for r in rates], color=line.get_color(), alpha=0.15)
+    return line
 
 
 def _errorbars(ax, xs, rates, label):
     ys = [r["pc_success"] for r in rates]
-    ax.errorbar(xs, ys, yerr=[[y - r["ci95"][0] for y, r in zip(ys, rates, strict=True)],
+    return ax.errorbar(xs, ys, yerr=[[y - r["ci95"][0] for y, r in zip(ys, rates, strict=True)],
                               [r["ci95"][1] - y for y, r in zip(ys, rates, strict=True)]],
                 capsize=4, marker="o", label=label)
 
@@ -65,7 +78,12 @@ def demos_figure(results: list[dict]) -> Figure:
     for name in evals:
         rates = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name).items() if k[0] == "spread"}
         if rates:
-            _band(axes[0], list(rates), list(rates.values()), name)
+            line = _band(axes[0], list(rates), list(rates.values()), name)
+            replays = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name, replay=True).items()
+                       if k[0] == "spread"}
+            if replays:
+                axes[0].plot(list(replays), [v["pc_success"] for v in replays.values()], linestyle="--",
+                             color=line.get_color(), alpha=0.8, label=f"{name}: nearest-demo replay, no camera")
     axes[0].set_xscale("log")
     counts = sorted({r["settings"]["demos"] for r in results})
     axes[0].set_xticks(counts, [str(c) for c in counts])
@@ -114,10 +132,15 @@ def positions_figure(results: list[dict]) -> Figure:
     names = list(rates)
     labels = {"trained": "at a trained position", "between": "between (interpolation)",
               "outside": "outside (extrapolation)"}
+    replays = class_rates(results, replay=True)
     for offset, cls in zip((-0.1, 0.0, 0.1), CLASSES, strict=True):
         shown = [(i, rates[name][cls]) for i, name in enumerate(names) if rates[name][cls]["episodes"]]
         if shown:
-            _errorbars(ax, [i + offset for i, _ in shown], [r for _, r in shown], labels[cls])
+            bars = _errorbars(ax, [i + offset for i, _ in shown], [r for _, r in shown], labels[cls])
+            copied = [(i, replays[name][cls]) for i, name in enumerate(names)
+                      if name in replays and replays[name][cls]["episodes"]]
+            ax.scatter([i + offset for i, _ in copied], [r["pc_success"] for _, r in copied], marker="x",
+                       color=bars[0].get_color(), label=f"{labels[cls].split(' (')[0]}: nearest-demo replay")
     ax.set_xticks(range(len(names)), names)
     ax.set(xlabel="where the demos were", ylabel="success % (95% CI)", ylim=(-2, 102),
            title="How many cube positions?")
@@ -140,40 +163,78 @@ def results_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compared(a: dict, b: dict) -> str:
+    """'better than', 'worse than' or 'no different from': whether two rates' 95% intervals are apart."""
+    if a["ci95"][0] > b["ci95"][1]:
+        return "better than"
+    if a["ci95"][1] < b["ci95"][0]:
+        return "worse than"
+    return "no different from"
+
+
+def short_rate(summary: dict) -> str:
+    """'11/30 (22-54%)': a rate and its 95% interval, for lists."""
+    return f"{summary['successes']}/{summary['episodes']} ({summary['ci95'][0]:.0f}-{summary['ci95'][1]:.0f}%)"
+
+
 def demos_answer(results: list[dict]) -> str:
     """The demos study's answer, in words, from its results."""
     evals = list(results[0]["seeds"]["eval"])
-    home = {k[1]: v for k, v in pooled(results, ("placement", "demos"), evals[0]).items() if k[0] == "spread"}
+
+    def by_count(name: str, placement: str = "spread", replay: bool = False) -> dict[int, dict]:
+        return {k[1]: v for k, v in pooled(results, ("placement", "demos"), name, replay).items() if k[0] == placement}
+
+    home, replay = by_count(evals[0]), by_count(evals[0], replay=True)
     if not home:
         return ""
+    fewest, most = min(home), max(home)
     best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
-    best = home[best_n]
-    enough = min(n for n, r in home.items() if r["ci95"][1] >= best["ci95"][0])
-    one = home.get(min(home))
-    text = (f"With the cube put within +/-{100 * PLACEMENT:g} cm of the mark, a policy trained on {min(home)} "
-            f"demo(s) succeeded in {format_rate(one)} of rollouts in that same spread; the best was {best_n} demos "
-            f"with {format_rate(best)}. From {enough} demos on, the 95% interval reaches the best one's, so by this "
-            f"measure {enough} demo(s) {'are' if enough > 1 else 'is'} enough for this spread and "
-            f"{'one is not' if enough > 1 else 'one is'}.")
+    enough = min(n for n, r in home.items() if r["ci95"][1] >= home[best_n]["ci95"][0])
+    text = (f"In the spread the demos were recorded in (cube within +/-{100 * PLACEMENT:g} cm of the mark), ACT trained "
+            f"on {fewest} demo{'s' * (fewest > 1)} succeeded in {format_rate(home[fewest])}; the best was {best_n} demos "
+            f"with {format_rate(home[best_n])}, and {enough} demo{'s' * (enough > 1)} already reach{'es' * (enough == 1)} "
+            "its 95% interval.")
+    if fewest in replay:
+        text += (f" But replaying the nearest demo's recorded actions without the camera scored "
+                 f"{format_rate(replay[fewest])} from {fewest} demo{'s' * (fewest > 1)}: the policy was "
+                 f"{compared(home[fewest], replay[fewest])} that copied path, so in this spread the gripper's tolerance, "
+                 "not what the network saw, decides the task.")
     for name in evals[1:]:
-        far = {k[1]: v for k, v in pooled(results, ("placement", "demos"), name).items() if k[0] == "spread"}
+        far, far_replay = by_count(name), by_count(name, replay=True)
         if far:
-            text += f" With the cube {name}, {max(far)} demos gave {format_rate(far[max(far)])}."
-    same = {k[1]: v for k, v in pooled(results, ("placement", "demos"), evals[0]).items() if k[0] == "same pose"}
+            text += (f" With the cube {name}: " + ", ".join(f"{n} demo{'s' * (n > 1)} {short_rate(r)}"
+                                                              for n, r in far.items())
+                     + (f"; the nearest-demo replay {', '.join(f'{n}: {short_rate(r)}' for n, r in far_replay.items())}"
+                        if far_replay else "") + ".")
+    same = by_count(evals[0], placement="same pose")
     for n, rate in same.items():
         if n in home:
-            text += f" {n} demos at one exact pose gave {format_rate(rate)}, against {format_rate(home[n])} spread."
+            text += (f" {n} demos at one exact pose gave {format_rate(rate)}, {compared(rate, home[n])} {n} demos spread "
+                     f"around the mark ({format_rate(home[n])}).")
+    farthest = by_count(evals[-1]) if len(evals) > 1 else {}
+    if fewest in farthest and most in farthest:
+        verdict = compared(farthest[most], farthest[fewest])
+        text += (f" Farthest out ({evals[-1]}), {most} demos were {verdict} {fewest}"
+                 + (": more demos widened the area the policy handles." if verdict == "better than" else
+                    ": more demos in one small spread did not widen the area the policy handles by a margin these "
+                    "intervals can show; demos at the positions you need are the next thing to try (the positions "
+                    "study)."))
     return text
 
 
 def positions_answer(results: list[dict]) -> str:
     """The positions study's answer, in words, from its results."""
     parts = []
+    replays = class_rates(results, replay=True)
     for name, rates in class_rates(results).items():
         said = [f"{label} {format_rate(rates[c])}" for c, label in (("trained", "at a trained position"),
                                                                   ("between", "between them"), ("outside", "outside"))
                 if rates[c]["episodes"]]
-        parts.append(f"{name}: " + "; ".join(said))
+        replay = replays.get(name)
+        copied = (" (replaying the nearest demo without the camera: "
+                  + ", ".join(f"{c} {short_rate(replay[c])}" for c in CLASSES if replay[c]["episodes"]) + ")"
+                  if replay else "")
+        parts.append(f"{name}: " + "; ".join(said) + copied)
     if not parts:
         return ""
     return ("Success on the evaluation grid, by where each position lies relative to the demos' start positions "

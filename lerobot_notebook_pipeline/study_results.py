@@ -135,6 +135,10 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
         result["evals"][name] = rollout_rate([metrics]) | {"spec": point["evals"][name]}
         if point["evals"][name]["kind"] == "grid":  # a grid: each position's own rate
             result["evals"][name]["positions"] = position_rates(metrics["per_episode"])
+        replayed = _metrics(steps["baselines"][name])
+        if replayed is not None:  # the same starts with the nearest trained demo's actions replayed, no camera
+            result["evals"][name]["nearest_demo_replay"] = rollout_rate([replayed]) | (
+                {"positions": position_rates(replayed["per_episode"])} if point["evals"][name]["kind"] == "grid" else {})
     result["compute_s"]["eval"] = round(eval_seconds, 1)
     result["finished"] = [stage for stage, ok in (("record", steps["dataset"].done()), ("train", train),
                                                   ("eval", len(result["evals"]) == len(point["evals"]))) if ok]

@@ -44,12 +44,19 @@ def rollout_step(root: Path, train: Step, spec: dict) -> Step:
     return Step(root, "rollout", {"train": train.key, **spec})
 
 
+def baseline_step(root: Path, dataset: Step, episodes: str, spec: dict) -> Step:
+    """The nearest-demo replay of one evaluation, from the demos a point trains on (replay_baseline.py)."""
+    return Step(root, "baseline", {"dataset": dataset.key, "demos": episodes, **spec})
+
+
 def point_steps(root: Path, point: dict) -> dict:
-    """Every step of a point, by stage: parts, dataset, train, rollouts (eval name -> steps)."""
+    """Every step of a point, by stage: parts, dataset, train, rollouts and baselines (eval name -> step)."""
     parts, dataset = dataset_steps(root, point["recordings"])
     train = train_step(root, dataset, point["train"])
     return {"parts": parts, "dataset": dataset, "train": train,
-            "rollouts": {name: rollout_step(root, train, spec) for name, spec in point["evals"].items()}}
+            "rollouts": {name: rollout_step(root, train, spec) for name, spec in point["evals"].items()},
+            "baselines": {name: baseline_step(root, dataset, point["train"]["episodes"], spec)
+                          for name, spec in point["evals"].items()}}
 
 
 def unique_steps(root: Path, points: list[dict]) -> dict[str, Step]:
@@ -57,7 +64,7 @@ def unique_steps(root: Path, points: list[dict]) -> dict[str, Step]:
     steps = {}
     for p in points:
         s = point_steps(root, p)
-        for step in [*s["parts"], s["dataset"], s["train"], *s["rollouts"].values()]:
+        for step in [*s["parts"], s["dataset"], s["train"], *s["rollouts"].values(), *s["baselines"].values()]:
             steps[step.key] = step
     return steps
 
@@ -66,7 +73,7 @@ def plan_summary(root: Path, points: list[dict]) -> dict:
     """How much work the points are: distinct steps by kind, how many are done, and the expected seconds of the rest."""
     steps = unique_steps(root, points).values()
     todo = [s for s in steps if s.done() is None]
-    by_kind = {kind: sum(s.kind == kind for s in steps) for kind in ("data", "merge", "train", "rollout")}
+    by_kind = {kind: sum(s.kind == kind for s in steps) for kind in ("data", "merge", "train", "rollout", "baseline")}
     return {"points": len(points), "steps": len(steps), "steps_by_kind": by_kind, "done": len(steps) - len(todo),
             "expected_s": round(sum(estimate_seconds(s.kind, s.settings) for s in steps)),
             "remaining_s": round(sum(estimate_seconds(s.kind, s.settings) for s in todo))}
@@ -179,6 +186,12 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
                 action = logged_action("visualize_policy.py", lambda out, s=rollout.settings: script_command(
                     "visualize_policy.py", rollout_args(s, checkpoint_of(train), out)), log)
                 record["steps"].append(run_step(rollout, action, log))
+            for baseline in steps["baselines"].values():
+                s = baseline.settings
+                spec = json.dumps({k: v for k, v in s.items() if k not in ("dataset", "demos")})
+                replay = [sys.executable, "-m", "lerobot_notebook_pipeline.replay_baseline", dataset.out, s["demos"], spec]
+                record["steps"].append(run_step(baseline, logged_action("replay_baseline", lambda out, c=replay: [*c, out],
+                                                                        log), log))
     except Exception as err:  # one failed point is reported; the others go on
         record.update(status="failed", error=str(err).splitlines()[0][:400] if str(err) else type(err).__name__)
     note(log, f"point {record['status']}" + (f": {record['error']}" if record["error"] else ""))

@@ -41,6 +41,7 @@ def test_full_studies_share_steps_and_evaluate_enough_episodes(tmp_path):
     steps = unique_steps(tmp_path, demos)
     kinds = [s.kind for s in steps.values()]
     assert kinds.count("data") == 2 and kinds.count("train") == 8  # one 40-demo dataset, one exact-pose dataset
+    assert kinds.count("rollout") == kinds.count("baseline") == 24  # each evaluation has its nearest-demo replay
     assert {point_steps(tmp_path, p)["train"].settings["episodes"] for p in demos[:6]} == {"0:1", "0:2", "0:5", "0:10",
                                                                                           "0:20", "0:40"}
     assert all(spec["episodes"] >= 30 for p in demos for spec in p["evals"].values())
@@ -165,9 +166,10 @@ def test_a_stopped_study_resumes_without_redoing_finished_steps(smoke_study):
     root, first, _ = smoke_study
     after = markers(root)
     assert first and all(after[path] == mtime for path, mtime in first.items())
-    assert len(first) == 3 and len(after) == 1 + 2 + 2  # one shared dataset, a training and a rollout call per point
+    assert len(first) == 4 and len(after) == 1 + 2 + 2 + 2  # one shared dataset; per point a training, a rollout
+    # call and its nearest-demo replay
     first_log, second_log = (root / "logs" / f"{p['id']}.log" for p in study_points("demos", smoke=True))
-    assert first_log.read_text().count(": ran") == 3  # its dataset, training and rollouts, once, before the kill
+    assert first_log.read_text().count(": ran") == 4  # its dataset, training, rollouts and replay, once, before the stop
     assert "already done" in first_log.read_text().split("point done")[1]
     shared = [line for line in second_log.read_text().splitlines() if "] data " in line]
     assert shared and all("already done" in line for line in shared)  # the first point recorded it
@@ -186,6 +188,8 @@ def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
         for rate in point["evals"].values():
             assert {"successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions"} <= set(rate)
             assert rate["episodes"] == 2 and rate["distinct_initial_conditions"] == 2
+            replay = rate["nearest_demo_replay"]  # the same two starts, the nearest trained demo's actions replayed
+            assert replay["episodes"] == replay["distinct_initial_conditions"] == 2 and len(replay["ci95"]) == 2
     assert results["machine"]["torch_threads_per_job"] >= 1 and results["machine"]["cpu"]
     assert (root / "results" / "success_vs_demos.png").stat().st_size > 5000
     readme = (root / "results" / "README.md").read_text()
@@ -256,26 +260,37 @@ def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path
     assert rates["1 position"]["outside"]["episodes"] == 8 and rates["1 position"]["between"]["episodes"] == 0
     assert rates["4 corners"]["trained"]["episodes"] == 4 and rates["4 corners"]["between"]["episodes"] == 5
     assert rates["4 corners"]["trained"]["successes"] == 2 and rates["4 corners"]["between"]["successes"] == 4
+    results[1]["evals"]["grid"]["nearest_demo_replay"] = grid_result(
+        "4 corners", 0, results[1]["training_starts"], lambda xy: xy[0] == 0.05)["evals"]["grid"]
+    copied = class_rates(results, replay=True)
+    assert list(copied) == ["4 corners"] and copied["4 corners"]["between"]["successes"] == 1
     answer = positions_answer(results)
     assert "1 position: at a trained position 1/1" in answer and "between them 4/5" in answer
+    assert "(replaying the nearest demo without the camera: trained 2/4 (15-85%), between 1/5 (4-62%))" in answer
     for name, figure in (("heatmaps.png", heatmaps_figure), ("classes.png", positions_figure)):
         save_figure(figure(results), tmp_path / name)
         assert (tmp_path / name).stat().st_size > 5000
 
 
-def test_demos_answer_names_the_fewest_demos_within_the_best_interval():
+def test_demos_answer_weighs_the_policies_against_the_replay_and_the_farther_spreads():
     from lerobot_notebook_pipeline.study_report import demos_answer
     from lerobot_notebook_pipeline.success import success_summary
 
-    def result(n, placement, successes):
-        return {"settings": {"demos": n, "placement": placement, "train_seed": 0}, "seeds": {"eval": {"near": 1000}},
-                "evals": {"near": success_summary(successes, 30)}}
+    def result(n, placement, near, far, replay_near):
+        return {"settings": {"demos": n, "placement": placement, "train_seed": 0},
+                "seeds": {"eval": {"near": 1000, "5 cm off": 1000}},
+                "evals": {"near": success_summary(near, 30) | {"nearest_demo_replay": success_summary(replay_near, 30)},
+                          "5 cm off": success_summary(far, 30)}}
 
-    results = [result(1, "spread", 3), result(5, "spread", 24), result(20, "spread", 27), result(5, "same pose", 6)]
+    results = [result(1, "spread", 3, 0, 28), result(5, "spread", 24, 2, 28), result(20, "spread", 27, 20, 29),
+               result(5, "same pose", 6, 0, 28)]
     answer = demos_answer(results)
-    assert "trained on 1 demo(s) succeeded in 3/30" in answer and "the best was 20 demos with 27/30" in answer
-    assert "From 5 demos on" in answer and "one is not" in answer
-    assert "5 demos at one exact pose gave 6/30" in answer and "against 24/30" in answer
+    assert "ACT trained on 1 demo succeeded in 3/30" in answer and "the best was 20 demos with 27/30" in answer
+    assert "5 demos already reach its 95% interval" in answer
+    assert "scored 28/30 = 93.3% (95% CI 79-98%) from 1 demo: the policy was worse than that copied path" in answer
+    assert "With the cube 5 cm off: 1 demo 0/30 (0-11%), 5 demos 2/30 (2-21%), 20 demos 20/30 (49-81%)." in answer
+    assert "5 demos at one exact pose gave 6/30 = 20.0% (95% CI 10-37%), worse than 5 demos spread" in answer
+    assert "Farthest out (5 cm off), 20 demos were better than 1: more demos widened the area" in answer
 
 
 def test_the_readme_names_points_whose_training_data_has_near_duplicates():
@@ -288,3 +303,15 @@ def test_the_readme_names_points_whose_training_data_has_near_duplicates():
     assert "no near-duplicate warnings; paths differ by 10-10%" in data_check_line([clean])
     line = data_check_line([clean, copies, {"name": "pending"}])
     assert "2 of 3 points" in line and "near-duplicate warnings in 20 demos at one exact pose: 19 of 20 episodes" in line
+
+
+def test_a_demo_replayed_from_its_own_start_reaches_its_recorded_reward(smoke_study):
+    from lerobot_notebook_pipeline.replay_baseline import nearest_demo_replay
+
+    dataset = next(p for p in (smoke_study[0] / "data").iterdir() if p.is_dir())
+    recorded = json.loads((dataset / "meta" / "sim_settings.json").read_text())["episodes"]
+    for episode, demo in enumerate(recorded):
+        spec = {"kind": "ring", "cube_pose": demo["object_pose"][:2], "radius": 0.0, "episodes": 1, "seed": 5,
+                "max_steps": 60}
+        replayed = nearest_demo_replay(dataset, "all", spec)["per_episode"][0]
+        assert replayed["demo"] == episode and replayed["max_reward"] == demo["max_reward"]

@@ -1,0 +1,77 @@
+"""The nearest-demo replay: a baseline that plays back recorded actions instead of looking at the camera.
+
+For each evaluation start it picks the training demo whose cube started nearest and replays that demo's actions
+open loop in the sim. It knows where the cube is but cannot adapt the path to it, so it measures how far a task
+tolerates a copied trajectory. A policy that only matches it is replaying its demos; one that beats it adapts to
+what it sees. Starts are drawn exactly as visualize_policy.py draws them for the same evaluation settings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .episodes import parse_episode_spec
+from .files import write_json
+from .poses import grid_poses, ring_poses, square_range
+from .sim_env import make_env
+from .stats import load_table
+from .study_results import demo_starts, rollout_rate
+
+ACTION = "action"
+
+
+def demo_actions(dataset_dir: str | Path, episodes: list[int]) -> list[np.ndarray]:
+    """The recorded action sequence of each of these episodes, in order."""
+    table = load_table(dataset_dir, episodes)
+    actions = table.columns[ACTION]
+    return [actions[start:end] for start, end in zip(table.starts, table.ends, strict=True)]
+
+
+def evaluation_envs(spec: dict, task: str = "transfer_cube"):
+    """(env, reset seed) per evaluation episode, the cube placed as visualize_policy.py places it for spec."""
+    seeds = [spec["seed"] + i for i in range(spec["episodes"])]
+    if spec["kind"] == "square":
+        pose_range = square_range(spec["cube_pose"], spec["radius"])
+        return [(make_env(task, image_size=(8, 8), pose_range=pose_range, max_steps=spec["max_steps"]), s) for s in seeds]
+    if spec["kind"] == "ring":
+        places = ring_poses(spec["cube_pose"], spec["radius"], spec["episodes"])
+    else:
+        places = grid_poses(spec["bounds"], spec["n"], spec["n"])
+    return [(make_env(task, image_size=(8, 8), cube_pose=xy, max_steps=spec["max_steps"]), s)
+            for xy, s in zip(places, seeds, strict=True)]
+
+
+def replay(env, seed: int, actions: np.ndarray) -> dict:
+    """Reset env with seed and play the actions open loop; return the episode's start position, success and reward."""
+    env.reset(seed=seed)
+    rewards = [env.step_physics(a) for a in actions[: env.max_steps]]
+    return {"object_pose": env.object_pose_at_reset.tolist(), "success": max(rewards) >= env.max_reward,
+            "max_reward": max(rewards), "seed": seed}
+
+
+def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict) -> dict:
+    """Replay, from every evaluation start of spec, the trained demo that started nearest; return metrics like a rollout."""
+    starts = demo_starts(Path(dataset_dir))
+    episodes = parse_episode_spec(episode_spec, len(starts))
+    actions, places = demo_actions(dataset_dir, episodes), np.array([starts[i] for i in episodes])
+    per_episode = []
+    for env, seed in evaluation_envs(spec):
+        env.reset(seed=seed)
+        nearest = int(np.argmin(np.linalg.norm(places - env.object_pose_at_reset[:2], axis=1)))
+        per_episode.append(replay(env, seed, actions[nearest]) | {"demo": episodes[nearest]})
+        env.close()
+    return rollout_rate([{"per_episode": per_episode}]) | {"per_episode": per_episode}
+
+
+if __name__ == "__main__":  # python -m lerobot_notebook_pipeline.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR
+    if len(sys.argv) != 5:
+        sys.exit("usage: python -m lerobot_notebook_pipeline.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR")
+    dataset, episode_spec, spec_json, out = sys.argv[1:]
+    metrics = nearest_demo_replay(dataset, episode_spec, json.loads(spec_json))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_json(Path(out) / "metrics.json", metrics)
+    print(f"nearest-demo replay: {metrics['successes']}/{metrics['episodes']} ({metrics['ci95']})")
