@@ -191,9 +191,13 @@ def demos_answer(results: list[dict]) -> str:
     best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
     enough = min(n for n, r in home.items() if r["ci95"][1] >= home[best_n]["ci95"][0])
     text = (f"In the spread the demos were recorded in (cube within +/-{100 * PLACEMENT:g} cm of the mark), ACT trained "
-            f"on {fewest} demo{'s' * (fewest > 1)} succeeded in {format_rate(home[fewest])}; the best was {best_n} demos "
-            f"with {format_rate(home[best_n])}, and {enough} demo{'s' * (enough > 1)} already reach{'es' * (enough == 1)} "
-            "its 95% interval.")
+            f"on {fewest} demo{'s' * (fewest > 1)} succeeded in {format_rate(home[fewest])}")
+    if best_n == fewest:
+        text += ("; no larger count did better (" + ", ".join(f"{n} demos {short_rate(r)}" for n, r in home.items()
+                                                            if n != fewest) + ").")
+    else:
+        text += (f"; the best was {best_n} demos with {format_rate(home[best_n])}, and {enough} "
+                 f"demo{'s' * (enough > 1)} already reach{'es' * (enough == 1)} its 95% interval.")
     if fewest in replay:
         text += (f" But replaying the nearest demo's recorded actions without the camera scored "
                  f"{format_rate(replay[fewest])} from {fewest} demo{'s' * (fewest > 1)}: the policy was "
@@ -313,8 +317,9 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
                   f"the whole study: about {hours(plan['expected_s'])} on a 2-core CPU ({plan['steps']} distinct steps).",
                   ""]
     if answer:
-        lines += [answer + f" It took {hours(compute)} of compute on {machine['cpu']} ({machine['cores']} cores, "
-                  f"{machine['torch_threads_per_job']} torch threads per job), with {len(seeds)} training seed(s) "
+        lines += [answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
+                  f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
+                  f"{machine['torch_threads_per_job']} torch thread(s) per job), with {len(seeds)} training seed(s) "
                   "per setting.", ""]
     lines += ["## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",

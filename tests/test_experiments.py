@@ -291,6 +291,10 @@ def test_demos_answer_weighs_the_policies_against_the_replay_and_the_farther_spr
     assert "With the cube 5 cm off: 1 demo 0/30 (0-11%), 5 demos 2/30 (2-21%), 20 demos 20/30 (49-81%)." in answer
     assert "5 demos at one exact pose gave 6/30 = 20.0% (95% CI 10-37%), worse than 5 demos spread" in answer
     assert "Farthest out (5 cm off), 20 demos were better than 1: more demos widened the area" in answer
+    one_is_best = demos_answer([result(1, "spread", 29, 4, 29), result(10, "spread", 25, 2, 29)])
+    assert "ACT trained on 1 demo succeeded in 29/30" in one_is_best and "no larger count did better (10 demos 25/30" \
+        in one_is_best and "the policy was no different from that copied path" in one_is_best
+    assert "10 demos were no different from 1: more demos in one small spread did not widen" in one_is_best
 
 
 def test_the_readme_names_points_whose_training_data_has_near_duplicates():
