@@ -22,7 +22,9 @@
 #
 # **Compute** (from the recipe's measured costs): the `demos` study is 2 recordings, 8 trainings and 720 rollout
 # episodes, about 3.8 hours on a 2-core CPU; `positions` is 17 recordings, 5 trainings and 245 rollout episodes (one
-# `visualize_policy.py --pose-grid` call per policy), about 2.1 hours. The plan
+# `visualize_policy.py --pose-grid` call per policy), about 2.1 hours. Every evaluation also gets a cheap baseline:
+# from each start, the trained demo that started nearest is replayed without the camera. A policy that only matches
+# it is copying a path; one that beats it adapts to what it sees. The plan
 # below prints the estimate for your settings. Run them in the background, several points at once with `--workers`,
 # or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
 
@@ -32,6 +34,7 @@
 import argparse
 import os
 
+from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 CORES = os.cpu_count() or 1
@@ -46,12 +49,12 @@ parser.add_argument("--until", default="eval", choices=["record", "train", "eval
 parser.add_argument("--plan", action="store_true", help="print the points and the expected compute, run nothing")
 parser.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local: parallel processes on this machine; ray: Ray tasks (a local instance or a cluster)")
-parser.add_argument("--workers", type=int, default=max(1, CORES // THREADS), help="points run at once (local engine)")
-parser.add_argument("--threads", type=int, default=THREADS,
+parser.add_argument("--workers", type=flags.workers, default=max(1, CORES // THREADS), help="points run at once (local engine)")
+parser.add_argument("--threads", type=flags.threads, default=THREADS,
                     help="torch threads (and Ray CPUs) per point; use 1 when other jobs share the cores (a tiny ACT "
                     "step took 5 s with 2 threads beside another training, 0.17 s with 1)")
 parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
-parser.add_argument("--gpus-per-point", type=float, default=0.0, help="Ray: GPUs each point asks for")
+parser.add_argument("--gpus-per-point", type=flags.non_negative_float, default=0.0, help="Ray: GPUs each point asks for")
 parser.add_argument("--output-dir", default=None, help="datasets, checkpoints, rollouts and logs (default "
                     "outputs/experiments/<study>, with --smoke <study>-smoke)")
 parser.add_argument("--results-dir", default=None, help="results.json, plots and README (default experiments/<study>; "
@@ -72,8 +75,6 @@ from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.studies import QUESTIONS, hours, study_points
 from lerobot_notebook_pipeline.study_runner import plan_summary
 
-if args.workers < 1 or args.threads < 1 or args.gpus_per_point < 0:
-    raise UserError("--workers and --threads must be at least 1 and --gpus-per-point at least 0: fix the flag")
 try:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
 except ValueError:
@@ -155,9 +156,10 @@ print(f"{done} of {len(results)} points done; results in {results_dir}/")
 # %% [markdown]
 # ## 4. Plots
 #
-# `demos`: success against the number of demos with 95% bands, one line per evaluation spread, and one exact pose
-# against spread at the same totals. `positions`: a success heatmap per policy with the demos' start positions
-# marked, and success at trained positions, between them and outside them for each layout.
+# `demos`: success against the number of demos with 95% bands, one line per evaluation spread (dashed: the
+# nearest-demo replay from the same starts), and one exact pose against spread at the same totals. `positions`: a
+# success heatmap per policy with the demos' start positions marked, and success at trained positions, between them
+# and outside them for each layout (crosses: the nearest-demo replay).
 
 # %%
 from lerobot_notebook_pipeline.plots import show

@@ -186,6 +186,8 @@ CASES = [
     ("story-cannot-hold-out", STORY, ["--episodes", "1", "--output-dir", "earlier", "--overwrite"],
      "need at least 2 episodes to hold some out"),
     ("compare-eval-episodes", COMPARE, ["--dataset", "{ds}", "--eval-episodes", "0"], "argument --eval-episodes"),
+    ("study-workers", "experiments.py", ["--plan", "--workers", "0"], "argument --workers: 0 is out of range"),
+    ("study-gpus", "experiments.py", ["--plan", "--gpus-per-point", "-1"], "argument --gpus-per-point"),
     ("one-flag-named", VIS, [*VIS_ARGS, "--env", "pusht", "--image-size", "48", "64"],
      "--image-size applies to the aloha envs only"),
     # damaged user files: the file and the fix are named
