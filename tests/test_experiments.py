@@ -288,13 +288,19 @@ def test_demos_answer_weighs_the_policies_against_the_replay_and_the_farther_spr
     assert "ACT trained on 1 demo succeeded in 3/30" in answer and "the best was 20 demos with 27/30" in answer
     assert "5 demos already reach its 95% interval" in answer
     assert "scored 28/30 = 93.3% (95% CI 79-98%) from 1 demo: the policy was worse than that copied path" in answer
-    assert "With the cube 5 cm off: 1 demo 0/30 (0-11%), 5 demos 2/30 (2-21%), 20 demos 20/30 (49-81%)." in answer
+    assert "With the cube 5 cm off, ACT succeeded in 0 to 20 of 30 whatever the count (1: 0/30 (0-11%), 20: 20/30" \
+        in answer
     assert "5 demos at one exact pose gave 6/30 = 20.0% (95% CI 10-37%), worse than 5 demos spread" in answer
     assert "Farthest out (5 cm off), 20 demos were better than 1: more demos widened the area" in answer
     one_is_best = demos_answer([result(1, "spread", 29, 4, 29), result(10, "spread", 25, 2, 29)])
     assert "ACT trained on 1 demo succeeded in 29/30" in one_is_best and "no larger count did better (10 demos 25/30" \
         in one_is_best and "the policy was no different from that copied path" in one_is_best
     assert "10 demos were no different from 1: more demos in one small spread did not widen" in one_is_best
+    far_replay = [result(1, "spread", 29, 4, 29), result(40, "spread", 29, 3, 29)]
+    for r, copied in zip(far_replay, (1, 25), strict=True):
+        r["evals"]["5 cm off"]["nearest_demo_replay"] = success_summary(copied, 30)
+    assert "replaying the nearest demo went from 1/30 (1-17%) with 1 to 25/30 (66-93%) with 40, so with 40 demos ACT " \
+        "was worse than that lookup." in demos_answer(far_replay)
 
 
 def test_the_readme_names_points_whose_training_data_has_near_duplicates():
