@@ -269,6 +269,8 @@ CAVEATS = {
         "Each grid position is one rollout from that exact position (a deterministic policy repeats itself there).",
         "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
         "A fixed total of demos: more demos per position might close the gap between layouts.",
+        "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
+        "has to see it. It shows how far the demos alone reach, not a method to use.",
     ],
 }
 
