@@ -18,10 +18,8 @@ from .episodes import parse_episode_spec
 from .files import write_json
 from .poses import grid_poses, ring_poses, square_range
 from .sim_env import make_env
-from .stats import load_table
+from .stats import ACTION, load_table
 from .study_results import demo_starts, rollout_rate
-
-ACTION = "action"
 
 
 def demo_actions(dataset_dir: str | Path, episodes: list[int]) -> list[np.ndarray]:
@@ -31,38 +29,36 @@ def demo_actions(dataset_dir: str | Path, episodes: list[int]) -> list[np.ndarra
     return [actions[start:end] for start, end in zip(table.starts, table.ends, strict=True)]
 
 
-def evaluation_envs(spec: dict, task: str = "transfer_cube"):
-    """(env, reset seed) per evaluation episode, the cube placed as visualize_policy.py places it for spec."""
+def evaluation_starts(spec: dict) -> list[tuple[dict, int]]:
+    """(make_env placement arguments, reset seed) per evaluation episode, as visualize_policy.py places the cube."""
     seeds = [spec["seed"] + i for i in range(spec["episodes"])]
     if spec["kind"] == "square":
-        pose_range = square_range(spec["cube_pose"], spec["radius"])
-        return [(make_env(task, image_size=(8, 8), pose_range=pose_range, max_steps=spec["max_steps"]), s) for s in seeds]
+        return [({"pose_range": square_range(spec["cube_pose"], spec["radius"])}, s) for s in seeds]
     if spec["kind"] == "ring":
         places = ring_poses(spec["cube_pose"], spec["radius"], spec["episodes"])
     else:
         places = grid_poses(spec["bounds"], spec["n"], spec["n"])
-    return [(make_env(task, image_size=(8, 8), cube_pose=xy, max_steps=spec["max_steps"]), s)
-            for xy, s in zip(places, seeds, strict=True)]
+    return [({"cube_pose": xy}, s) for xy, s in zip(places, seeds, strict=True)]
 
 
-def replay(env, seed: int, actions: np.ndarray) -> dict:
-    """Reset env with seed and play the actions open loop; return the episode's start position, success and reward."""
-    env.reset(seed=seed)
+def play(env, actions: np.ndarray) -> dict:
+    """Play the actions open loop from the env's reset state; return its start position, success and reward."""
     rewards = [env.step_physics(a) for a in actions[: env.max_steps]]
     return {"object_pose": env.object_pose_at_reset.tolist(), "success": max(rewards) >= env.max_reward,
-            "max_reward": max(rewards), "seed": seed}
+            "max_reward": max(rewards)}
 
 
-def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict) -> dict:
+def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict, task: str = "transfer_cube") -> dict:
     """Replay, from every evaluation start of spec, the trained demo that started nearest; return metrics like a rollout."""
     starts = demo_starts(Path(dataset_dir))
     episodes = parse_episode_spec(episode_spec, len(starts))
     actions, places = demo_actions(dataset_dir, episodes), np.array([starts[i] for i in episodes])
     per_episode = []
-    for env, seed in evaluation_envs(spec):
+    for placement, seed in evaluation_starts(spec):
+        env = make_env(task, image_size=(8, 8), max_steps=spec["max_steps"], **placement)
         env.reset(seed=seed)
         nearest = int(np.argmin(np.linalg.norm(places - env.object_pose_at_reset[:2], axis=1)))
-        per_episode.append(replay(env, seed, actions[nearest]) | {"demo": episodes[nearest]})
+        per_episode.append(play(env, actions[nearest]) | {"seed": seed, "demo": episodes[nearest]})
         env.close()
     return rollout_rate([{"per_episode": per_episode}]) | {"per_episode": per_episode}
 

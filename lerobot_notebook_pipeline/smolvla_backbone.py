@@ -88,10 +88,11 @@ def save_backbone(path: str | Path, full_size: bool = False) -> Path:
     tokenizer = _tokenizer()
     config = backbone_config(dims, len(tokenizer), tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS["image_token"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
         _processor(tokenizer, dims["vision"]["image_size"]).save_pretrained(scratch)
         config.save_pretrained(scratch)
-        (Path(scratch) / "TEST_BACKBONE.md").write_text(
+        (scratch / "TEST_BACKBONE.md").write_text(
             "Random-weight SmolVLM-architecture backbone for offline tests and latency figures; "
             "not a trained model. Use lerobot/smolvla_base for real work.\n")
         # Built aside and renamed in, so a process that asks for it meanwhile never reads half a folder.
@@ -101,7 +102,8 @@ def save_backbone(path: str | Path, full_size: bool = False) -> Path:
             if not is_complete(path):
                 shutil.rmtree(path)
                 os.replace(scratch, path)
-        Path(scratch).mkdir(exist_ok=True)  # TemporaryDirectory removes it on exit
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # left only when another process's backbone was kept
     return path
 
 

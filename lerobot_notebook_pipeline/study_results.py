@@ -41,11 +41,10 @@ def position_rates(per_episode: list[dict]) -> list[dict]:
     return [{"xy": list(xy), **success_summary(sum(s), len(s))} for xy, s in by_xy.items()]
 
 
-def demo_starts(dataset_dir: Path, episodes: list[int] | None = None) -> list[list[float]]:
-    """The cube positions (x, y) the dataset's demos (all, or these episodes) started from, from its sim settings."""
-    starts = [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)]
-              for e in (read_sim_settings(dataset_dir) or {}).get("episodes", [])]
-    return starts if episodes is None else [starts[i] for i in episodes]
+def demo_starts(dataset_dir: Path) -> list[list[float]]:
+    """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
+    settings = read_sim_settings(dataset_dir) or {}
+    return [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)] for e in settings.get("episodes", [])]
 
 
 def data_check(dataset_dir: Path, episodes: list[int]) -> dict:
@@ -118,8 +117,9 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
     result["compute_s"]["record"] = round(sum(m["seconds"] for m in markers if m), 1)
     if steps["dataset"].done():
         dataset = steps["dataset"].out
-        episodes = parse_episode_spec(point["train"]["episodes"], len(demo_starts(dataset)))
-        result["training_starts"] = demo_starts(dataset, episodes)
+        starts = demo_starts(dataset)
+        episodes = parse_episode_spec(point["train"]["episodes"], len(starts))
+        result["training_starts"] = [starts[i] for i in episodes]
         result["data_check"] = data_check(dataset, episodes)
     if train:
         result["training"] = {"steps": train["steps"], "s_per_step": train["s_per_step"], "seconds": train["seconds"],

@@ -186,10 +186,9 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
                 action = logged_action("visualize_policy.py", lambda out, s=rollout.settings: script_command(
                     "visualize_policy.py", rollout_args(s, checkpoint_of(train), out)), log)
                 record["steps"].append(run_step(rollout, action, log))
-            for baseline in steps["baselines"].values():
-                s = baseline.settings
-                spec = json.dumps({k: v for k, v in s.items() if k not in ("dataset", "demos")})
-                replay = [sys.executable, "-m", "lerobot_notebook_pipeline.replay_baseline", dataset.out, s["demos"], spec]
+            for name, baseline in steps["baselines"].items():
+                replay = [sys.executable, "-m", "lerobot_notebook_pipeline.replay_baseline", dataset.out,
+                          point["train"]["episodes"], json.dumps(point["evals"][name])]
                 record["steps"].append(run_step(baseline, logged_action("replay_baseline", lambda out, c=replay: [*c, out],
                                                                         log), log))
     except Exception as err:  # one failed point is reported; the others go on
