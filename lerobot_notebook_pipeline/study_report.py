@@ -203,10 +203,11 @@ def demos_answer(results: list[dict]) -> str:
         text += (f"; the best was {best_n} demos with {format_rate(home[best_n])}, and {enough} "
                  f"demo{'s' * (enough > 1)} already reach{'es' * (enough == 1)} its 95% interval.")
     if fewest in replay:
+        verdict = compared(home[fewest], replay[fewest])
         text += (f" But replaying the nearest demo's recorded actions without the camera scored "
-                 f"{format_rate(replay[fewest])} from {fewest} demo{'s' * (fewest > 1)}: the policy was "
-                 f"{compared(home[fewest], replay[fewest])} that copied path, so in this spread the gripper's tolerance, "
-                 "not what the network saw, decides the task.")
+                 f"{format_rate(replay[fewest])} from {fewest} demo{'s' * (fewest > 1)}: the policy was {verdict} that "
+                 "copied path" + (", so in this spread the gripper's tolerance, not what the network saw, decides the "
+                                  "task." if verdict == "no different from" else "."))
     for name in evals[1:]:
         far, far_replay = by_count(name), by_count(name, replay=True)
         if far:
