@@ -44,6 +44,10 @@ parser = argparse.ArgumentParser(description="Run a study: record, train and eva
 parser.add_argument("--study", default="demos", choices=["demos", "positions"])
 parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
 parser.add_argument("--seeds", default="0", help="training seeds, comma-separated: each point is trained once per seed")
+parser.add_argument("--steps", type=flags.positive_int, default=None,
+                    help="training steps of every point (default: the study's, 2500; 30 with --smoke)")
+parser.add_argument("--only", default=None, metavar="ID[,ID]",
+                    help="run and report only these points (ids as --plan prints them)")
 parser.add_argument("--until", default="eval", choices=["record", "train", "eval"],
                     help="stop every point after this stage (record: check the data of every point first)")
 parser.add_argument("--plan", action="store_true", help="print the points and the expected compute, run nothing")
@@ -72,7 +76,7 @@ args = parse_args(parser)
 from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.studies import QUESTIONS, hours, study_points
+from lerobot_notebook_pipeline.studies import QUESTIONS, hours, select_points, study_points
 from lerobot_notebook_pipeline.study_runner import plan_summary
 
 try:
@@ -81,7 +85,7 @@ except ValueError:
     raise UserError(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2") from None
 if not seeds:
     raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
-points = study_points(args.study, args.smoke, seeds)
+points = select_points(study_points(args.study, args.smoke, seeds, args.steps), args.only)
 root = Path(args.output_dir or f"outputs/experiments/{args.study}{'-smoke' if args.smoke else ''}").resolve()
 results_dir = Path(args.results_dir or (root / "results" if args.smoke else f"experiments/{args.study}"))
 plan = plan_summary(root, points)
@@ -144,8 +148,9 @@ from lerobot_notebook_pipeline.study_results import machine
 results = [point_result(p, root, records.get(p["id"])) for p in points]
 host = machine(args.threads, args.engine, args.workers)
 host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
-command = (f"python experiments.py --study {args.study}" + (" --smoke" if args.smoke else "")
-           + (f" --seeds {args.seeds}" if seeds != [0] else ""))
+given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != [0]), (f"--steps {args.steps}", args.steps),
+         (f"--only {args.only}", args.only), (f"--results-dir {args.results_dir}", args.results_dir and not args.smoke)]
+command = " ".join([f"python experiments.py --study {args.study}", *(flag for flag, on in given if on)])
 if not args.plan:
     write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study],
                                               "smoke": args.smoke, "machine": host, "plan": plan, "command": command,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -73,17 +74,22 @@ def _fit_budget(frames: Sequence[np.ndarray], path: str | Path, max_mb: float,
 
 
 def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: float, max_mb: float = 10.0) -> MediaResult:
-    """Write an H.264 MP4 (playable everywhere) under max_mb; skipped frames keep the real-time duration."""
-    import imageio.v2 as imageio
+    """Write an H.264 MP4 (playable everywhere) under max_mb; skipped frames keep the real-time duration.
+
+    Encoded with PyAV, which lerobot already uses for its dataset videos, so no separate ffmpeg binary is needed.
+    """
+    import av
 
     def encode(chosen, tmp, stride, scale):
-        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps / stride, codec="libx264",
-                                    pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error")
-        try:
-            for frame in chosen:
-                writer.append_data(resize_frame(np.asarray(frame), scale, multiple=2))
-        finally:
-            writer.close()
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps / stride).limit_denominator(1000))
+            stream.pix_fmt = "yuv420p"
+            for k, frame in enumerate(chosen):
+                image = resize_frame(np.asarray(frame), scale, multiple=2)
+                if k == 0:
+                    stream.height, stream.width = image.shape[:2]
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            container.mux(stream.encode())  # flush the encoder
 
     return _fit_budget(frames, path, max_mb, encode)
 

@@ -84,8 +84,9 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
 
 
 def step_env() -> dict:
-    """The environment a step runs in: this package importable, output unbuffered."""
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    """The environment a step runs in: this package importable (before any PYTHONPATH of the caller's), unbuffered."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
 
 
 def shown(command: list[str]) -> str:

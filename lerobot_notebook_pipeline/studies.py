@@ -7,7 +7,7 @@ there are several), `train` (train.py settings) and `evals` (name -> where the c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .runtime import UserError
 
@@ -145,13 +145,27 @@ QUESTIONS = {"demos": "Is one demonstration enough?",
              "positions": "How many cube positions do I need, and how do policies interpolate between them?"}
 
 
-def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None) -> list[dict]:
-    """The points of a study (the two-point tiny version with smoke)."""
+def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None, steps: int | None = None) -> list[dict]:
+    """The points of a study (the two-point tiny version with smoke), optionally with another training step count."""
     if name not in STUDIES:
         raise UserError(f"unknown study '{name}': choose one of {', '.join(STUDIES)}")
     scale = SMOKE if smoke else FULL
+    if steps is not None:
+        scale = replace(scale, steps=steps)
     points = STUDIES[name](scale, seeds or [0])
     return points[:scale.points] if scale.points else points
+
+
+def select_points(points: list[dict], ids: str | None) -> list[dict]:
+    """The points whose ids are in the comma-separated list ids (all of them when ids is None)."""
+    if ids is None:
+        return points
+    wanted = [i.strip() for i in ids.split(",") if i.strip()]
+    unknown = [i for i in wanted if i not in {p["id"] for p in points}]
+    if unknown or not wanted:
+        raise UserError(f"--only {ids!r}: no point has the id {', '.join(unknown) or '(empty)'}; "
+                        "--plan lists the ids (e.g. 4-corners-seed0)")
+    return [p for p in points if p["id"] in wanted]
 
 
 # Measured costs (DESIGN.md, 2 cores): what the plan's compute estimate multiplies.

@@ -330,10 +330,11 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
                   f"the whole study: about {hours(plan['expected_s'])} on a 2-core CPU ({plan['steps']} distinct steps).",
                   ""]
     if answer:
+        gpu = f", one {machine['gpu']} shared by all jobs" if machine.get("gpu") else ""
         lines += [answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
                   f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
-                  f"{machine['torch_threads_per_job']} torch thread(s) per job), with {len(seeds)} training seed(s) "
-                  "per setting.", ""]
+                  f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {len(seeds)} training "
+                  "seed(s) per setting.", ""]
     lines += ["## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
               "## Every point", "", results_table(results),

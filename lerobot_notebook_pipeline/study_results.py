@@ -158,6 +158,9 @@ def cpu_model() -> str:
 
 
 def machine(threads: int, engine: str, workers: int) -> dict:
-    """What the study ran on: CPU model, cores, torch threads per job, engine and workers."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads_per_job": threads, "engine": engine,
-            "workers": workers, "python": platform.python_version()}
+    """What the study ran on: CPU model, cores, GPU (None without one), torch threads per job, engine and workers."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu, "torch_threads_per_job": threads,
+            "engine": engine, "workers": workers, "python": platform.python_version()}

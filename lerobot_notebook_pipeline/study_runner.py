@@ -158,6 +158,19 @@ def logged_action(name: str, make_command, log: Path):
     return action
 
 
+def record_parts(parts: list[Step], log: Path, at_once: int) -> list[dict]:
+    """Record a point's datasets, up to at_once side by side (each recording is one single-threaded process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def record(part: Step) -> dict:
+        action = logged_action("make_sim_dataset.py", lambda out: script_command(
+            "make_sim_dataset.py", record_args(part.settings, out)), log)
+        return run_step(part, action, log)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(parts)))) as pool:
+        return list(pool.map(record, parts))
+
+
 def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict:
     """Record, train and evaluate one point (up to stage `until`); return its record, with an error if a step failed."""
     root = Path(root)
@@ -172,10 +185,7 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
         return trained(train.settings, out)
 
     try:
-        for part in steps["parts"]:
-            action = logged_action("make_sim_dataset.py", lambda out, s=part.settings: script_command(
-                "make_sim_dataset.py", record_args(s, out)), log)
-            record["steps"].append(run_step(part, action, log))
+        record["steps"] += record_parts(steps["parts"], log, threads)
         if dataset.kind == "merge":  # its own process, so lerobot's progress bars go to the log
             merge = [sys.executable, "-m", __name__, "merge", *(p.out for p in steps["parts"])]
             record["steps"].append(run_step(dataset, logged_action("merge", lambda out: [*merge, out], log), log))

@@ -13,8 +13,9 @@ import time
 import pytest
 
 from conftest import ROOT, inline_images, run_notebook
+from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.step_cache import Step, run_cached
-from lerobot_notebook_pipeline.studies import share, study_points
+from lerobot_notebook_pipeline.studies import select_points, share, study_points
 from lerobot_notebook_pipeline.study_results import position_class, rollout_rate
 from lerobot_notebook_pipeline.study_runner import point_steps, unique_steps
 
@@ -56,6 +57,23 @@ def test_full_studies_share_steps_and_evaluate_enough_episodes(tmp_path):
     assert list(demos[0]["evals"]) == ["within 1.5 cm", "3 cm off the mark", "5 cm off the mark"]
     assert all(p["train"]["steps"] == 2500 and p["recordings"][0]["image_size"] == [64, 85] for p in demos + positions)
     assert len(study_points("demos", smoke=True)) == len(study_points("positions", smoke=True)) == 2
+
+
+def test_another_step_count_trains_anew_on_the_same_data_and_only_picks_points(tmp_path):
+    default, longer = study_points("positions"), study_points("positions", steps=5000)
+    assert {p["train"]["steps"] for p in longer} == {5000}
+    for a, b in zip(default, longer, strict=True):  # the same recordings, a new training and evaluation
+        sa, sb = point_steps(tmp_path, a), point_steps(tmp_path, b)
+        assert sa["dataset"].key == sb["dataset"].key and sa["train"].key != sb["train"].key
+        assert sa["rollouts"]["grid"].key != sb["rollouts"]["grid"].key
+    chosen = select_points(longer, "9-positions-seed0, 4-corners-seed0")
+    assert [p["id"] for p in chosen] == ["4-corners-seed0", "9-positions-seed0"]
+    assert select_points(longer, None) == longer
+    for bad in ("9-positions", ","):
+        with pytest.raises(UserError, match="--plan lists the ids"):
+            select_points(longer, bad)
+    result = experiments("--study", "positions", "--only", "nine", "--plan", "--output-dir", tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: --only") and "Traceback" not in result.stderr
 
 
 def test_step_keys_depend_on_settings_only(tmp_path):

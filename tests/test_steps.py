@@ -1,9 +1,11 @@
 """run_step streams a script's output as it comes (progress bars intact) and turns a failure into a clear error."""
 
+import os
+
 import pytest
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.steps import run_step, show
+from lerobot_notebook_pipeline.steps import REPO_ROOT, run_step, show, step_env
 
 
 def test_run_step_streams_output_with_carriage_returns(tmp_path, capsys):
@@ -27,3 +29,10 @@ def test_show_refuses_a_missing_figure(tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(b"png")
     show(tmp_path / "a.png")
     assert "a.png" in capsys.readouterr().out
+
+
+def test_steps_import_this_package_first_and_keep_the_callers_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/opt/extra")  # e.g. packages installed with pip --target
+    assert step_env()["PYTHONPATH"] == f"{REPO_ROOT}{os.pathsep}/opt/extra"
+    monkeypatch.delenv("PYTHONPATH")
+    assert step_env()["PYTHONPATH"] == str(REPO_ROOT)
