@@ -51,6 +51,8 @@ parser.add_argument("--only", default=None, metavar="ID[,ID]",
 parser.add_argument("--until", default="eval", choices=["record", "train", "eval"],
                     help="stop every point after this stage (record: check the data of every point first)")
 parser.add_argument("--plan", action="store_true", help="print the points and the expected compute, run nothing")
+parser.add_argument("--report", action="store_true",
+                    help="rewrite the plots and README from the study's results.json, run nothing (same flags as its run)")
 parser.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local: parallel processes on this machine; ray: Ray tasks (a local instance or a cluster)")
 parser.add_argument("--workers", type=flags.workers, default=max(1, CORES // THREADS), help="points run at once (local engine)")
@@ -111,7 +113,7 @@ from lerobot_notebook_pipeline.study_runner import run_local, run_ray
 from lerobot_notebook_pipeline.success import format_rate
 
 records = {}
-if not args.plan:
+if not (args.plan or args.report):
     if args.engine == "ray":
         try:
             import ray  # noqa: F401
@@ -143,15 +145,19 @@ if not args.plan:
 
 # %%
 from lerobot_notebook_pipeline.files import write_atomic, write_json
-from lerobot_notebook_pipeline.study_results import machine
+from lerobot_notebook_pipeline.study_results import machine, saved_results
 
-results = [point_result(p, root, records.get(p["id"])) for p in points]
-host = machine(args.threads, args.engine, args.workers)
-host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
 given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != [0]), (f"--steps {args.steps}", args.steps),
          (f"--only {args.only}", args.only), (f"--results-dir {args.results_dir}", args.results_dir and not args.smoke)]
 command = " ".join([f"python experiments.py --study {args.study}", *(flag for flag, on in given if on)])
-if not args.plan:
+if args.report:  # the results of an earlier run of the same command, maybe on another machine
+    saved = saved_results(results_dir, command)
+    results, host, plan = saved["points"], saved["machine"], saved["plan"]
+else:
+    results = [point_result(p, root, records.get(p["id"])) for p in points]
+    host = machine(args.threads, args.engine, args.workers)
+    host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
+if not (args.plan or args.report):
     write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study],
                                               "smoke": args.smoke, "machine": host, "plan": plan, "command": command,
                                               "points": results})

@@ -235,6 +235,25 @@ def demos_answer(results: list[dict]) -> str:
     return text
 
 
+def grid_overview(results: list[dict]) -> str:
+    """One sentence: the layouts with the most and the fewest successes on the whole grid, and where the replay did better."""
+    policy = {k[0]: v for k, v in pooled(results, ("layout",), "grid").items()}
+    replay = {k[0]: v for k, v in pooled(results, ("layout",), "grid", replay=True).items()}
+    best = max(policy, key=lambda k: policy[k]["pc_success"])
+    worst = min(policy, key=lambda k: policy[k]["pc_success"])
+    compared = [k for k in policy if k in replay]
+    better = [k for k in compared if replay[k]["pc_success"] > policy[k]["pc_success"]]
+    apart = [k for k in better if replay[k]["ci95"][0] > policy[k]["ci95"][1]]
+    overlap = policy[worst]["ci95"][1] >= policy[best]["ci95"][0]
+    said = (f"On the whole evaluation grid the policy succeeded most often with {best}, {short_rate(policy[best])}, "
+            f"and least often with {worst}, {short_rate(policy[worst])}"
+            + ("; their intervals overlap, so the grid does not tell these layouts apart." if overlap else "."))
+    if compared:
+        said += (f" Replaying the nearest demo did better at {len(better)} of {len(compared)} layouts"
+                 + (f", with intervals apart at {', '.join(apart)}." if apart else "."))
+    return said
+
+
 def positions_answer(results: list[dict]) -> str:
     """The positions study's answer, in words, from its results."""
     parts = []
@@ -250,7 +269,7 @@ def positions_answer(results: list[dict]) -> str:
         parts.append(f"{name}: " + "; ".join(said) + copied)
     if not parts:
         return ""
-    return ("Success on the evaluation grid, by where each position lies relative to the demos' start positions "
+    return (grid_overview(results) + " By where each grid position lies relative to the demos' start positions "
             f"(trained: within {100 * TRAINED_WITHIN:g} cm of one; between: inside their convex hull): "
             + ". ".join(parts) + ".")
 
@@ -270,6 +289,9 @@ CAVEATS = {
         "Each grid position is one rollout from that exact position (a deterministic policy repeats itself there).",
         "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
         "A fixed total of demos: more demos per position might close the gap between layouts.",
+        "Training length: every layout trains for the same step count, and ACT's loss was still falling at the end. "
+        "The committed runs at 2500 and 5000 steps (experiments/positions, experiments/positions-5k-steps) rank the "
+        "layouts differently; `--steps` reruns the study at another count on the same data.",
         "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
         "has to see it. It shows how far the demos alone reach, not a method to use.",
     ],

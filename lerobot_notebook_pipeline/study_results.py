@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .checks import check_near_duplicates, spread_numbers
 from .episodes import parse_episode_spec
+from .runtime import UserError
 from .sim_env import read_sim_settings
 from .stats import load_table
 from .studies import TRAINED_WITHIN
@@ -164,3 +165,14 @@ def machine(threads: int, engine: str, workers: int) -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu, "torch_threads_per_job": threads,
             "engine": engine, "workers": workers, "python": platform.python_version()}
+
+
+def saved_results(results_dir: Path, command: str) -> dict:
+    """A study's results.json, checked to come from this command (else a clear error)."""
+    path = Path(results_dir) / "results.json"
+    if not path.is_file():
+        raise UserError(f"--report: there is no {path}: run the study first, or pass the --results-dir it wrote to")
+    saved = json.loads(path.read_text())
+    if saved["command"] != command:
+        raise UserError(f"--report: {path} comes from another run; pass its flags: {saved['command']}")
+    return saved

@@ -226,6 +226,22 @@ def test_notebook_reruns_the_study_from_its_cache(smoke_study):
     assert inline_images(notebook)
 
 
+def test_report_rewrites_plots_and_readme_from_the_results_and_runs_nothing(smoke_study):
+    root = smoke_study[0]
+    before, results = markers(root), (root / "results" / "results.json").read_bytes()
+    (root / "results" / "README.md").unlink()
+    (root / "results" / "success_vs_demos.png").unlink()
+    report = experiments("--study", "demos", "--smoke", "--output-dir", root, "--report")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert markers(root) == before and (root / "results" / "results.json").read_bytes() == results
+    assert "| 1 demo within" in (root / "results" / "README.md").read_text()
+    assert (root / "results" / "success_vs_demos.png").stat().st_size > 5000
+    other = experiments("--study", "demos", "--smoke", "--steps", "7", "--output-dir", root, "--report")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert other.stderr.strip() == (f"error: --report: {root}/results/results.json comes from another run; pass its "
+                                    "flags: python experiments.py --study demos --smoke")
+
+
 def test_ray_engine_runs_points_on_a_local_instance(tmp_path):
     root = tmp_path / "study"
     result = experiments("--study", "demos", "--smoke", "--until", "record", "--engine", "ray", "--workers", 1,
@@ -285,6 +301,9 @@ def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path
     answer = positions_answer(results)
     assert "1 position: at a trained position 1/1" in answer and "between them 4/5" in answer
     assert "(replaying the nearest demo without the camera: trained 2/4 (15-85%), between 1/5 (4-62%))" in answer
+    assert answer.startswith("On the whole evaluation grid the policy succeeded most often with 4 corners, 6/9 ")
+    assert "least often with 1 position, 1/9 " in answer and "their intervals overlap" in answer
+    assert "Replaying the nearest demo did better at 0 of 1 layouts." in answer  # 3/9 against the policy's 6/9
     for name, figure in (("heatmaps.png", heatmaps_figure), ("classes.png", positions_figure)):
         save_figure(figure(results), tmp_path / name)
         assert (tmp_path / name).stat().st_size > 5000
