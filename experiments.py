@@ -27,6 +27,11 @@
 # it is copying a path; one that beats it adapts to what it sees. The plan
 # below prints the estimate for your settings. Run them in the background, several points at once with `--workers`,
 # or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
+#
+# **Another step count, another machine.** `--steps N` trains every point for N steps on the same cached data (the
+# `positions` study changed its answer between 2500 and 5000 steps: `experiments/positions-5k-steps`, run on one
+# H200). `--only ID,ID` runs chosen points, and `--report` rewrites a study's plots and README from its
+# `results.json`, for results computed elsewhere.
 
 # %%
 # ruff: noqa: E402  (heavy imports come after argument parsing, so --help stays fast)

@@ -129,7 +129,7 @@ def heatmaps_figure(results: list[dict], eval_name: str = "grid") -> Figure:
 def positions_figure(results: list[dict]) -> Figure:
     """Success against the layout of the demos, at trained positions, between them and outside them."""
     rates = class_rates(results)
-    fig = Figure(figsize=(7, 4), dpi=100, layout="constrained")
+    fig = Figure(figsize=(7, 5), dpi=100, layout="constrained")
     ax = fig.subplots()
     names = list(rates)
     labels = {"trained": "at a trained position", "between": "between (interpolation)",
@@ -146,7 +146,7 @@ def positions_figure(results: list[dict]) -> Figure:
     ax.set_xticks(range(len(names)), names)
     ax.set(xlabel="where the demos were", ylabel="success % (95% CI)", ylim=(-2, 102),
            title="How many cube positions?")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below the axes: clear of the data
     return fig
 
 
