@@ -290,8 +290,8 @@ CAVEATS = {
         "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
         "A fixed total of demos: more demos per position might close the gap between layouts.",
         "Training length: every layout trains for the same step count, and ACT's loss was still falling at the end. "
-        "The committed runs at 2500 and 5000 steps (experiments/positions, experiments/positions-5k-steps) rank the "
-        "layouts differently; `--steps` reruns the study at another count on the same data.",
+        "The committed runs at 2500, 5000 and 10000 steps (experiments/positions, positions-5k-steps, "
+        "positions-10k-steps) give different answers; `--steps` reruns the study at another count on the same data.",
         "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
         "has to see it. It shows how far the demos alone reach, not a method to use.",
     ],
