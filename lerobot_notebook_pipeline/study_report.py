@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from matplotlib.figure import Figure
 
 from .studies import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
@@ -343,7 +345,8 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
     finished = [r for r in results if "eval" in r["finished"]]
     answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
-    seeds = sorted({r["settings"]["train_seed"] for r in results})
+    per_setting = Counter(tuple(sorted((k, v) for k, v in r["settings"].items() if k != "train_seed")) for r in results)
+    seeds = f"{min(per_setting.values())}" + (f" to {max(per_setting.values())}" if len(set(per_setting.values())) > 1 else "")
     lines = [f"# {QUESTIONS[study]}", ""]
     if smoke:
         lines += ["**Smoke run**: tiny settings that test the machinery; these numbers answer nothing.", ""]
@@ -355,7 +358,7 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
         gpu = f", one {machine['gpu']} shared by all jobs" if machine.get("gpu") else ""
         lines += [answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
                   f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
-                  f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {len(seeds)} training "
+                  f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {seeds} training "
                   "seed(s) per setting.", ""]
     lines += ["## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
