@@ -107,20 +107,18 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
     no re-import of the calling script or notebook); each keeps up to its share of the episodes.
     """
     import json
-    import os
     import subprocess
     import sys
 
     from .runtime import UserError
-    from .steps import stop_process
+    from .steps import step_env, stop_process
 
     root = Path(root)
     shard_dir = root.parent / f".{root.name}.shards"
     shutil.rmtree(shard_dir, ignore_errors=True)
     shard_dir.mkdir(parents=True)
     shares = [episodes // num_workers + (1 if k < episodes % num_workers else 0) for k in range(num_workers)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                     os.environ.get("PYTHONPATH")]))}
+    env = step_env()
     workers = []
     try:
         for k, share in enumerate(shares):

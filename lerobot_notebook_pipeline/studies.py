@@ -161,7 +161,8 @@ def select_points(points: list[dict], ids: str | None) -> list[dict]:
     if ids is None:
         return points
     wanted = [i.strip() for i in ids.split(",") if i.strip()]
-    unknown = [i for i in wanted if i not in {p["id"] for p in points}]
+    known = {p["id"] for p in points}
+    unknown = [i for i in wanted if i not in known]
     if unknown or not wanted:
         raise UserError(f"--only {ids!r}: no point has the id {', '.join(unknown) or '(empty)'}; "
                         "--plan lists the ids (e.g. 4-corners-seed0)")

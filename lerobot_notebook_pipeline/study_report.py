@@ -243,15 +243,15 @@ def grid_overview(results: list[dict]) -> str:
     replay = {k[0]: v for k, v in pooled(results, ("layout",), "grid", replay=True).items()}
     best = max(policy, key=lambda k: policy[k]["pc_success"])
     worst = min(policy, key=lambda k: policy[k]["pc_success"])
-    compared = [k for k in policy if k in replay]
-    better = [k for k in compared if replay[k]["pc_success"] > policy[k]["pc_success"]]
-    apart = [k for k in better if replay[k]["ci95"][0] > policy[k]["ci95"][1]]
-    overlap = policy[worst]["ci95"][1] >= policy[best]["ci95"][0]
+    with_replay = [k for k in policy if k in replay]
+    better = [k for k in with_replay if replay[k]["pc_success"] > policy[k]["pc_success"]]
+    apart = [k for k in better if compared(policy[k], replay[k]) == "worse than"]
+    overlap = compared(policy[worst], policy[best]) == "no different from"
     said = (f"On the whole evaluation grid the policy succeeded most often with {best}, {short_rate(policy[best])}, "
             f"and least often with {worst}, {short_rate(policy[worst])}"
             + ("; their intervals overlap, so the grid does not tell these layouts apart." if overlap else "."))
-    if compared:
-        said += (f" Replaying the nearest demo did better at {len(better)} of {len(compared)} layouts"
+    if with_replay:
+        said += (f" Replaying the nearest demo did better at {len(better)} of {len(with_replay)} layouts"
                  + (f", with intervals apart at {', '.join(apart)}." if apart else "."))
     return said
 
@@ -339,14 +339,20 @@ def data_check_line(results: list[dict]) -> str:
             f"{len(checked)} of {len(results)} points): {found}{spread}.")
 
 
+def seeds_per_setting(results: list[dict]) -> str:
+    """How many training seeds stand behind each setting: '1', or '1 to 2' when settings differ."""
+    counts = Counter(tuple(sorted((k, v) for k, v in r["settings"].items() if k != "train_seed")) for r in results)
+    low, high = min(counts.values()), max(counts.values())
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
 def study_readme(study: str, points: list[dict], results: list[dict], machine: dict, plan: dict, command: str,
                  smoke: bool) -> str:
     """The study's README: the question, an honest answer (or pending), compute, caveats, table, how to rerun."""
     finished = [r for r in results if "eval" in r["finished"]]
     answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
-    per_setting = Counter(tuple(sorted((k, v) for k, v in r["settings"].items() if k != "train_seed")) for r in results)
-    seeds = f"{min(per_setting.values())}" + (f" to {max(per_setting.values())}" if len(set(per_setting.values())) > 1 else "")
+    seeds = seeds_per_setting(results)
     lines = [f"# {QUESTIONS[study]}", ""]
     if smoke:
         lines += ["**Smoke run**: tiny settings that test the machinery; these numbers answer nothing.", ""]
