@@ -55,14 +55,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lerobot_notebook_pipeline import checks, consistency, drift, frames, media, plots, preflight, scores, stats
+from lerobot_notebook_pipeline import media, plots, preflight
+from lerobot_notebook_pipeline.analysis import checks, consistency, dataset_plots, drift, frames, scores, stats
+from lerobot_notebook_pipeline.analysis.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
 from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_atomic, write_json
-from lerobot_notebook_pipeline.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.runtime import UserError, display_image, in_notebook, log
-from lerobot_notebook_pipeline.sim_env import read_sim_settings
+from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 12)
@@ -162,7 +163,7 @@ print(episodes_frame[["episode", "length", "seconds", "task", "action_path_lengt
 # %% [markdown]
 # ## Quality checks
 #
-# One small, pure function per check (`lerobot_notebook_pipeline.checks`), each returning findings with a
+# One small, pure function per check (`lerobot_notebook_pipeline.analysis.checks`), each returning findings with a
 # check name, a severity, the episode and frame, and a message in plain words. `error` means training on it will
 # go wrong, `warn` means probably a defect worth a look, `info` is worth knowing. A normal state-action lag
 # (the robot needs a few frames to reach each command) is reported as info, not as a defect.
@@ -226,7 +227,7 @@ def show(fig, filename):
     figures.append(filename)
 
 
-show(plots.episode_length_histogram(table), "episode_lengths.png")
+show(dataset_plots.episode_length_histogram(table), "episode_lengths.png")
 
 # %% [markdown]
 # Each joint's action (blue) and state (orange) over time, overlaid for the episodes: consistent demonstrations
@@ -235,8 +236,8 @@ show(plots.episode_length_histogram(table), "episode_lengths.png")
 # %%
 has_action = stats.ACTION in table.columns
 if has_action:
-    show(plots.joint_traces(table), "joint_traces.png")
-    show(plots.action_histograms(table), "action_histograms.png")
+    show(dataset_plots.joint_traces(table), "joint_traces.png")
+    show(dataset_plots.action_histograms(table), "action_histograms.png")
 
 # %% [markdown]
 # Action against state for one episode: the state should follow the action closely, a few frames behind.
@@ -245,7 +246,7 @@ if has_action:
 # %%
 focus = args.animate_episode if args.animate_episode is not None else int(table.episodes[0])
 if has_action:
-    show(plots.action_vs_state(table, focus), "action_vs_state.png")
+    show(dataset_plots.action_vs_state(table, focus), "action_vs_state.png")
 
 # %% [markdown]
 # ### Generalisation: how varied are the demonstrations?
@@ -262,7 +263,7 @@ if has_action:
 # frames below do.
 
 # %%
-show(plots.start_state_spread(table), "start_state_spread.png")
+show(dataset_plots.start_state_spread(table), "start_state_spread.png")
 print(f"start-state spread {spread['start_spread'] * 100:.1f}% and path spread {spread['trajectory_spread'] * 100:.1f}% "
       f"of the joint ranges over {spread['episodes']} episodes")
 for f in findings:
@@ -309,7 +310,7 @@ else:
     start = time.perf_counter()
     camera = video_cameras[0]
     clip = frames.whole_episode(table, focus, camera)
-    animation = plots.animation_frames(table, focus, clip)
+    animation = dataset_plots.animation_frames(table, focus, clip)
     for writer, filename in ((media.write_gif, "episode.gif"), (media.write_video, "episode.mp4")):
         result = writer(animation, out_dir / filename, fps=table.fps, max_mb=args.max_mb)
         media_results.append({"path": filename, "size_mb": round(result.size_mb, 3), "scale": result.scale,
@@ -352,12 +353,12 @@ else:
     for d in comparison["differences"]:
         print(f"- [{d['risk']} risk] {d['message']}")
     if mean_frames:
-        show(plots.drift_frames(mean_frames), "compare_first_frames.png")
+        show(dataset_plots.drift_frames(mean_frames), "compare_first_frames.png")
     key = comparison["calibration"][0]["key"]
     names = stats.feature_names(table.info, key)
-    show(plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]),
+    show(dataset_plots.rest_pose_bars(names, drift.rest_poses(reference, key)[0], drift.rest_poses(table, key)[0]),
          "compare_rest_pose.png")
-    show(plots.start_state_scatter(names, stats.start_states(reference, key), stats.start_states(table, key)),
+    show(dataset_plots.start_state_scatter(names, stats.start_states(reference, key), stats.start_states(table, key)),
          "compare_start_states.png")
 
 # %% [markdown]

@@ -6,7 +6,7 @@
 # by side: size, training speed, held-out action error per joint, success rate, and inference speed against the
 # robot's control rate.
 #
-# Offline, SmolVLA uses the small random-weight test backbone (`lerobot_notebook_pipeline/smolvla_backbone.py`),
+# Offline, SmolVLA uses the small random-weight test backbone (`lerobot_notebook_pipeline/training/smolvla_backbone.py`),
 # so its success rate says nothing about the real model; its speed with `--preset cpu` or `paper` uses the real
 # `lerobot/smolvla_base` when the hub is reachable.
 
@@ -44,14 +44,15 @@ args = parse_args(parser)
 import json
 from pathlib import Path
 
-from lerobot_notebook_pipeline import compare, preflight
+from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec, split_episodes
+from lerobot_notebook_pipeline.evaluation import compare
+from lerobot_notebook_pipeline.evaluation.success import format_stages
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.plots import show
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import run_step
-from lerobot_notebook_pipeline.success import format_stages
 
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 if not policies or set(policies) - {"act", "diffusion", "smolvla"}:

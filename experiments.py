@@ -83,8 +83,8 @@ args = parse_args(parser)
 from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.studies import QUESTIONS, hours, select_points, study_points
-from lerobot_notebook_pipeline.study_runner import plan_summary
+from lerobot_notebook_pipeline.studies.definitions import QUESTIONS, hours, select_points, study_points
+from lerobot_notebook_pipeline.studies.runner import plan_summary
 
 try:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -113,9 +113,9 @@ print(f"artefacts and per-point logs in {root}/, results in {results_dir}/")
 # %%
 from tqdm.auto import tqdm
 
-from lerobot_notebook_pipeline.study_results import point_result
-from lerobot_notebook_pipeline.study_runner import run_local, run_ray
-from lerobot_notebook_pipeline.success import format_rate
+from lerobot_notebook_pipeline.evaluation.success import format_rate
+from lerobot_notebook_pipeline.studies.results import point_result
+from lerobot_notebook_pipeline.studies.runner import run_local, run_ray
 
 records = {}
 if not (args.plan or args.report):
@@ -150,7 +150,7 @@ if not (args.plan or args.report):
 
 # %%
 from lerobot_notebook_pipeline.files import write_atomic, write_json
-from lerobot_notebook_pipeline.study_results import machine, saved_results
+from lerobot_notebook_pipeline.studies.results import machine, saved_results
 
 given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != [0]), (f"--steps {args.steps}", args.steps),
          (f"--only {args.only}", args.only), (f"--results-dir {args.results_dir}", args.results_dir and not args.smoke)]
@@ -179,7 +179,7 @@ print(f"{done} of {len(results)} points done; results in {results_dir}/")
 
 # %%
 from lerobot_notebook_pipeline.plots import show
-from lerobot_notebook_pipeline.study_report import FIGURES, study_readme
+from lerobot_notebook_pipeline.studies.report import FIGURES, study_readme
 
 finished = [r for r in results if r["evals"]]
 for name, figure in FIGURES[args.study].items():

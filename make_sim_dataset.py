@@ -57,7 +57,7 @@ from pathlib import Path
 
 from lerobot_notebook_pipeline.files import check_output_dir, replace_output_dir
 from lerobot_notebook_pipeline.runtime import UserError, log
-from lerobot_notebook_pipeline.sim_env import check_on_table, check_pose_range, check_task
+from lerobot_notebook_pipeline.sim.aloha_env import check_on_table, check_pose_range, check_task
 
 check_task(args.task)
 root = check_output_dir(Path("outputs/datasets") / args.task if args.root is None else args.root, args.overwrite, "--root")
@@ -80,7 +80,7 @@ log.info("recording %d %s episodes of %d frames at %dx%d (%s render) into %s", a
 # without shadows and multisampling. The rollout notebook uses the same env with the settings stored next to the
 # dataset, so a policy is evaluated on the kind of images it was trained on.
 #
-# The expert (`lerobot_notebook_pipeline/scripted.py`) plans gripper poses (above the cube, down, close, lift to the
+# The expert (`lerobot_notebook_pipeline/sim/aloha_expert.py`) plans gripper poses (above the cube, down, close, lift to the
 # middle, hand over, let go), turns them into joint targets with damped-least-squares inverse kinematics on MuJoCo's
 # Jacobian, and sends those as the actions, so what is recorded is exactly what drove the robot. It reads the
 # object's position from the simulator. The reward goes 0..4 (touch, lift, other gripper touches, transfer done);
@@ -88,7 +88,7 @@ log.info("recording %d %s episodes of %d frames at %dx%d (%s render) into %s", a
 # only a success is run again with the camera on and recorded.
 
 # %%
-from lerobot_notebook_pipeline.sim_env import make_env
+from lerobot_notebook_pipeline.sim.aloha_env import make_env
 
 preview_env = make_env(args.task, image_size=image_size, render_quality=args.render_quality,
                        cube_pose=args.cube_pose, pose_range=args.pose_range, max_steps=args.episode_length)
@@ -109,8 +109,8 @@ import os
 
 from tqdm.auto import tqdm
 
-from lerobot_notebook_pipeline import sim_dataset
-from lerobot_notebook_pipeline.sim_env import write_sim_settings
+from lerobot_notebook_pipeline.sim import record
+from lerobot_notebook_pipeline.sim.aloha_env import write_sim_settings
 
 settings = {"task": args.task, "image_size": list(image_size), "render_quality": args.render_quality,
             "cube_pose": args.cube_pose, "pose_range": args.pose_range, "waypoint_noise": args.waypoint_noise,
@@ -123,7 +123,7 @@ import lerobot.datasets.lerobot_dataset  # noqa: F401  (a few seconds of imports
 tmp_root = root.parent / f".{root.name}.tmp-{os.getpid()}"
 shutil.rmtree(tmp_root, ignore_errors=True)
 root.parent.mkdir(parents=True, exist_ok=True)
-clock = sim_dataset.Stopwatch()
+clock = record.Stopwatch()
 try:
     if args.num_workers == 1:
         bar = tqdm(total=args.episodes, desc=f"{args.task} episodes", unit="ep")
@@ -132,14 +132,14 @@ try:
             bar.set_postfix(attempted=attempted, refresh=False)
             bar.update(kept - bar.n)
 
-        report = sim_dataset.record_dataset(tmp_root, episodes=args.episodes, attempts=list(range(max_attempts)),
+        report = record.record_dataset(tmp_root, episodes=args.episodes, attempts=list(range(max_attempts)),
                                             progress=progress, **recording)
         bar.close()
     else:
         log.info("recording in %d worker processes", args.num_workers)
-        report = sim_dataset.record_in_shards(tmp_root, args.num_workers, args.episodes, max_attempts, **recording)
+        report = record.record_in_shards(tmp_root, args.num_workers, args.episodes, max_attempts, **recording)
     if report["kept"] == 0:
-        raise UserError(sim_dataset.no_success_message(report["attempted"], **recording))
+        raise UserError(record.no_success_message(report["attempted"], **recording))
     write_sim_settings(tmp_root, settings | {"attempted": report["attempted"], "kept": report["kept"],
                                              "episodes": report["episodes"]})
     replace_output_dir(tmp_root, root)  # an earlier dataset (only with --overwrite) is deleted after the swap
@@ -153,7 +153,7 @@ seconds = clock()
 # Kept against attempted is the scripted expert's success rate: how often the plan works for a random object pose.
 
 # %%
-size_mb = sim_dataset.folder_size_mb(root)
+size_mb = record.folder_size_mb(root)
 summary = (f"kept {report['kept']}/{report['attempted']} attempted episodes "
            f"({100 * report['kept'] / report['attempted']:.0f}%), {report['frames']} frames in {seconds:.1f} s "
            f"({report['frames'] / seconds:.1f} frames/s), {size_mb:.1f} MB on disk at {root}")
@@ -175,11 +175,11 @@ from lerobot_notebook_pipeline.data import open_dataset
 
 dataset = open_dataset(root)
 print(f"{dataset.num_episodes} episodes, {dataset.num_frames} frames, {dataset.fps} fps; features:",
-      {key: tuple(spec["shape"]) for key, spec in dataset.features.items() if key in sim_dataset.sim_features(image_size)})
+      {key: tuple(spec["shape"]) for key, spec in dataset.features.items() if key in record.sim_features(image_size)})
 first, last = dataset[0], dataset[args.episode_length - 1]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), gridspec_kw={"width_ratios": [1, 1, 2]})
 for ax, item, title in ((axes[0], first, "first frame"), (axes[1], last, "last frame")):
-    ax.imshow(item[sim_dataset.IMAGE_KEY].permute(1, 2, 0).numpy())
+    ax.imshow(item[record.IMAGE_KEY].permute(1, 2, 0).numpy())
     ax.set_title(title)
     ax.axis("off")
 episode_actions = dataset.hf_dataset.select(range(args.episode_length))["action"]

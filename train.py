@@ -78,11 +78,12 @@ import json
 from pathlib import Path
 
 from lerobot_notebook_pipeline import episodes as ep_utils
-from lerobot_notebook_pipeline import policies, preflight
+from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.convert import is_v30, v30_root
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.files import check_output_dir
 from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.training import policies
 
 overrides = policies.parse_overrides(args.overrides)
 repo_id, root = resolve_dataset(args.dataset)
@@ -116,10 +117,11 @@ import torch
 from lerobot.utils.random_utils import set_seed
 from tqdm.auto import tqdm
 
-from lerobot_notebook_pipeline import plots, training
+from lerobot_notebook_pipeline import plots
 from lerobot_notebook_pipeline.data import open_dataset
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import log, pick_device
+from lerobot_notebook_pipeline.training import loop
 
 DEFAULT_STEPS = {"tiny": 20, "cpu": 4000, "paper": 100_000}
 steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.preset]
@@ -185,7 +187,7 @@ print(f"validate on {len(val_episodes)} episodes {val_episodes}")
 #
 # SmolVLA: `--preset cpu|paper` fine-tunes `lerobot/smolvla_base` from the Hugging Face hub (the normal way to use
 # it). `--preset tiny` instead builds a *test backbone* in `outputs/smolvla_backbones/tiny`: the SmolVLM
-# architecture with random weights and a toy vocabulary (`lerobot_notebook_pipeline/smolvla_backbone.py`), so the
+# architecture with random weights and a toy vocabulary (`lerobot_notebook_pipeline/training/smolvla_backbone.py`), so the
 # whole pipeline runs offline. It learns nothing useful about language or vision; it exists to test the plumbing.
 
 # %%
@@ -194,7 +196,7 @@ from lerobot.datasets.factory import resolve_delta_timestamps
 if resume_from is not None:
     if overrides or args.pretrained_backbone or args.vlm_model_name:
         log.info("resuming: the checkpoint's policy config is used; --set/--lr/--pretrained-backbone are ignored")
-    cfg = policies.load_config(resume_from / training.PRETRAINED, device)
+    cfg = policies.load_config(resume_from / loop.PRETRAINED, device)
     if cfg.type != args.policy:
         raise UserError(f"the run in '{run_dir}' trains {cfg.type}, not {args.policy}: pass --policy {cfg.type}")
 else:
@@ -216,28 +218,28 @@ print("delta timestamps (s):", {k: f"{v[0]:+.3f}..{v[-1]:+.3f} ({len(v)})" for k
 # sample), `--image-noise-std` (pixel noise) and `--action-noise-std` (noise on the normalised target actions).
 
 # %%
-image_transforms = training.image_transforms_from_spec(args.image_transforms)
+image_transforms = loop.image_transforms_from_spec(args.image_transforms)
 train_ds = open_dataset(args.dataset, episodes=train_episodes, delta_timestamps=delta_timestamps,
                         image_transforms=None if args.cache_frames else image_transforms)
 if len(train_ds) == 0:
     raise UserError("the selected training episodes hold no frames: choose other --episodes")
 drop_last = getattr(cfg, "drop_n_last_frames", 0) or 0
-cache_gb, free_gb = training.cache_size_gb(meta, len(train_ds)), training.available_memory_gb()
+cache_gb, free_gb = loop.cache_size_gb(meta, len(train_ds)), loop.available_memory_gb()
 if args.cache_frames and cache_gb > 0.5 * free_gb:
     log.info("frame cache would need %.1f GB of %.1f GB available: using lerobot's DataLoader instead", cache_gb, free_gb)
     args.cache_frames = False
     train_ds = open_dataset(args.dataset, episodes=train_episodes, delta_timestamps=delta_timestamps,
                             image_transforms=image_transforms)
 if args.cache_frames:
-    train_cache = training.FrameCache(train_ds, image_transforms=image_transforms)
-    train_positions = training.trainable_positions(train_cache.ep_end, drop_last)
+    train_cache = loop.FrameCache(train_ds, image_transforms=image_transforms)
+    train_positions = loop.trainable_positions(train_cache.ep_end, drop_last)
 else:
-    train_positions = training.trainable_positions(training.episode_ends_of(train_ds), drop_last)
+    train_positions = loop.trainable_positions(loop.episode_ends_of(train_ds), drop_last)
 val_cache = None
 if val_episodes:
     val_ds = open_dataset(args.dataset, episodes=val_episodes, delta_timestamps=delta_timestamps)
-    val_cache = training.FrameCache(val_ds, progress=False)
-    val_positions = training.validation_positions(len(val_cache), args.val_samples)
+    val_cache = loop.FrameCache(val_ds, progress=False)
+    val_positions = loop.validation_positions(len(val_cache), args.val_samples)
 camera_keys = list(meta.camera_keys)
 
 # %% [markdown]
@@ -247,7 +249,7 @@ camera_keys = list(meta.camera_keys)
 # %%
 if image_transforms is not None and camera_keys and rank == 0:
     first = open_dataset(args.dataset, episodes=train_episodes[:1])[0]
-    rows = [[first[key], *training.augmented_samples(first[key], image_transforms, 4, args.seed)]
+    rows = [[first[key], *loop.augmented_samples(first[key], image_transforms, 4, args.seed)]
             for key in camera_keys]
     plots.show(plots.augmentation_grid(rows), run_dir / "augmentation_preview.png")
 
@@ -258,9 +260,9 @@ def batches(start_step):
     if args.cache_frames:
         step = start_step
         while True:
-            yield train_cache.batch(training.step_indices(train_positions, args.batch_size, seed, step))
+            yield train_cache.batch(loop.step_indices(train_positions, args.batch_size, seed, step))
             step += 1
-    sampler = training.StepBatchSampler(train_positions, args.batch_size, seed, start_step, steps)
+    sampler = loop.StepBatchSampler(train_positions, args.batch_size, seed, start_step, steps)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=args.num_workers,
                                          pin_memory=device == "cuda")
     yield from loader
@@ -276,16 +278,16 @@ def batches(start_step):
 # %%
 if resume_from is not None:
     policies.check_features(cfg, meta)
-    cfg.pretrained_path = str(resume_from / training.PRETRAINED)
+    cfg.pretrained_path = str(resume_from / loop.PRETRAINED)
     policy = policies.build_policy(cfg, meta)
-    preprocessor, postprocessor = policies.make_processors(cfg, pretrained_path=resume_from / training.PRETRAINED)
+    preprocessor, postprocessor = policies.make_processors(cfg, pretrained_path=resume_from / loop.PRETRAINED)
 else:
     policy = policies.build_policy(cfg, meta)
     preprocessor, postprocessor = policies.make_processors(cfg, dataset_stats=meta.stats)
-optimizer, scheduler, grad_clip = training.make_optimizer(policy, cfg, steps)
+optimizer, scheduler, grad_clip = loop.make_optimizer(policy, cfg, steps)
 start_step = 0
 if resume_from is not None:
-    start_step = training.load_training_state(resume_from, optimizer, scheduler)
+    start_step = loop.load_training_state(resume_from, optimizer, scheduler)
     log.info("resumed from %s at step %d", resume_from, start_step)
     if start_step >= steps:
         log.info("the run already reached step %d: raise --steps to train longer", start_step)
@@ -296,14 +298,14 @@ n_params = sum(p.numel() for p in policy.parameters())
 n_trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
 print(f"{cfg.type}: {n_params / 1e6:.2f}M parameters ({n_trainable / 1e6:.2f}M trainable), lr {optimizer.param_groups[0]['lr']:g}")
 
-metrics = training.MetricsLog(run_dir / "metrics.jsonl")
+metrics = loop.MetricsLog(run_dir / "metrics.jsonl")
 if is_main:
     metrics.truncate_after(start_step)
 best = json.loads((run_dir / "best.json").read_text()) if (run_dir / "best.json").is_file() else {"val_action_mae": None}
 run_args = {**vars(args), "steps": steps, "train_episodes": train_episodes, "val_episodes": val_episodes}
 wandb_run = None
 if args.wandb and is_main:
-    wandb_run = training.init_wandb(run_dir, run_dir.name, {"args": run_args, "policy": policies.config_dict(cfg)})
+    wandb_run = loop.init_wandb(run_dir, run_dir.name, {"args": run_args, "policy": policies.config_dict(cfg)})
 
 # %% [markdown]
 # ## 7. The training loop
@@ -327,9 +329,9 @@ previous_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, 
 
 def checkpoint(step):
     """Save checkpoints/<step>, move `last` to it and drop old step checkpoints beyond --keep-last."""
-    path = training.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor, optimizer, scheduler,
+    path = loop.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor, optimizer, scheduler,
                                     extra=run_args)
-    training.prune_checkpoints(run_dir, args.keep_last)
+    loop.prune_checkpoints(run_dir, args.keep_last)
     return path
 
 
@@ -343,13 +345,13 @@ try:
     while step < steps:
         t0 = time.perf_counter()
         raw = next(batch_iter)
-        raw = training.add_image_noise(raw, camera_keys, args.image_noise_std)
+        raw = loop.add_image_noise(raw, camera_keys, args.image_noise_std)
         batch = preprocessor(raw)
-        batch = training.add_action_noise(batch, args.action_noise_std)
+        batch = loop.add_action_noise(batch, args.action_noise_std)
         t1 = time.perf_counter()
 
         loss, _ = policy.forward(batch)
-        training.check_finite(loss, step + 1, last_saved or training.last_checkpoint(run_dir))
+        loop.check_finite(loss, step + 1, last_saved or loop.last_checkpoint(run_dir))
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
         optimizer.step()
@@ -382,7 +384,7 @@ try:
                 wandb_run.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
             window = {"loss": [], "data": 0.0, "total": 0.0}
         if is_main and val_cache is not None and (step % val_every == 0 or step == steps or stop_signal["name"]):
-            scores = training.validate(model, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
+            scores = loop.validate(model, preprocessor, postprocessor, val_cache, val_positions, args.batch_size)
             metrics.write({"step": step, **scores})
             bar.write(f"step {step}: val loss {scores['val_loss']:.4f}, held-out action error "
                       f"{scores['val_action_mae']:.4f} (mean over joints, original units)")
@@ -390,8 +392,8 @@ try:
                 wandb_run.log({"val/loss": scores["val_loss"], "val/action_mae": scores["val_action_mae"]}, step=step)
             if best["val_action_mae"] is None or scores["val_action_mae"] < best["val_action_mae"]:
                 best = {"step": step, **scores}
-                training.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor,
-                                         extra=run_args, name=training.BEST)
+                loop.save_checkpoint(run_dir, step, steps, model, preprocessor, postprocessor,
+                                         extra=run_args, name=loop.BEST)
                 write_json(run_dir / "best.json", best)
         if is_main and (step % save_every == 0 or step == steps or stop_signal["name"]):
             last_saved = checkpoint(step)
@@ -417,23 +419,23 @@ if accelerator is not None:  # several GPU processes: the others stop here, the 
     accelerator.end_training()
     if not is_main:
         raise SystemExit(0)
-plots.show(training.plot_loss_curve(metrics.rows(), title=f"{cfg.type} on {dataset_name}"), run_dir / "loss_curve.png")
+plots.show(loop.plot_loss_curve(metrics.rows(), title=f"{cfg.type} on {dataset_name}"), run_dir / "loss_curve.png")
 summary = {
     "run_dir": str(run_dir), "policy": cfg.type, "preset": args.preset, "steps": step, "device": device,
     "train_episodes": train_episodes, "val_episodes": val_episodes, "parameters": n_params,
     "s_per_step": timing["total"] / max(timing["n"], 1), "data_fraction": timing["data"] / max(timing["total"], 1e-9),
-    "last_checkpoint": str(training.last_checkpoint(run_dir)), "best": best, "stopped_by": stop_signal["name"],
+    "last_checkpoint": str(loop.last_checkpoint(run_dir)), "best": best, "stopped_by": stop_signal["name"],
 }
 write_json(run_dir / "summary.json", summary)
 if wandb_run is not None:
     if args.wandb_log_model:  # the only upload of model files, and only when asked for
-        best_dir = run_dir / training.CHECKPOINTS / training.BEST
-        upload = best_dir if best_dir.is_dir() else training.last_checkpoint(run_dir)
+        best_dir = run_dir / loop.CHECKPOINTS / loop.BEST
+        upload = best_dir if best_dir.is_dir() else loop.last_checkpoint(run_dir)
         if upload is not None:
-            training.log_model_artifact(wandb_run, upload / training.PRETRAINED, run_dir.name)
+            loop.log_model_artifact(wandb_run, upload / loop.PRETRAINED, run_dir.name)
     wandb_run.finish()
 print(f"{step} steps at {summary['s_per_step']:.3f} s/step ({100 * summary['data_fraction']:.0f}% data loading)")
-print(f"last checkpoint: {summary['last_checkpoint']}/{training.PRETRAINED}")
+print(f"last checkpoint: {summary['last_checkpoint']}/{loop.PRETRAINED}")
 if best.get("step"):
     print(f"best checkpoint: step {best['step']}, held-out action error {best['val_action_mae']:.4f} "
-          f"-> {run_dir / training.CHECKPOINTS / training.BEST / training.PRETRAINED}")
+          f"-> {run_dir / loop.CHECKPOINTS / loop.BEST / loop.PRETRAINED}")

@@ -70,11 +70,11 @@ from collections import Counter
 from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import split_episodes
+from lerobot_notebook_pipeline.evaluation.success import format_rate, format_stages, format_trials
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.sim_env import check_on_table
+from lerobot_notebook_pipeline.sim.aloha_env import check_on_table
 from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
-from lerobot_notebook_pipeline.success import format_rate, format_stages, format_trials
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
 

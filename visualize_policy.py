@@ -84,13 +84,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lerobot_notebook_pipeline import openloop, plots, poses, preflight, rollout, success
+from lerobot_notebook_pipeline import plots, preflight
+from lerobot_notebook_pipeline.evaluation import openloop, rollout, success
+from lerobot_notebook_pipeline.evaluation.inference import LatencyLog
+from lerobot_notebook_pipeline.evaluation.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
-from lerobot_notebook_pipeline.inference import LatencyLog
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
-from lerobot_notebook_pipeline.overlay import annotate, beside, rollout_frames
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
-from lerobot_notebook_pipeline.sim_env import DEFAULT_POSE_RANGE, check_on_table
+from lerobot_notebook_pipeline.sim import poses
+from lerobot_notebook_pipeline.sim.aloha_env import DEFAULT_POSE_RANGE, check_on_table
 
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)

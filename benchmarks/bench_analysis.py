@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lerobot_notebook_pipeline import checks, stats  # noqa: E402
+from lerobot_notebook_pipeline.analysis import checks, stats  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset  # noqa: E402
 

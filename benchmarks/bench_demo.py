@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lerobot_notebook_pipeline.evaluation.success import format_rate, format_stages  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
-from lerobot_notebook_pipeline.success import format_rate, format_stages  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--demo-dir", default="outputs/demo", help="the folder train_ultimate.py wrote")

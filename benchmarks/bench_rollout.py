@@ -40,7 +40,7 @@ args = parser.parse_args()
 
 import torch  # noqa: E402
 
-from lerobot_notebook_pipeline.inference import CONTROL_HZ, time_select_action  # noqa: E402
+from lerobot_notebook_pipeline.evaluation.inference import CONTROL_HZ, time_select_action  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MUJOCO_GL": "egl", "HF_HUB_OFFLINE": "1"}
@@ -124,7 +124,7 @@ def build(name: str):
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.factory import make_pre_post_processors
 
-    from lerobot_notebook_pipeline import policies
+    from lerobot_notebook_pipeline.training import policies
 
     def feats(h, w, state, action, image_key="observation.images.top"):
         return ({"observation.state": PolicyFeature(FeatureType.STATE, (state,)),
@@ -147,7 +147,7 @@ def build(name: str):
                  f"{cfg.n_action_steps} actions/chunk), 96x96, PushT")
         cfg.input_features, cfg.output_features = feats(h, w, 2, 2, "observation.image")
     elif name == "smolvla":
-        from lerobot_notebook_pipeline.smolvla_backbone import ensure_backbone
+        from lerobot_notebook_pipeline.training.smolvla_backbone import ensure_backbone
 
         backbone = ensure_backbone(full_size=True)
         cfg = policies.make_config("smolvla", "paper", vlm_model_name=str(backbone))

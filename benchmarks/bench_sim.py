@@ -33,10 +33,11 @@ import gym_aloha  # noqa: E402,F401
 import gymnasium as gym  # noqa: E402
 import torch  # noqa: E402
 
-from lerobot_notebook_pipeline import sim_dataset, success  # noqa: E402
+from lerobot_notebook_pipeline.evaluation import success  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
-from lerobot_notebook_pipeline.scripted import TransferCubePolicy, run_episode  # noqa: E402
-from lerobot_notebook_pipeline.sim_env import make_env  # noqa: E402
+from lerobot_notebook_pipeline.sim import record  # noqa: E402
+from lerobot_notebook_pipeline.sim.aloha_env import make_env  # noqa: E402
+from lerobot_notebook_pipeline.sim.aloha_expert import TransferCubePolicy, run_episode  # noqa: E402
 
 torch.set_num_threads(1)
 SEED = 0
@@ -79,11 +80,11 @@ import lerobot.datasets.lerobot_dataset  # noqa: E402,F401
 
 with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
-    report = sim_dataset.record_dataset(Path(tmp) / "ds", task="transfer_cube", episodes=args.episodes, seed=SEED,
+    report = record.record_dataset(Path(tmp) / "ds", task="transfer_cube", episodes=args.episodes, seed=SEED,
                                         attempts=list(range(3 * args.episodes + 5)), image_size=(h, w),
                                         episode_length=args.episode_length, render_quality="fast")
     gen_seconds = time.perf_counter() - start
-    gen_mb = sim_dataset.folder_size_mb(Path(tmp) / "ds")
+    gen_mb = record.folder_size_mb(Path(tmp) / "ds")
 gen_fps = report["frames"] / gen_seconds
 
 # Scripted success (kept / attempted) without rendering, on the env seeds make_sim_dataset.py uses for --seed 0.
@@ -99,8 +100,8 @@ for task in ("transfer_cube", "insertion"):
         start = time.perf_counter()
         episodes = []
         for i in range(args.success_seeds):
-            seed = sim_dataset.attempt_seed(0, i)
-            actions, _, _, rewards = run_episode(env, sim_dataset.make_policy(env, task, length, noise, seed), seed)
+            seed = record.attempt_seed(0, i)
+            actions, _, _, rewards = run_episode(env, record.make_policy(env, task, length, noise, seed), seed)
             initial = env.object_pose_at_reset
             episodes.append({"success": rewards.max() >= 4, "stage": success.furthest_stage(rewards),
                              "initial_condition_id": success.fingerprint(initial),

@@ -35,9 +35,9 @@ parser.add_argument("--episode-length", type=int, default=200)
 parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
 args = parser.parse_args()
 
-from lerobot_notebook_pipeline.policies import PRESET_FIELDS  # noqa: E402
 from lerobot_notebook_pipeline.results import write_results_section  # noqa: E402
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset  # noqa: E402
+from lerobot_notebook_pipeline.training.policies import PRESET_FIELDS  # noqa: E402
 
 work = Path(tempfile.mkdtemp(prefix="bench_train_"))
 dataset = Path(args.dataset) if args.dataset else make_synthetic_dataset(

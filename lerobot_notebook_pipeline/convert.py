@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .runtime import UserError, log
+from lerobot_notebook_pipeline.runtime import UserError, log
 
 LEGACY_FILES = ("meta/info.json", "meta/episodes.jsonl", "meta/tasks.jsonl", "meta/episodes_stats.jsonl")
 

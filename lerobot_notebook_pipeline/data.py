@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import UserError, looks_like_repo_id, require_hub, video_backend
+from lerobot_notebook_pipeline.runtime import UserError, looks_like_repo_id, require_hub, video_backend
 
 LOCAL_HINT = "pass a local dataset folder instead, e.g. --dataset outputs/datasets/transfer_cube (make one with make_sim_dataset.py)"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from .runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError
 
 SPEC_HELP = "an episode spec is an index (3), a list (0,3,7), a range (0:5, end excluded) or 'all'"
 

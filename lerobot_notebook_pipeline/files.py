@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .runtime import UserError, hooks_installed, on_exit
+from lerobot_notebook_pipeline.runtime import UserError, hooks_installed, on_exit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MARKER = ".lnp-output"  # in every output folder this toolkit makes: only such folders are ever replaced

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError
 
 SCALES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.18)
 STRIDES = (1, 2, 3, 4, 6, 8)
@@ -122,7 +122,7 @@ def label_frame(frame: np.ndarray, lines: Sequence[str]) -> np.ndarray:
 def frame_strip(images: Sequence[np.ndarray], path: str | Path, labels: Sequence[str] | None = None,
                 height: int = 160) -> Path:
     """Save images side by side as one PNG, each scaled to the same height and optionally labelled."""
-    from .files import write_atomic
+    from lerobot_notebook_pipeline.files import write_atomic
 
     tiles = []
     for i, image in enumerate(images):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError
 
 DATASET_FIX = "record or download the dataset again"
 CHECKPOINT_FIX = "pass another checkpoint, or train again"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import write_atomic
+from lerobot_notebook_pipeline.files import write_atomic
 
 HEADER = "# Benchmark results\n\nEach section is written by one script in `benchmarks/`; the command that produced it is in the section.\n"
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import codecs
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from .files import REPO_ROOT
-from .runtime import UserError, display_image
+from lerobot_notebook_pipeline.files import REPO_ROOT
+from lerobot_notebook_pipeline.processes import child_env, stop_process
+from lerobot_notebook_pipeline.runtime import UserError, display_image
 
 
 def script_command(script: str, args: list[str]) -> list[str]:
@@ -25,7 +25,7 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     command = script_command(script, args)
     print("$", shown(command), flush=True)
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=step_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail = ""
     try:
@@ -67,7 +67,7 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
     with open(log_path, "ab") as log:
         log.write(f"$ {shown(command)}\n".encode())
         log.flush()
-        process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=step_env(), stdout=log,
+        process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=child_env(), stdout=log,
                                    stderr=subprocess.STDOUT)
         _running.add(process)
         try:
@@ -83,27 +83,9 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
     return time.perf_counter() - start
 
 
-def step_env() -> dict:
-    """The environment a step runs in: this package importable (before any PYTHONPATH of the caller's), unbuffered."""
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
-
-
 def shown(command: list[str]) -> str:
     """A command line as printed: the Python binary by name, paths inside the repository relative to it."""
     return " ".join([Path(command[0]).name, *map(str, command[1:])]).replace(str(REPO_ROOT) + "/", "")
-
-
-def stop_process(process: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """End a child that is still running (the caller failed or was stopped): SIGTERM, then SIGKILL after grace_s."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def step_failure(script: str, code: int, output: str, hint: str = "run it on its own to see the full output") -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import add_episode, create_dataset, image_feature, vector_feature
+from lerobot_notebook_pipeline.data import add_episode, create_dataset, image_feature, vector_feature
 
 
 def joint_names(dim: int) -> list[str]:

@@ -190,7 +190,7 @@ def test_notebook_runs_headless_and_shows_every_figure(clean_report):
 
 
 def test_report_md_folds_a_long_run_of_one_check():
-    from lerobot_notebook_pipeline.report import findings_lines
+    from lerobot_notebook_pipeline.analysis.report import findings_lines
 
     findings = [{"check": "near_duplicate", "severity": "warn", "episode": e, "frame": None, "message": "same"}
                 for e in range(1, 20)]

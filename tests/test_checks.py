@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lerobot_notebook_pipeline import checks, consistency
+from lerobot_notebook_pipeline.analysis import checks, consistency
+from lerobot_notebook_pipeline.analysis.stats import load_table, read_stats_json
 from lerobot_notebook_pipeline.data import vector_feature
-from lerobot_notebook_pipeline.stats import load_table, read_stats_json
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset, synthetic_episode, write_dataset
 
 FPS = 30

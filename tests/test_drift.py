@@ -18,8 +18,8 @@ from drift_pairs import (
     training_targets,
 )
 
-from lerobot_notebook_pipeline import drift, frames
-from lerobot_notebook_pipeline.stats import load_table
+from lerobot_notebook_pipeline.analysis import drift, frames
+from lerobot_notebook_pipeline.analysis.stats import load_table
 from lerobot_notebook_pipeline.synthetic import SO101_JOINTS, scene_texture
 
 

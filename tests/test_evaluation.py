@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from lerobot_notebook_pipeline import compare, poses, rollout, steps, success
+from lerobot_notebook_pipeline import steps
+from lerobot_notebook_pipeline.evaluation import compare, rollout, success
 from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.sim import poses
 
 torch.set_num_threads(1)
 pytest_plugins = ("policy_fixtures",)  # tiny policies, built once per session
@@ -91,8 +93,8 @@ def test_five_rollouts_of_a_deterministic_policy_from_one_pose_are_one_trial(tin
 # ------------------------------------------------------------------------------------------ furthest stage
 
 def test_the_scripted_expert_reaches_stage_4_and_a_truncated_run_stops_earlier():
-    from lerobot_notebook_pipeline.scripted import POLICIES, run_episode
-    from lerobot_notebook_pipeline.sim_env import make_env
+    from lerobot_notebook_pipeline.sim.aloha_env import make_env
+    from lerobot_notebook_pipeline.sim.aloha_expert import POLICIES, run_episode
 
     env = make_env("transfer_cube", image_size=(24, 32), cube_pose=(0.1, 0.5), max_steps=100)
     try:

@@ -13,11 +13,12 @@ import time
 import pytest
 
 from conftest import ROOT, inline_images, run_notebook
+from lerobot_notebook_pipeline.evaluation.success import rollout_rate
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.step_cache import Step, run_cached
-from lerobot_notebook_pipeline.studies import select_points, share, study_points
-from lerobot_notebook_pipeline.study_results import position_class, rollout_rate
-from lerobot_notebook_pipeline.study_runner import point_steps, unique_steps
+from lerobot_notebook_pipeline.studies.cache import Step, run_cached
+from lerobot_notebook_pipeline.studies.definitions import select_points, share, study_points
+from lerobot_notebook_pipeline.studies.results import position_class
+from lerobot_notebook_pipeline.studies.runner import point_steps, unique_steps
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
@@ -260,7 +261,7 @@ def test_merge_step_joins_recordings_with_their_sim_settings(smoke_study, tmp_pa
     parts = [tmp_path / "a", tmp_path / "b"]
     for part in parts:
         shutil.copytree(dataset, part)
-    command = [sys.executable, "-m", "lerobot_notebook_pipeline.study_runner", "merge", *parts, tmp_path / "merged"]
+    command = [sys.executable, "-m", "lerobot_notebook_pipeline.studies.runner", "merge", *parts, tmp_path / "merged"]
     result = subprocess.run(list(map(str, command)), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((tmp_path / "merged" / "meta" / "info.json").read_text())
@@ -271,8 +272,8 @@ def test_merge_step_joins_recordings_with_their_sim_settings(smoke_study, tmp_pa
 
 def grid_result(layout, seed, starts, successes_at):
     """A positions-study result on a 3x3 grid (as point_result writes it), succeeding where successes_at says."""
-    from lerobot_notebook_pipeline.poses import grid_poses
-    from lerobot_notebook_pipeline.success import success_summary
+    from lerobot_notebook_pipeline.evaluation.success import success_summary
+    from lerobot_notebook_pipeline.sim.poses import grid_poses
 
     spec = {"kind": "grid", "bounds": [0.05, 0.15, 0.45, 0.55], "n": 3, "episodes": 1, "seed": 2000, "max_steps": 400}
     cells = [{"xy": list(xy), **success_summary(int(successes_at(list(xy))), 1)} for xy in grid_poses(spec["bounds"], 3, 3)]
@@ -284,7 +285,12 @@ def grid_result(layout, seed, starts, successes_at):
 
 def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path):
     from lerobot_notebook_pipeline.plots import save_figure
-    from lerobot_notebook_pipeline.study_report import class_rates, heatmaps_figure, positions_answer, positions_figure
+    from lerobot_notebook_pipeline.studies.report import (
+        class_rates,
+        heatmaps_figure,
+        positions_answer,
+        positions_figure,
+    )
 
     results = [grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: xy == [0.1, 0.5]),
                grid_result("4 corners", 0, [[0.05, 0.45], [0.15, 0.45], [0.05, 0.55], [0.15, 0.55]],
@@ -310,8 +316,8 @@ def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path
 
 
 def test_demos_answer_weighs_the_policies_against_the_replay_and_the_farther_spreads():
-    from lerobot_notebook_pipeline.study_report import demos_answer
-    from lerobot_notebook_pipeline.success import success_summary
+    from lerobot_notebook_pipeline.evaluation.success import success_summary
+    from lerobot_notebook_pipeline.studies.report import demos_answer
 
     def result(n, placement, near, far, replay_near):
         return {"settings": {"demos": n, "placement": placement, "train_seed": 0},
@@ -341,7 +347,7 @@ def test_demos_answer_weighs_the_policies_against_the_replay_and_the_farther_spr
 
 
 def test_the_readme_names_points_whose_training_data_has_near_duplicates():
-    from lerobot_notebook_pipeline.study_report import data_check_line
+    from lerobot_notebook_pipeline.studies.report import data_check_line
 
     clean = {"name": "20 demos within +/-1.5 cm", "data_check": {"episodes": 20, "near_duplicate": [],
                                                                "trajectory_spread": 0.095}}
@@ -353,7 +359,7 @@ def test_the_readme_names_points_whose_training_data_has_near_duplicates():
 
 
 def test_a_demo_replayed_from_its_own_start_reaches_its_recorded_reward(smoke_study):
-    from lerobot_notebook_pipeline.replay_baseline import nearest_demo_replay
+    from lerobot_notebook_pipeline.evaluation.replay_baseline import nearest_demo_replay
 
     dataset = next(p for p in (smoke_study[0] / "data").iterdir() if p.is_dir())
     recorded = json.loads((dataset / "meta" / "sim_settings.json").read_text())["episodes"]

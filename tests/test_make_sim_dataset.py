@@ -41,7 +41,7 @@ def test_dataset_reloads_with_lerobot_shapes_dtypes_fps(recorded):
     import torch
 
     from lerobot_notebook_pipeline.data import open_dataset
-    from lerobot_notebook_pipeline.sim_dataset import STATE_NAMES
+    from lerobot_notebook_pipeline.sim.record import STATE_NAMES
 
     root, _ = recorded
     dataset = open_dataset(root)
@@ -61,7 +61,7 @@ def test_dataset_reloads_with_lerobot_shapes_dtypes_fps(recorded):
 
 
 def test_kept_attempted_report_and_sim_settings(recorded):
-    from lerobot_notebook_pipeline.sim_env import read_sim_settings
+    from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
 
     root, stdout = recorded
     settings = read_sim_settings(root)

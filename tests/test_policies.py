@@ -4,16 +4,16 @@ augmentation, checks) against lerobot's own dataset."""
 import pytest
 import torch
 
-from lerobot_notebook_pipeline import policies, training
 from lerobot_notebook_pipeline.data import open_dataset
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.smolvla_backbone import FULL_SIZE, backbone_config, ensure_backbone
 from lerobot_notebook_pipeline.synthetic import (
     make_synthetic_dataset,
     synthetic_episode,
     synthetic_features,
     write_dataset,
 )
+from lerobot_notebook_pipeline.training import loop, policies
+from lerobot_notebook_pipeline.training.smolvla_backbone import FULL_SIZE, backbone_config, ensure_backbone
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_frame_cache_matches_lerobot_dataset_items(dataset):
 
     delta = resolve_delta_timestamps(cfg, LeRobotDatasetMetadata("local/ds", root=dataset))
     ds = open_dataset(dataset, episodes=[1, 2], delta_timestamps=delta)
-    cache = training.FrameCache(ds, progress=False)
+    cache = loop.FrameCache(ds, progress=False)
     assert len(cache) == len(ds) == 40 and cache.episodes == [1, 2]
     for i in (0, 1, 19, 20, 39):
         want, got = ds[i], cache[i]
@@ -130,40 +130,40 @@ def test_frame_cache_matches_lerobot_dataset_items(dataset):
 
 def test_step_sampling_is_deterministic_and_drops_episode_tails():
     ends = torch.tensor([5] * 5 + [10] * 5)
-    positions = training.trainable_positions(ends, drop_n_last_frames=2)
+    positions = loop.trainable_positions(ends, drop_n_last_frames=2)
     assert positions.tolist() == [0, 1, 2, 5, 6, 7]
-    a = training.step_indices(positions, 16, seed=1, step=7)
-    assert torch.equal(a, training.step_indices(positions, 16, seed=1, step=7))
-    assert not torch.equal(a, training.step_indices(positions, 16, seed=1, step=8))
+    a = loop.step_indices(positions, 16, seed=1, step=7)
+    assert torch.equal(a, loop.step_indices(positions, 16, seed=1, step=7))
+    assert not torch.equal(a, loop.step_indices(positions, 16, seed=1, step=8))
     assert set(a.tolist()) <= set(positions.tolist())
 
 
 def test_augmentation_and_nan_check(tmp_path):
     torch.manual_seed(0)
     batch = {"observation.images.top": torch.full((4, 3, 8, 8), 0.5), "action": torch.zeros(4, 10, 6)}
-    training.add_image_noise(batch, ["observation.images.top"], 0.1)
+    loop.add_image_noise(batch, ["observation.images.top"], 0.1)
     image = batch["observation.images.top"]
     assert 0.08 < float(image.std()) < 0.12 and image.min() >= 0 and image.max() <= 1
-    training.add_action_noise(batch, 0.5)
+    loop.add_action_noise(batch, 0.5)
     assert 0.45 < float(batch["action"].std()) < 0.55
-    assert training.image_transforms_from_spec("none") is None
-    assert training.image_transforms_from_spec("default") is not None
+    assert loop.image_transforms_from_spec("none") is None
+    assert loop.image_transforms_from_spec("default") is not None
     with pytest.raises(UserError, match="unknown image transform.*motion_blur"):
-        training.image_transforms_from_spec("blur")
+        loop.image_transforms_from_spec("blur")
     with pytest.raises(UserError, match="nan at step 7.*ckpt"):
-        training.check_finite(torch.tensor(float("nan")), 7, tmp_path / "ckpt")
-    training.check_finite(torch.tensor(1.0), 7, None)
+        loop.check_finite(torch.tensor(float("nan")), 7, tmp_path / "ckpt")
+    loop.check_finite(torch.tensor(1.0), 7, None)
 
 
 def test_robotics_augmentations_change_the_image_reproducibly():
     image = torch.rand(3, 24, 32)
-    transforms = training.image_transforms_from_spec("robotics")
-    assert set(training.ROBOTICS_TRANSFORMS) <= set(transforms.transforms)
-    first = training.augmented_samples(image, transforms, 3, seed=1)
-    again = training.augmented_samples(image, transforms, 3, seed=1)
+    transforms = loop.image_transforms_from_spec("robotics")
+    assert set(loop.ROBOTICS_TRANSFORMS) <= set(transforms.transforms)
+    first = loop.augmented_samples(image, transforms, 3, seed=1)
+    again = loop.augmented_samples(image, transforms, 3, seed=1)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert all(a.shape == image.shape and not torch.equal(a, image) for a in first)
-    only_shadow = training.image_transforms_from_spec("shadow")
+    only_shadow = loop.image_transforms_from_spec("shadow")
     assert list(only_shadow.transforms) == ["shadow"]
 
 
@@ -171,7 +171,7 @@ def test_wandb_goes_offline_without_a_key(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    mode, why = training.wandb_mode()
+    mode, why = loop.wandb_mode()
     assert mode == "offline" and "key" in why
 
 
@@ -180,11 +180,11 @@ def test_prune_keeps_the_newest_checkpoints_and_best(tmp_path):
     for step in range(1, 6):
         (root / f"{step:06d}").mkdir(parents=True)
     (root / "best").mkdir()
-    training.point_link(root / "last", "000005")
-    removed = training.prune_checkpoints(tmp_path, keep=2)
+    loop.point_link(root / "last", "000005")
+    removed = loop.prune_checkpoints(tmp_path, keep=2)
     assert [p.name for p in removed] == ["000001", "000002", "000003"]
     assert sorted(p.name for p in root.iterdir()) == ["000004", "000005", "best", "last"]
-    assert training.last_checkpoint(tmp_path).name == "000005"
+    assert loop.last_checkpoint(tmp_path).name == "000005"
 
 
 def _known_policy_types():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lerobot_notebook_pipeline import openloop, rollout
-from lerobot_notebook_pipeline.inference import LatencyLog, latency_verdict, summarize_latency
+from lerobot_notebook_pipeline.evaluation import openloop, rollout
+from lerobot_notebook_pipeline.evaluation.inference import LatencyLog, latency_verdict, summarize_latency
 from lerobot_notebook_pipeline.runtime import UserError
 
 torch.set_num_threads(1)
@@ -235,7 +235,7 @@ def test_env_settings_come_from_flags_then_training_data_then_defaults():
 
 
 def test_sim_settings_are_found_through_the_checkpoint(tmp_path):
-    from lerobot_notebook_pipeline.sim_env import write_sim_settings
+    from lerobot_notebook_pipeline.sim.aloha_env import write_sim_settings
 
     data = tmp_path / "data"
     (data / "meta").mkdir(parents=True)

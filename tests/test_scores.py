@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lerobot_notebook_pipeline import scores
-from lerobot_notebook_pipeline.checks import finding
+from lerobot_notebook_pipeline.analysis import scores
+from lerobot_notebook_pipeline.analysis.checks import finding
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
 
 FINDINGS = [finding("nan_inf", "error", "NaN", 1, 3), finding("action_jumps", "warn", "jump", 2, 5),

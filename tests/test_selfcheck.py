@@ -3,7 +3,7 @@
 import numpy as np
 
 from lerobot_notebook_pipeline.data import open_dataset
-from lerobot_notebook_pipeline.selfcheck import is_blank, main, render_aloha_frame
+from lerobot_notebook_pipeline.sim.selfcheck import is_blank, main, render_aloha_frame
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset, synthetic_episode
 
 

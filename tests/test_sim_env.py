@@ -5,7 +5,7 @@ import pytest
 
 import lerobot_notebook_pipeline  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.sim_env import (
+from lerobot_notebook_pipeline.sim.aloha_env import (
     SIM_SETTINGS_FILE,
     env_from_settings,
     make_env,
@@ -88,7 +88,7 @@ def test_sim_settings_roundtrip(tmp_path):
 
 @pytest.mark.parametrize("task,length,seeds", [("transfer_cube", 100, (0, 1, 2)), ("insertion", 400, (0, 1))])
 def test_scripted_policy_reaches_max_reward_without_rendering(task, length, seeds):
-    from lerobot_notebook_pipeline.scripted import POLICIES, run_episode
+    from lerobot_notebook_pipeline.sim.aloha_expert import POLICIES, run_episode
 
     env = make_env(task, image_size=(24, 32))
     for seed in seeds:

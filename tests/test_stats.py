@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lerobot_notebook_pipeline import frames, stats
+from lerobot_notebook_pipeline.analysis import frames, stats
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset, synthetic_episode
 
 LENGTH, DIM, SIZE = 20, 14, (24, 32)

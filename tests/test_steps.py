@@ -5,7 +5,7 @@ import os
 import pytest
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.steps import REPO_ROOT, run_step, show, step_env
+from lerobot_notebook_pipeline.steps import REPO_ROOT, child_env, run_step, show
 
 
 def test_run_step_streams_output_with_carriage_returns(tmp_path, capsys):
@@ -33,6 +33,6 @@ def test_show_refuses_a_missing_figure(tmp_path, capsys):
 
 def test_steps_import_this_package_first_and_keep_the_callers_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "/opt/extra")  # e.g. packages installed with pip --target
-    assert step_env()["PYTHONPATH"] == f"{REPO_ROOT}{os.pathsep}/opt/extra"
+    assert child_env()["PYTHONPATH"] == f"{REPO_ROOT}{os.pathsep}/opt/extra"
     monkeypatch.delenv("PYTHONPATH")
-    assert step_env()["PYTHONPATH"] == str(REPO_ROOT)
+    assert child_env()["PYTHONPATH"] == str(REPO_ROOT)

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from conftest import ROOT, inline_images, run_notebook
-from lerobot_notebook_pipeline import training
-from lerobot_notebook_pipeline.policies import load_policy
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
+from lerobot_notebook_pipeline.training import loop
+from lerobot_notebook_pipeline.training.policies import load_policy
 
 TRAIN = ROOT / "train.py"
 
@@ -118,7 +118,7 @@ def test_diffusion_and_smolvla_train_and_reload(policy, dataset, tmp_path):
     assert policy_obj.config.type == policy
     raw = g["val_cache"].batch([0, 1])
     batch = pre({k: v for k, v in raw.items() if k.startswith("observation") or k == "task"})
-    chunk, start = training.predict_chunk(policy_obj, batch)
+    chunk, start = loop.predict_chunk(policy_obj, batch)
     assert post(chunk).shape[-1] == 6 and torch.isfinite(chunk).all()
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import write_json
-from .runtime import UserError, log, video_backend
+from lerobot_notebook_pipeline.files import write_json
+from lerobot_notebook_pipeline.runtime import UserError, log, video_backend
 
 CHECKPOINTS = "checkpoints"
 PRETRAINED = "pretrained_model"

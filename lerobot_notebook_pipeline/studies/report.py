@@ -6,9 +6,9 @@ from collections import Counter
 
 from matplotlib.figure import Figure
 
-from .studies import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
-from .study_results import position_class
-from .success import format_rate, success_summary
+from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
+from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
+from lerobot_notebook_pipeline.studies.results import position_class
 
 CLASSES = ("trained", "between", "outside")
 

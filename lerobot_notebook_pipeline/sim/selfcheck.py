@@ -1,6 +1,6 @@
 """Environment self-check: lerobot imports, gym-aloha renders headless, and a tiny dataset round-trips.
 
-Run it with `python -m lerobot_notebook_pipeline.selfcheck`; it writes outputs/selfcheck/frame.png.
+Run it with `python -m lerobot_notebook_pipeline.sim.selfcheck`; it writes outputs/selfcheck/frame.png.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import log
+from lerobot_notebook_pipeline.runtime import log
 
 
 def render_aloha_frame(task: str = "AlohaTransferCube-v0") -> np.ndarray:

@@ -12,15 +12,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inference import LatencyLog
-from .rollout import LoadedPolicy, ObservationAdapter, check_action_dim, plan_observation_adapter
-from .runtime import UserError, log
+from lerobot_notebook_pipeline.evaluation.inference import LatencyLog
+from lerobot_notebook_pipeline.evaluation.rollout import (
+    LoadedPolicy,
+    ObservationAdapter,
+    check_action_dim,
+    plan_observation_adapter,
+)
+from lerobot_notebook_pipeline.runtime import UserError, log
 
 
 def check_episode(spec: str, episode: int) -> None:
     """Refuse a damaged local dataset, one without its videos, or an episode it does not have (metadata only)."""
-    from .data import resolve_dataset
-    from .preflight import check_dataset
+    from lerobot_notebook_pipeline.data import resolve_dataset
+    from lerobot_notebook_pipeline.preflight import check_dataset
 
     _, root = resolve_dataset(spec)
     if root is not None:
@@ -31,7 +36,7 @@ def check_episode(spec: str, episode: int) -> None:
 
 def open_episode(spec: str, episode: int):
     """The dataset restricted to one episode, or a UserError when the episode does not exist."""
-    from .data import open_dataset
+    from lerobot_notebook_pipeline.data import open_dataset
 
     check_episode(spec, episode)
     return open_dataset(spec, episodes=[episode])
@@ -111,7 +116,7 @@ def replay_episode(loaded: LoadedPolicy, dataset, latency: LatencyLog | None = N
 
 def replay_panel(replay: Replay, height: int = 480, width: int = 640):
     """A grid with one axes per joint: predicted against recorded actions (a PlotPanel for video cursors)."""
-    from .overlay import plot_panel
+    from lerobot_notebook_pipeline.evaluation.overlay import plot_panel
 
     series = [{"recorded": replay.recorded[:, j], "predicted": replay.predicted[:, j]}
               for j in range(replay.recorded.shape[1])]

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from .runtime import UserError
-from .step_cache import Step, run_cached
-from .steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
-from .studies import estimate_seconds
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
+from lerobot_notebook_pipeline.studies.cache import Step, run_cached
+from lerobot_notebook_pipeline.studies.definitions import estimate_seconds
 
 STAGES = ("record", "train", "eval")
 STATUS_EVERY_S = 5.0  # how often the progress display refreshes while no point finishes
@@ -117,8 +117,8 @@ def checkpoint_of(train: Step) -> Path:
 
 def merge_into(parts: list[Path], out: Path) -> None:
     """Merge the parts' datasets into out, with the sim settings of all parts."""
-    from .sim_dataset import merge_datasets, merged_sim_settings
-    from .sim_env import read_sim_settings, write_sim_settings
+    from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings, write_sim_settings
+    from lerobot_notebook_pipeline.sim.record import merge_datasets, merged_sim_settings
 
     shutil.rmtree(out, ignore_errors=True)  # a merge stopped half-way
     merge_datasets(parts, out)
@@ -197,7 +197,7 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
                     "visualize_policy.py", rollout_args(s, checkpoint_of(train), out)), log)
                 record["steps"].append(run_step(rollout, action, log))
             for name, baseline in steps["baselines"].items():
-                replay = [sys.executable, "-m", "lerobot_notebook_pipeline.replay_baseline", dataset.out,
+                replay = [sys.executable, "-m", "lerobot_notebook_pipeline.evaluation.replay_baseline", dataset.out,
                           point["train"]["episodes"], json.dumps(point["evals"][name])]
                 record["steps"].append(run_step(baseline, logged_action("replay_baseline", lambda out, c=replay: [*c, out],
                                                                         log), log))
@@ -261,8 +261,8 @@ def run_ray(points: list[dict], root: Path, threads: int, until: str, address: s
             ray.shutdown()
 
 
-if __name__ == "__main__":  # python -m lerobot_notebook_pipeline.study_runner merge PART... OUT
+if __name__ == "__main__":  # python -m lerobot_notebook_pipeline.studies.runner merge PART... OUT
     if sys.argv[1:2] == ["merge"] and len(sys.argv) >= 5:
         merge_into([Path(p) for p in sys.argv[2:-1]], Path(sys.argv[-1]))
     else:
-        sys.exit("usage: python -m lerobot_notebook_pipeline.study_runner merge PART PART... OUT")
+        sys.exit("usage: python -m lerobot_notebook_pipeline.studies.runner merge PART PART... OUT")

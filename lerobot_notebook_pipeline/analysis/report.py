@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .checks import SEVERITIES
+from lerobot_notebook_pipeline.analysis.checks import SEVERITIES
 
 ICONS = {"error": "ERROR", "warn": "WARN", "info": "info"}
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError
 
 
 def read_settings(path: str | Path) -> dict:
     """Sim settings from a dataset folder (its meta/sim_settings.json) or from such a JSON file itself."""
-    from .sim_env import read_sim_settings
+    from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
 
     path = Path(path).expanduser()
     settings = json.loads(path.read_text()) if path.is_file() else read_sim_settings(path)

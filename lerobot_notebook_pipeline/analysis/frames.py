@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .stats import Table, row_range, video_file
+from lerobot_notebook_pipeline.analysis.stats import Table, row_range, video_file
 
 
 def _half_frame(stream) -> float:

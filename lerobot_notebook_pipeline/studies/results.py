@@ -11,41 +11,14 @@ import os
 import platform
 from pathlib import Path
 
-from .checks import check_near_duplicates, spread_numbers
-from .episodes import parse_episode_spec
-from .runtime import UserError
-from .sim_env import read_sim_settings
-from .stats import load_table
-from .studies import TRAINED_WITHIN
-from .study_runner import checkpoint_of, point_steps
-from .success import success_summary
-
-
-def rollout_rate(metrics: list[dict]) -> dict:
-    """One success rate over several metrics.json: successes, episodes, pc_success, ci95, distinct_initial_conditions."""
-    successes = episodes = reported_distinct = 0
-    starts = set()
-    for m in metrics:
-        per_episode = m.get("per_episode", [])
-        successes += m["successes"] if "successes" in m else sum(bool(e["success"]) for e in per_episode)
-        episodes += m["episodes"] if isinstance(m.get("episodes"), int) else len(per_episode)
-        starts |= {tuple(round(v, 4) for v in e["object_pose"][:2]) for e in per_episode if e.get("object_pose")}
-        reported_distinct += m.get("distinct_initial_conditions") or 0
-    return success_summary(successes, episodes) | {"distinct_initial_conditions": len(starts) or reported_distinct}
-
-
-def position_rates(per_episode: list[dict]) -> list[dict]:
-    """The success rate at each start position (x, y) of the episodes, in their order."""
-    by_xy: dict[tuple, list[bool]] = {}
-    for e in per_episode:
-        by_xy.setdefault(tuple(round(v, 4) for v in e["object_pose"][:2]), []).append(bool(e["success"]))
-    return [{"xy": list(xy), **success_summary(sum(s), len(s))} for xy, s in by_xy.items()]
-
-
-def demo_starts(dataset_dir: Path) -> list[list[float]]:
-    """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
-    settings = read_sim_settings(dataset_dir) or {}
-    return [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)] for e in settings.get("episodes", [])]
+from lerobot_notebook_pipeline.analysis.checks import check_near_duplicates, spread_numbers
+from lerobot_notebook_pipeline.analysis.stats import load_table
+from lerobot_notebook_pipeline.episodes import parse_episode_spec
+from lerobot_notebook_pipeline.evaluation.success import position_rates, rollout_rate
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.sim.aloha_env import demo_starts
+from lerobot_notebook_pipeline.studies.definitions import TRAINED_WITHIN
+from lerobot_notebook_pipeline.studies.runner import checkpoint_of, point_steps
 
 
 def data_check(dataset_dir: Path, episodes: list[int]) -> dict:

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import finding
-from .stats import Table, camera_keys, feature_names, read_columns, read_episodes_meta, row_range, video_file
+from lerobot_notebook_pipeline.analysis.checks import finding
+from lerobot_notebook_pipeline.analysis.stats import (
+    Table,
+    camera_keys,
+    feature_names,
+    read_columns,
+    read_episodes_meta,
+    row_range,
+    video_file,
+)
 
 STATS_TOLERANCE = 0.05  # mean and std may differ by this fraction of the data's std, min and max by 1% of the range
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError
 
 MARK = (0.1, 0.5)  # the user's pencil mark: where the cube is "always" put (the scripted demos' home position)
 PLACEMENT = 0.015  # a person putting the cube "in the same place" lands within about +/-1.5 cm of the mark

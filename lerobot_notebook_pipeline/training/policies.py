@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .runtime import UserError, require_hub
+from lerobot_notebook_pipeline.runtime import UserError, require_hub
 
 POLICIES = ("act", "diffusion", "smolvla")
 PRESETS = ("tiny", "cpu", "paper")
@@ -158,7 +158,7 @@ def make_config(policy_name: str, preset: str = "tiny", overrides: dict | None =
 
 def _smolvla_fields(preset: str, vlm_model_name: str | None) -> dict:
     """SmolVLA fields: the local test backbone for tiny, else lerobot/smolvla_base or a given VLM."""
-    from .smolvla_backbone import ensure_backbone, tiny_smolvla_overrides
+    from lerobot_notebook_pipeline.training.smolvla_backbone import ensure_backbone, tiny_smolvla_overrides
 
     if preset == "tiny" and vlm_model_name is None:
         return tiny_smolvla_overrides(ensure_backbone())
@@ -168,7 +168,7 @@ def _smolvla_fields(preset: str, vlm_model_name: str | None) -> dict:
             has_weights = any(path.glob("*.safetensors"))
             return {"vlm_model_name": str(path.resolve()), "load_vlm_weights": has_weights}
         require_hub(vlm_model_name, "model", "pass --vlm-model-name LOCAL_DIR, or --preset tiny for the offline "
-                    "test backbone (lerobot_notebook_pipeline/smolvla_backbone.py)")
+                    "test backbone (lerobot_notebook_pipeline/training/smolvla_backbone.py)")
         return {"vlm_model_name": vlm_model_name, "load_vlm_weights": True}
     require_hub(SMOLVLA_BASE, "model", "use --preset tiny (a local random-weight test backbone) or "
                 "--vlm-model-name LOCAL_DIR")

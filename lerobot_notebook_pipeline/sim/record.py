@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import add_episode, create_dataset, image_feature, vector_feature
-from .sim_env import CAMERA, DEFAULT_POSE_RANGE, FPS, TASK_STRINGS, make_env
+from lerobot_notebook_pipeline.data import add_episode, create_dataset, image_feature, vector_feature
+from lerobot_notebook_pipeline.sim.aloha_env import CAMERA, DEFAULT_POSE_RANGE, FPS, TASK_STRINGS, make_env
 
 os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder (SVT-AV1) logs only errors: keeps the progress bar readable
 
@@ -34,14 +34,14 @@ def attempt_seed(seed: int, attempt: int) -> int:
 
 def make_policy(env, task: str, episode_length: int, waypoint_noise: float, seed: int):
     """The scripted policy for task on env."""
-    from .scripted import POLICIES
+    from lerobot_notebook_pipeline.sim.aloha_expert import POLICIES
 
     return POLICIES[task](env, episode_length, waypoint_noise=waypoint_noise, seed=seed)
 
 
 def scripted_success(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> float:
     """Max reward of the scripted episode for seed, run without rendering (a cheap planning pass)."""
-    from .scripted import run_episode
+    from lerobot_notebook_pipeline.sim.aloha_expert import run_episode
 
     policy = make_policy(env, task, episode_length, waypoint_noise, seed)
     return float(run_episode(env, policy, seed, render=False)[3].max())
@@ -53,7 +53,7 @@ def record_episode(env, task: str, seed: int, episode_length: int, waypoint_nois
     A planning pass without rendering decides first; only a successful plan is run again with the camera,
     and that recorded run must reach the max reward too.
     """
-    from .scripted import run_episode
+    from lerobot_notebook_pipeline.sim.aloha_expert import run_episode
 
     if scripted_success(env, task, seed, episode_length, waypoint_noise) < env.unwrapped.max_reward:
         return None
@@ -103,22 +103,22 @@ def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attemp
 def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_attempts: int, **kwargs) -> dict:
     """Record in num_workers processes (worker k tries attempts k, k+K, ...), then merge with lerobot's aggregate.
 
-    Each worker is a fresh `python -m lerobot_notebook_pipeline.sim_dataset SPEC.json` process (its own GL context,
+    Each worker is a fresh `python -m lerobot_notebook_pipeline.sim.record SPEC.json` process (its own GL context,
     no re-import of the calling script or notebook); each keeps up to its share of the episodes.
     """
     import json
     import subprocess
     import sys
 
-    from .runtime import UserError
-    from .steps import step_env, stop_process
+    from lerobot_notebook_pipeline.processes import child_env, stop_process
+    from lerobot_notebook_pipeline.runtime import UserError
 
     root = Path(root)
     shard_dir = root.parent / f".{root.name}.shards"
     shutil.rmtree(shard_dir, ignore_errors=True)
     shard_dir.mkdir(parents=True)
     shares = [episodes // num_workers + (1 if k < episodes % num_workers else 0) for k in range(num_workers)]
-    env = step_env()
+    env = child_env()
     workers = []
     try:
         for k, share in enumerate(shares):
@@ -129,7 +129,7 @@ def record_in_shards(root: str | Path, num_workers: int, episodes: int, max_atte
             spec_path = shard_dir / f"shard_{k}.json"
             spec_path.write_text(json.dumps(spec))
             log_file = open(shard_dir / f"shard_{k}.log", "w")  # noqa: SIM115  (closed after wait)
-            workers.append((k, subprocess.Popen([sys.executable, "-m", "lerobot_notebook_pipeline.sim_dataset",
+            workers.append((k, subprocess.Popen([sys.executable, "-m", "lerobot_notebook_pipeline.sim.record",
                                                  str(spec_path)], stdout=log_file, stderr=subprocess.STDOUT, env=env),
                             log_file))
         results, roots = [], []

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .episodes import parse_episode_spec
-from .files import write_json
-from .poses import grid_poses, ring_poses, square_range
-from .sim_env import make_env
-from .stats import ACTION, load_table
-from .study_results import demo_starts, rollout_rate
+from lerobot_notebook_pipeline.analysis.stats import ACTION, load_table
+from lerobot_notebook_pipeline.episodes import parse_episode_spec
+from lerobot_notebook_pipeline.evaluation.success import rollout_rate
+from lerobot_notebook_pipeline.files import write_json
+from lerobot_notebook_pipeline.sim.aloha_env import demo_starts, make_env
+from lerobot_notebook_pipeline.sim.poses import grid_poses, ring_poses, square_range
 
 
 def demo_actions(dataset_dir: str | Path, episodes: list[int]) -> list[np.ndarray]:
@@ -63,9 +63,9 @@ def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict, 
     return rollout_rate([{"per_episode": per_episode}]) | {"per_episode": per_episode}
 
 
-if __name__ == "__main__":  # python -m lerobot_notebook_pipeline.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR
+if __name__ == "__main__":  # python -m lerobot_notebook_pipeline.evaluation.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR
     if len(sys.argv) != 5:
-        sys.exit("usage: python -m lerobot_notebook_pipeline.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR")
+        sys.exit("usage: python -m lerobot_notebook_pipeline.evaluation.replay_baseline DATASET EPISODES SPEC_JSON OUT_DIR")
     dataset, episode_spec, spec_json, out = sys.argv[1:]
     metrics = nearest_demo_replay(dataset, episode_spec, json.loads(spec_json))
     Path(out).mkdir(parents=True, exist_ok=True)

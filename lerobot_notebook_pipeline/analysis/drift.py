@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import finding, state_action_lags
-from .stats import ACTION, STATE, Table, camera_keys, dim_ranges, episode_lengths, feature_names
+from lerobot_notebook_pipeline.analysis.checks import finding, state_action_lags
+from lerobot_notebook_pipeline.analysis.stats import (
+    ACTION,
+    STATE,
+    Table,
+    camera_keys,
+    dim_ranges,
+    episode_lengths,
+    feature_names,
+)
 
 # (noise floor: smaller is not reported, medium risk, high risk), each in the unit named by the key
 RISK_SCALES = {

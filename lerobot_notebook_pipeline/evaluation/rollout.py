@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import success
-from .inference import LatencyLog
-from .runtime import UserError, log, looks_like_repo_id, require_hub
+from lerobot_notebook_pipeline.evaluation import success
+from lerobot_notebook_pipeline.evaluation.inference import LatencyLog
+from lerobot_notebook_pipeline.runtime import UserError, log, looks_like_repo_id, require_hub
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def load_policy(spec: str | Path, device: str = "cpu") -> LoadedPolicy:
     """Load a policy and its pre/post processors from a local checkpoint or a hub id, ready for select_action."""
     import lerobot.policies.factory  # noqa: F401  registers every policy config type (act, diffusion, ...)
 
-    from . import policies
+    from lerobot_notebook_pipeline.training import policies
 
     path = resolve_policy_dir(spec)
     try:
@@ -145,7 +145,7 @@ def sim_settings_for(policy_dir: str | Path) -> dict | None:
     if root is None:
         return None
     try:
-        from .sim_env import read_sim_settings
+        from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
     except ImportError:
         return None
     return read_sim_settings(root)
@@ -250,9 +250,9 @@ def make_env(name: str, max_steps: int | None = None, render_quality: str = "fas
         # lerobot-eval's PushT video size (the policy's own 96x96 observation is unaffected)
         return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps,
                         visualization_width=384, visualization_height=384)
-    from . import sim_env
+    from lerobot_notebook_pipeline.sim import aloha_env
 
-    return sim_env.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
+    return aloha_env.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
                             cube_pose=cube_pose, pose_range=pose_range, max_steps=steps)
 
 

@@ -107,3 +107,24 @@ def format_trials(summary: dict) -> str:
 def format_stages(stages: dict) -> str:
     """'14 handed over, 4 lifted, not handed over, 2 never touched' (best stage first)."""
     return "; ".join(f"{count} {name}" for name, count in stages.items())
+
+
+def rollout_rate(metrics: list[dict]) -> dict:
+    """One success rate over several metrics.json: successes, episodes, pc_success, ci95, distinct_initial_conditions."""
+    successes = episodes = reported_distinct = 0
+    starts = set()
+    for m in metrics:
+        per_episode = m.get("per_episode", [])
+        successes += m["successes"] if "successes" in m else sum(bool(e["success"]) for e in per_episode)
+        episodes += m["episodes"] if isinstance(m.get("episodes"), int) else len(per_episode)
+        starts |= {tuple(round(v, 4) for v in e["object_pose"][:2]) for e in per_episode if e.get("object_pose")}
+        reported_distinct += m.get("distinct_initial_conditions") or 0
+    return success_summary(successes, episodes) | {"distinct_initial_conditions": len(starts) or reported_distinct}
+
+
+def position_rates(per_episode: list[dict]) -> list[dict]:
+    """The success rate at each start position (x, y) of the episodes, in their order."""
+    by_xy: dict[tuple, list[bool]] = {}
+    for e in per_episode:
+        by_xy.setdefault(tuple(round(v, 4) for v in e["object_pose"][:2]), []).append(bool(e["success"]))
+    return [{"xy": list(xy), **success_summary(sum(s), len(s))} for xy, s in by_xy.items()]

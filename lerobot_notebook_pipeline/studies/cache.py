@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_json
+from lerobot_notebook_pipeline.files import write_json
 
 
 def settings_key(kind: str, settings: dict) -> str:

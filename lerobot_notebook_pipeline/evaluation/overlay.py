@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .media import label_frame, resize_frame
+from lerobot_notebook_pipeline.media import label_frame, resize_frame
 
 
 def status_lines(step: int, reward: float | None, success: bool, extra: str | None = None) -> list[str]:

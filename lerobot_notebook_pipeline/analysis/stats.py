@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import read_info
+from lerobot_notebook_pipeline.data import read_info
 
 ACTION = "action"
 STATE = "observation.state"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .success import format_rate
+from lerobot_notebook_pipeline.evaluation.success import format_rate
 
 COLUMNS = [("policy", "policy"), ("parameters_m", "params (M)"), ("s_per_step", "train s/step"),
            ("val_action_mae", "held-out action MAE"), ("success", "sim success (95% CI)"), ("distinct_initial_conditions", "start states"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import (
+from lerobot_notebook_pipeline.analysis.stats import (
     ACTION,
     STATE,
     Table,

@@ -16,9 +16,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .files import write_json
-from .preflight import SIM_SETTINGS_FIX, read_json_file
-from .runtime import UserError
+from lerobot_notebook_pipeline.files import write_json
+from lerobot_notebook_pipeline.preflight import SIM_SETTINGS_FIX, read_json_file
+from lerobot_notebook_pipeline.runtime import UserError
 
 TASKS = ("transfer_cube", "insertion")
 RENDER_QUALITIES = ("fast", "stock")
@@ -237,3 +237,9 @@ def env_from_settings(settings: dict, max_steps: int | None = None):
                     render_quality=settings.get("render_quality", "fast"), cube_pose=settings.get("cube_pose"),
                     pose_range=settings.get("pose_range"),
                     max_steps=max_steps or settings.get("episode_length", 400))
+
+
+def demo_starts(dataset_dir: Path) -> list[list[float]]:
+    """The cube positions (x, y) the dataset's demos started from, from its sim settings."""
+    settings = read_sim_settings(dataset_dir) or {}
+    return [[round(e["object_pose"][0], 4), round(e["object_pose"][1], 4)] for e in settings.get("episodes", [])]

@@ -1,0 +1,1 @@
+"""Evaluation: rollouts in simulation, success rates with intervals, overlays, latency and replays."""

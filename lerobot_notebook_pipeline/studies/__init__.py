@@ -1,0 +1,1 @@
+"""Studies: the questions we answer, their points and cached steps, their results and reports."""

@@ -1,0 +1,1 @@
+"""Training: the pieces of the training loop, policy configs and the offline SmolVLA backbone."""
