@@ -235,7 +235,9 @@ def test_report_rewrites_plots_and_readme_from_the_results_and_runs_nothing(smok
     report = experiments("--study", "demos", "--smoke", "--output-dir", root, "--report")
     assert report.returncode == 0, report.stderr[-3000:]
     assert markers(root) == before and (root / "results" / "results.json").read_bytes() == results
-    assert "| 1 demo within" in (root / "results" / "README.md").read_text()
+    readme = (root / "results" / "README.md").read_text()
+    assert "| 1 demo within" in readme and readme.split("\n\n")[1].startswith("**Smoke run**")
+    assert opening(readme).startswith("Within the spread the demos came from") and sentences(opening(readme)) <= 3
     assert (root / "results" / "success_vs_demos.png").stat().st_size > 5000
     other = experiments("--study", "demos", "--smoke", "--steps", "7", "--output-dir", root, "--report")
     assert other.returncode == 2 and "Traceback" not in other.stderr
@@ -368,3 +370,114 @@ def test_a_demo_replayed_from_its_own_start_reaches_its_recorded_reward(smoke_st
                 "max_steps": 60}
         replayed = nearest_demo_replay(dataset, "all", spec)["per_episode"][0]
         assert replayed["demo"] == episode and replayed["max_reward"] == demo["max_reward"]
+
+
+# ------------------------------------------------------------------------------------------- README: the answer first
+
+
+def opening(readme):
+    """A study README's answer: the paragraph just before its first table."""
+    return readme.split("\n|", 1)[0].strip().split("\n\n")[-1]
+
+
+def sentences(text):
+    """How many sentences a text has (a full stop, question or exclamation mark ends one)."""
+    import re
+
+    return len(re.findall(r"[.!?](?=\s|$)", text))
+
+
+def committed_report(results_json):
+    """The README that experiments.py --report writes from a committed results.json (its own command's flags)."""
+    import argparse
+    import shlex
+
+    from lerobot_notebook_pipeline.studies.report import study_readme
+
+    saved = json.loads(results_json.read_text())
+    parser = argparse.ArgumentParser()
+    for flag in ("--study", "--seeds", "--steps", "--only", "--results-dir"):
+        parser.add_argument(flag)
+    flags = parser.parse_args(shlex.split(saved["command"])[2:])
+    seeds = [int(s) for s in (flags.seeds or "0").split(",")]
+    points = select_points(study_points(flags.study, False, seeds, int(flags.steps) if flags.steps else None), flags.only)
+    return study_readme(flags.study, points, saved["points"], saved["machine"], saved["plan"], saved["command"], False)
+
+
+@pytest.mark.parametrize("study", sorted(p.parent.name for p in (ROOT / "experiments").glob("*/results.json")))
+def test_committed_study_reports_open_with_their_answer_in_three_sentences(study):
+    readme = (ROOT / "experiments" / study / "README.md").read_text()
+    assert readme == committed_report(ROOT / "experiments" / study / "results.json"), \
+        f"experiments/{study}/README.md is stale: rewrite it with experiments.py --report and its results' flags"
+    title, rest = readme.split("\n\n", 1)
+    before_table = rest.split("\n|", 1)[0]
+    assert title.startswith("# ") and before_table.strip() == opening(readme)  # nothing but the answer before the table
+    answer = opening(readme)
+    assert 1 <= sentences(answer) <= 3 and len(answer.split()) <= 120  # the old opening was one 250-350 word paragraph
+    assert "(" in answer and "%)" in answer  # its rates carry their intervals
+    evidence = readme.split("## The evidence\n\n", 1)[1].split("\n\n")[0]
+    assert len(evidence.split()) >= 150 and "What could change the answer" in readme.split("## The evidence")[1]
+
+
+def demos_point(n, placement, near, far, replay_near, seeds=(0,)):
+    """A demos-study result per training seed, near and 5 cm off, the replay scored near only."""
+    from lerobot_notebook_pipeline.evaluation.success import success_summary
+
+    return [{"settings": {"demos": n, "placement": placement, "train_seed": seed}, "training": {"steps": 2500},
+             "seeds": {"eval": {"near": 1000, "5 cm off": 1000}},
+             "evals": {"near": success_summary(near, 30) | {"nearest_demo_replay": success_summary(replay_near, 30)},
+                       "5 cm off": success_summary(far, 30)}} for seed in seeds]
+
+
+def test_demos_report_opens_with_a_three_sentence_answer_and_a_table():
+    from lerobot_notebook_pipeline.studies.report import demos_summary, demos_table
+
+    one_is_enough = [*demos_point(1, "spread", 29, 4, 29), *demos_point(40, "spread", 30, 3, 30, seeds=(0, 1)),
+                     *demos_point(5, "same pose", 30, 3, 27)]
+    said = demos_summary(one_is_enough)
+    assert said.startswith("Within the spread the demos came from (cube within +/-1.5 cm of the mark), yes: with 2500 "
+                           "training steps and 2 training seeds for 40 demos within +/-1.5 cm, 1 for the others, ACT on 1 demo")
+    assert "ACT on 1 demo succeeded in 29/30 (83-99%)" in said and "(40 demos: 60/60 (94-100%))" in said
+    assert "also succeeded in 29/30 (83-99%): in this spread the task tolerates a copied path" in said
+    assert said.endswith("did not widen where ACT works: with the cube 5 cm off, 40 demos gave 6/60 (5-20%) and "
+                         "1 demo 4/30 (5-30%).")
+    assert sentences(said) == 3
+    table = demos_table(one_is_enough).splitlines()
+    assert table[0] == "| demos | near: ACT | replay | 5 cm off: ACT | replay | training seeds |"
+    assert table[2:] == ["| 1 within +/-1.5 cm | 29/30 (83-99%) | 29/30 (83-99%) | 4/30 (5-30%) |  | 1 |",
+                         "| 40 within +/-1.5 cm | 60/60 (94-100%) | 30/30 (89-100%) | 6/60 (5-20%) |  | 2 |",
+                         "| 5 at one exact pose | 30/30 (89-100%) | 27/30 (74-97%) | 3/30 (3-26%) |  | 1 |"]
+    more_is_better = demos_summary([*demos_point(1, "spread", 3, 0, 28), *demos_point(20, "spread", 27, 20, 29)])
+    assert "not with 1 demo: with 2500 training steps and 1 training seed per setting, ACT on 1 demo succeeded in 3/30" \
+        in more_is_better and "20 demos were the fewest to reach the 95% interval of the best" in more_is_better
+    assert "so the policy was worse than copying a path." in more_is_better
+    assert "More demos widened where ACT works: with the cube 5 cm off, 20 demos gave 20/30" in more_is_better
+    assert sentences(more_is_better) == 3
+
+
+def test_positions_report_opens_with_a_three_sentence_answer_and_a_table():
+    from lerobot_notebook_pipeline.studies.report import positions_summary, positions_table
+
+    corners = [[0.05, 0.45], [0.15, 0.45], [0.05, 0.55], [0.15, 0.55]]
+    results = [grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: xy == [0.1, 0.5]),
+               grid_result("4 corners", 0, corners, lambda xy: xy[0] <= 0.1)]
+    alike = positions_summary(results)
+    assert alike.startswith("With 1 training seed per layout, no layout stood out: on the whole evaluation grid they "
+                            "scored 1/9 to 6/9, with overlapping 95% intervals (best: 4 corners, 6/9 (35-88%)).")
+    assert sentences(alike) == 1  # no replay in these results, and no layout to describe by where it worked
+    many = [grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: False),
+            *(grid_result("4 corners", seed, corners, lambda xy: True) for seed in (0, 1))]
+    for r in many:
+        r["training"] = {"steps": 5000}
+        r["evals"]["grid"]["nearest_demo_replay"] = grid_result("x", 0, [], lambda xy: xy[0] == 0.05)["evals"]["grid"]
+    said = positions_summary(many)
+    assert said.startswith("At 5000 training steps (2 training seeds for 4 corners, 1 for the others), demos at 4 corners "
+                           "did best: 18/18 (82-100%) of the whole evaluation grid, its 95% interval clear of every "
+                           "other layout's (next: 1 position, 0/9 (0-30%)).")
+    assert "did better at 1 of 2 layouts; with 4 corners the policy was better than it (3/9 (12-65%))." in said
+    assert said.endswith("With 4 corners ACT succeeded in 8/8 (68-100%) within 1 cm of a demo's start and "
+                         "10/10 (72-100%) between the starts.")  # no cell of this grid lies outside the corners
+    assert sentences(said) == 3
+    table = positions_table(many).splitlines()
+    assert table[2] == ("| 1 position | 0/9 (0-30%) | 3/9 (12-65%) | 0/1 (0-79%) | no grid cell | 0/8 (0-32%) | 1 |")
+    assert table[3].startswith("| 4 corners | 18/18 (82-100%) | 3/9 (12-65%) | 8/8 (68-100%) | 10/10 (72-100%) |")

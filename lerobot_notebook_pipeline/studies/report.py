@@ -183,19 +183,24 @@ def short_rate(summary: dict) -> str:
     return f"{summary['successes']}/{summary['episodes']} ({summary['ci95'][0]:.0f}-{summary['ci95'][1]:.0f}%)"
 
 
+def by_count(results: list[dict], name: str, placement: str = "spread", replay: bool = False) -> dict[int, dict]:
+    """The demos study's rates in one evaluation by demo count, for one placement (pooled over training seeds)."""
+    return {k[1]: v for k, v in pooled(results, ("placement", "demos"), name, replay).items() if k[0] == placement}
+
+
+def fewest_enough(home: dict[int, dict]) -> tuple[int, int, int]:
+    """The fewest demos, the best count, and the fewest whose 95% interval reaches the best's."""
+    best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
+    return min(home), best_n, min(n for n, r in home.items() if r["ci95"][1] >= home[best_n]["ci95"][0])
+
+
 def demos_answer(results: list[dict]) -> str:
     """The demos study's answer, in words, from its results."""
     evals = list(results[0]["seeds"]["eval"])
-
-    def by_count(name: str, placement: str = "spread", replay: bool = False) -> dict[int, dict]:
-        return {k[1]: v for k, v in pooled(results, ("placement", "demos"), name, replay).items() if k[0] == placement}
-
-    home, replay = by_count(evals[0]), by_count(evals[0], replay=True)
+    home, replay = by_count(results, evals[0]), by_count(results, evals[0], replay=True)
     if not home:
         return ""
-    fewest, most = min(home), max(home)
-    best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
-    enough = min(n for n, r in home.items() if r["ci95"][1] >= home[best_n]["ci95"][0])
+    (fewest, best_n, enough), most = fewest_enough(home), max(home)
     text = (f"In the spread the demos were recorded in (cube within +/-{100 * PLACEMENT:g} cm of the mark), ACT trained "
             f"on {fewest} demo{'s' * (fewest > 1)} succeeded in {format_rate(home[fewest])}")
     if best_n == fewest:
@@ -211,7 +216,7 @@ def demos_answer(results: list[dict]) -> str:
                  "copied path" + (", so in this spread the gripper's tolerance, not what the network saw, decides the "
                                   "task." if verdict == "no different from" else "."))
     for name in evals[1:]:
-        far, far_replay = by_count(name), by_count(name, replay=True)
+        far, far_replay = by_count(results, name), by_count(results, name, replay=True)
         if far:
             low, high = min(r["successes"] for r in far.values()), max(r["successes"] for r in far.values())
             text += (f" With the cube {name}, ACT succeeded in {low} to {high} of {far[fewest]['episodes']} whatever the "
@@ -221,12 +226,12 @@ def demos_answer(results: list[dict]) -> str:
                          f"{short_rate(far_replay[most])} with {most}, so with {most} demos ACT was "
                          f"{compared(far[most], far_replay[most])} that lookup")
             text += "."
-    same = by_count(evals[0], placement="same pose")
+    same = by_count(results, evals[0], placement="same pose")
     for n, rate in same.items():
         if n in home:
             text += (f" {n} demos at one exact pose gave {format_rate(rate)}, {compared(rate, home[n])} {n} demos spread "
                      f"around the mark ({format_rate(home[n])}).")
-    farthest = by_count(evals[-1]) if len(evals) > 1 else {}
+    farthest = by_count(results, evals[-1]) if len(evals) > 1 else {}
     if fewest in farthest and most in farthest:
         verdict = compared(farthest[most], farthest[fewest])
         text += (f" Farthest out ({evals[-1]}), {most} demos were {verdict} {fewest}"
@@ -274,6 +279,150 @@ def positions_answer(results: list[dict]) -> str:
     return (grid_overview(results) + " By where each grid position lies relative to the demos' start positions "
             f"(trained: within {100 * TRAINED_WITHIN:g} cm of one; between: inside their convex hull): "
             + ". ".join(parts) + ".")
+
+
+
+# ------------------------------------------------------------------ the answer first: three sentences and a table
+
+
+def plural(n: int, word: str) -> str:
+    """'1 demo', '2 demos'."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def listed(names: list) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = [str(n) for n in names]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def steps_trained(results: list[dict]) -> str:
+    """The points' training step count: '2500', or '2500 to 5000' when they differ; '' when none trained."""
+    steps = sorted({r["training"]["steps"] for r in results if (r.get("training") or {}).get("steps")})
+    return "" if not steps else f"{steps[0]}" if len(steps) == 1 else f"{steps[0]} to {steps[-1]}"
+
+
+def seeds_behind(rates: dict, unit: str) -> str:
+    """The training seeds behind pooled rates: '1 training seed per layout', or '2 training seeds for X, 1 for the others'."""
+    counts = {name: rate["training_seeds"] for name, rate in rates.items()}
+    low, high = min(counts.values()), max(counts.values())
+    if low == high:
+        return f"{plural(low, 'training seed')} per {unit}"
+    named = {n: [name for name, c in counts.items() if c == n] for n in sorted(set(counts.values()), reverse=True)}
+    return ", ".join(f"{plural(n, 'training seed')} for {listed(names)}" for n, names in list(named.items())[:-1]) \
+        + f", {low} for the others"
+
+
+def placement_label(placement: str) -> str:
+    """How the demos study's placement setting reads: 'within +/-1.5 cm' or 'at one exact pose'."""
+    return {"spread": f"within +/-{100 * PLACEMENT:g} cm", "same pose": "at one exact pose"}.get(placement, placement)
+
+
+def demos_summary(results: list[dict]) -> str:
+    """The demos study's answer in at most three sentences: is the fewest enough, is it more than copying, and farther out."""
+    evals = list(results[0]["seeds"]["eval"])
+    home, replay = by_count(results, evals[0]), by_count(results, evals[0], replay=True)
+    if not home:
+        return ""
+    (fewest, best_n, enough), most = fewest_enough(home), max(home)
+    trained = f"{steps_trained(results)} training steps and " if steps_trained(results) else ""
+    seeds = seeds_behind({f"{plural(n, 'demo')} {placement_label(placement)}": v
+                          for (placement, n), v in pooled(results, ("placement", "demos"), evals[0]).items()}, "setting")
+    where = f"the spread the demos came from (cube within +/-{100 * PLACEMENT:g} cm of the mark)"
+    basis = f"with {trained}{seeds}, ACT on {plural(fewest, 'demo')} succeeded in {short_rate(home[fewest])}"
+    said = [f"Within {where}, yes: {basis}, and no count did better by a margin the 95% intervals show "
+            f"({plural(most, 'demo')}: {short_rate(home[most])})."
+            if enough == fewest else
+            f"Within {where}, not with {plural(fewest, 'demo')}: {basis}, and {enough} demos were the fewest to reach the "
+            f"95% interval of the best, {plural(best_n, 'demo')} with {short_rate(home[best_n])}."]
+    if fewest in replay:
+        verdict, copied = compared(home[fewest], replay[fewest]), short_rate(replay[fewest])
+        which = "that demo's" if fewest == 1 else "the nearest of those demos'"
+        said.append(f"But replaying {which} recorded actions without the camera also succeeded in {copied}: in this "
+                    "spread the task tolerates a copied path, and the policy was no different from copying it."
+                    if verdict == "no different from" else
+                    f"Replaying {which} recorded actions without the camera succeeded in {copied}, so the policy was "
+                    f"{verdict} copying a path.")
+    far = by_count(results, evals[-1]) if len(evals) > 1 else {}
+    if fewest in far and most in far:
+        wider = compared(far[most], far[fewest]) == "better than"
+        said.append(("More demos widened where ACT works" if wider else
+                     "More demos in that spread did not widen where ACT works")
+                    + f": with the cube {evals[-1]}, {plural(most, 'demo')} gave {short_rate(far[most])} and "
+                    f"{plural(fewest, 'demo')} {short_rate(far[fewest])}.")
+    return " ".join(said)
+
+
+def positions_summary(results: list[dict]) -> str:
+    """The positions study's answer in at most three sentences: which layout did best, against the replay, and where."""
+    policy = {k[0]: v for k, v in pooled(results, ("layout",), "grid").items()}
+    if not policy:
+        return ""
+    replay = {k[0]: v for k, v in pooled(results, ("layout",), "grid", replay=True).items()}
+    best = max(policy, key=lambda k: policy[k]["pc_success"])
+    others = sorted((k for k in policy if k != best), key=lambda k: -policy[k]["pc_success"])
+    apart = [k for k in others if compared(policy[best], policy[k]) == "better than"]
+    at = f"At {steps_trained(results)} training steps ({seeds_behind(policy, 'layout')})," if steps_trained(results) \
+        else f"With {seeds_behind(policy, 'layout')},"
+    if not apart:
+        low, high = (f"{policy[k]['successes']}/{policy[k]['episodes']}" for k in (others[-1] if others else best, best))
+        said = [f"{at} no layout stood out: on the whole evaluation grid they scored {low} to {high}, with overlapping "
+                f"95% intervals (best: {best}, {short_rate(policy[best])})."]
+    elif len(apart) == len(others):
+        said = [f"{at} demos at {best} did best: {short_rate(policy[best])} of the whole evaluation grid, its 95% "
+                f"interval clear of every other layout's (next: {others[0]}, {short_rate(policy[others[0]])})."]
+    else:
+        close = [k for k in others if k not in apart]
+        said = [f"{at} demos at {best} did best on the whole evaluation grid, {short_rate(policy[best])}, clearly "
+                f"better only than {listed([f'{k} ({short_rate(policy[k])})' for k in apart])}; its 95% interval "
+                f"overlaps those of {listed(close)}."]
+    if best in replay:
+        better = [k for k in policy if k in replay and replay[k]["pc_success"] > policy[k]["pc_success"]]
+        beaten = [k for k in better if compared(policy[k], replay[k]) == "worse than"]
+        said.append(f"Replaying the nearest demo without the camera, which is told where the cube is, did better at "
+                    f"{len(better)} of {len([k for k in policy if k in replay])} layouts"
+                    + (f", with intervals apart at {listed(beaten)}" if beaten else "")
+                    + f"; with {best} the policy was {compared(policy[best], replay[best])} it "
+                    f"({short_rate(replay[best])}).")
+    if apart:
+        where = class_rates(results)[best]
+        labels = {"trained": f"within {100 * TRAINED_WITHIN:g} cm of a demo's start", "between": "between the starts",
+                  "outside": "outside them"}
+        parts = [f"{short_rate(where[c])} {labels[c]}" for c in CLASSES if where[c]["episodes"]]
+        said.append(f"With {best} ACT succeeded in " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "")
+                    + parts[-1] + ".")
+    return " ".join(said)
+
+
+def demos_table(results: list[dict]) -> str:
+    """The demos study at a glance: per demo count, ACT and the nearest-demo replay in every evaluation."""
+    evals = list(results[0]["seeds"]["eval"])
+    head = "| demos | " + " | ".join(f"{name}: ACT | replay" for name in evals) + " | training seeds |"
+    lines = [head, "|---" * (2 + 2 * len(evals)) + "|"]
+    rates = {name: pooled(results, ("placement", "demos"), name) for name in evals}
+    replays = {name: pooled(results, ("placement", "demos"), name, replay=True) for name in evals}
+    for placement, n in sorted(rates[evals[0]], key=lambda k: (k[0] != "spread", k[1])):
+        where = placement_label(placement)
+        cells = [cell for name in evals for cell in (
+            short_rate(rates[name][(placement, n)]) if (placement, n) in rates[name] else "",
+            short_rate(replays[name][(placement, n)]) if (placement, n) in replays[name] else "")]
+        lines.append(f"| {n} {where} | " + " | ".join(cells) + f" | {rates[evals[0]][(placement, n)]['training_seeds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def positions_table(results: list[dict]) -> str:
+    """The positions study at a glance: per layout, the whole grid, its replay, and trained / between / outside."""
+    policy = {k[0]: v for k, v in pooled(results, ("layout",), "grid").items()}
+    replay = {k[0]: v for k, v in pooled(results, ("layout",), "grid", replay=True).items()}
+    classes = class_rates(results)
+    lines = ["| demos at | whole grid: ACT | replay | at a trained position | between them | outside them "
+             "| training seeds |", "|---|---|---|---|---|---|---|"]
+    for name, rate in policy.items():
+        where = classes.get(name, {})
+        cells = [short_rate(where[c]) if c in where and where[c]["episodes"] else "no grid cell" for c in CLASSES]
+        lines.append(f"| {name} | {short_rate(rate)} | {short_rate(replay[name]) if name in replay else ''} | "
+                     + " | ".join(cells) + f" | {rate['training_seeds']} |")
+    return "\n".join(lines) + "\n"
 
 
 CAVEATS = {
@@ -348,7 +497,7 @@ def seeds_per_setting(results: list[dict]) -> str:
 
 def study_readme(study: str, points: list[dict], results: list[dict], machine: dict, plan: dict, command: str,
                  smoke: bool) -> str:
-    """The study's README: the question, an honest answer (or pending), compute, caveats, table, how to rerun."""
+    """The study's README, answer first: three sentences and a table, then the evidence, caveats, setup and every point."""
     finished = [r for r in results if "eval" in r["finished"]]
     answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
@@ -357,17 +506,18 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
     if smoke:
         lines += ["**Smoke run**: tiny settings that test the machinery; these numbers answer nothing.", ""]
     if len(finished) < len(results) or not answer:
-        lines += [f"**Results pending**: {len(finished)} of {len(results)} points are evaluated. Expected compute for "
-                  f"the whole study: about {hours(plan['expected_s'])} on a 2-core CPU ({plan['steps']} distinct steps).",
-                  ""]
+        lines += [f"**Results pending**: {len(finished)} of {len(results)} points are evaluated; the whole study needs "
+                  f"about {hours(plan['expected_s'])} of compute on a 2-core CPU ({plan['steps']} distinct steps).", ""]
     if answer:
         gpu = f", one {machine['gpu']} shared by all jobs" if machine.get("gpu") else ""
-        lines += [answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
+        summary, table = SUMMARIES[study]
+        lines += [summary(finished), "", table(finished), "## The evidence", "",
+                  answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
                   f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
                   f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {seeds} training "
-                  "seed(s) per setting.", ""]
-    lines += ["## The setup", "", *setup_lines(points), data_check_line(results), "",
-              "## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
+                  "seed(s) per setting.", "", *[line for p in FIGURES[study] for line in (f"![{p}]({p})", "")]]
+    lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
+              "## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## Every point", "", results_table(results),
               ("Plots: " if finished else "Plots, once points are evaluated: ")
               + ", ".join(f"[{p}]({p})" for p in FIGURES[study]), "",
@@ -379,3 +529,4 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
 
 FIGURES = {"demos": {"success_vs_demos.png": demos_figure},
            "positions": {"heatmaps.png": heatmaps_figure, "success_vs_positions.png": positions_figure}}
+SUMMARIES = {"demos": (demos_summary, demos_table), "positions": (positions_summary, positions_table)}
