@@ -19,6 +19,7 @@ from gymnasium import spaces
 from lerobot_notebook_pipeline.files import write_json
 from lerobot_notebook_pipeline.preflight import SIM_SETTINGS_FIX, read_json_file
 from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.sim import perturb as perturbations
 
 TASKS = ("transfer_cube", "insertion")
 RENDER_QUALITIES = ("fast", "stock")
@@ -88,7 +89,7 @@ class FastAlohaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
     def __init__(self, task="transfer_cube", image_size=(480, 640), render_quality="fast", cube_pose=None,
-                 pose_range=None, max_steps=400):
+                 pose_range=None, max_steps=400, perturb=None):
         super().__init__()
         from dm_control import mujoco as dm_mujoco
         from gym_aloha.constants import ASSETS_DIR, DT
@@ -116,6 +117,11 @@ class FastAlohaEnv(gym.Env):
         height, width = self.image_size
         model.vis.global_.offheight = max(model.vis.global_.offheight, height)
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+        self.perturb = dict(perturb or {})
+        if self.perturb:
+            scene = scene_of(task)
+            perturbations.check_applies(self.perturb, scene, f"ALOHA {task}")
+            perturbations.apply_to_model(model, self.physics.data.ptr, scene, self.perturb)
         self._renderer = None  # created on first render (GL context), reused afterwards
         self._steps = 0
         self.object_pose_at_reset = None
@@ -160,6 +166,7 @@ class FastAlohaEnv(gym.Env):
             if seed is None:
                 seed = int(self.np_random.integers(0, 2**31 - 1))
             pose = sample_object_pose(self.task_name, np.random.RandomState(seed), self.pose_range)
+        pose = moved_with_table(pose, self.perturb)
         sim.BOX_POSE[0] = pose  # gym-aloha's tasks read the object pose from this module global
         with self.physics.reset_context():
             self.task.initialize_episode(self.physics)
@@ -212,10 +219,31 @@ def _close_at_exit(env) -> None:
 
 
 def make_env(task="transfer_cube", image_size=(480, 640), render_quality="fast", cube_pose=None, pose_range=None,
-             max_steps=400):
-    """The fast joint-space ALOHA env: obs {'pixels': {'top'}, 'agent_pos'} like gym-aloha's pixels_agent_pos."""
-    return FastAlohaEnv(task=task, image_size=image_size, render_quality=render_quality, cube_pose=cube_pose,
-                      pose_range=pose_range, max_steps=max_steps)
+             max_steps=400, perturb=None):
+    """The fast joint-space ALOHA env: obs {'pixels': {'top'}, 'agent_pos'} like gym-aloha's pixels_agent_pos.
+
+    perturb ({name: value}, see sim/perturb.py) changes the scene, the observed state or the timing.
+    """
+    env = FastAlohaEnv(task=task, image_size=image_size, render_quality=render_quality, cube_pose=cube_pose,
+                       pose_range=pose_range, max_steps=max_steps, perturb=perturb)
+    return perturbations.wrap_io(env, dict(perturb or {}))
+
+
+def scene_of(task: str) -> perturbations.Scene:
+    """The names gym-aloha's scene gives the parts that perturbations touch."""
+    return perturbations.Scene(camera=CAMERA, table_body="table", state_size=14,
+                               cube_geom="red_box" if task == "transfer_cube" else None)
+
+
+def moved_with_table(pose: np.ndarray, perturb: dict) -> np.ndarray:
+    """Object pose(s) carried along when the table moves (every 7 numbers start with a position)."""
+    offset = perturbations.object_offset(perturb)
+    if not offset.any():
+        return pose
+    pose = pose.copy()
+    for start in range(0, len(pose), 7):
+        pose[start:start + 3] += offset
+    return pose
 
 
 def write_sim_settings(root: str | Path, settings: dict) -> Path:

@@ -1,0 +1,105 @@
+"""Named perturbations: each changes what it claims by the size it claims, and none leaves today's sim untouched."""
+
+import numpy as np
+import pytest
+
+from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.sim import perturb
+from lerobot_notebook_pipeline.sim.aloha_env import make_env
+
+SIZE = (96, 128)
+POSE = (0.1, 0.5)
+
+
+def rollout(env, steps: int = 5, hold=None):
+    """Frames and states of a reset and a few steps holding one action (by default the state at reset)."""
+    obs, _ = env.reset(seed=0)
+    hold = np.asarray(obs["agent_pos"] if hold is None else hold, dtype=np.float32)
+    frames, states = [obs["pixels"]["top"]], [obs["agent_pos"]]
+    for _ in range(steps):
+        obs, *_ = env.step(hold)
+        frames.append(obs["pixels"]["top"])
+        states.append(obs["agent_pos"])
+    return np.stack(frames), np.stack(states)
+
+
+def red_centroid(frame: np.ndarray) -> np.ndarray:
+    """Mean (row, column) of the red cube's pixels."""
+    r, g, b = (frame[..., i].astype(int) for i in range(3))
+    rows, cols = np.nonzero((r > 120) & (g < 60) & (b < 60))
+    return np.array([rows.mean(), cols.mean()])
+
+
+def test_parse_names_values_and_refuses_what_it_cannot_do():
+    assert perturb.parse_perturb("camera_shift_cm=3, light_scale=0.5") == {"camera_shift_cm": 3.0, "light_scale": 0.5}
+    assert perturb.parse_perturb(None) == {} and perturb.parse_perturb("") == {}
+    for bad, words in [("wind=3", "unknown factor 'wind'"), ("camera_shift_cm=99", "from -20 to 20"),
+                       ("light_scale=dark", "takes a number"), ("obs_delay=1.5", "whole number"),
+                       ("table_height_cm", "takes a number")]:
+        with pytest.raises(UserError, match=words):
+            perturb.parse_perturb(bad)
+    with pytest.raises(UserError, match="no cube"):
+        make_env(task="insertion", image_size=SIZE, perturb={"cube_scale": 1.2})
+    with pytest.raises(UserError, match="joints 0 to 13"):
+        make_env(image_size=SIZE, perturb={"joint_offset": 1, "joint": 20})
+
+
+def test_no_perturbation_gives_todays_physics_and_pixels():
+    today = rollout(make_env(image_size=SIZE, cube_pose=POSE))
+    for none in ({}, {"camera_shift_cm": 0, "table_height_cm": 0, "obs_delay": 0}):
+        frames, states = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb=none))
+        assert np.array_equal(frames, today[0]) and np.array_equal(states, today[1])
+
+
+def test_camera_shift_moves_the_image_by_the_expected_pixels():
+    base = red_centroid(rollout(make_env(image_size=SIZE, cube_pose=POSE), steps=0)[0][0])
+    shifted = red_centroid(rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"camera_shift_cm": 6}), 0)[0][0])
+    focal_px = (SIZE[0] / 2) / np.tan(np.radians(78 / 2))  # the top camera's fovy is 78 degrees
+    depth_m = 0.8 - 0.07  # from the camera down to the cube's top face at reset
+    expected = 0.06 * focal_px / depth_m
+    assert shifted[1] - base[1] == pytest.approx(-expected, rel=0.2)  # the camera went right, the scene left
+    assert abs(shifted[0] - base[0]) < 0.5
+
+
+def test_table_height_moves_the_contact_plane_and_the_cube_with_it():
+    def settled_cube_z(extra: dict) -> float:
+        env = make_env(image_size=SIZE, cube_pose=POSE, perturb=extra)
+        env.reset(seed=0)
+        env.unwrapped.physics.step(400)
+        return float(env.unwrapped.object_pose()[2])
+
+    assert settled_cube_z({"table_height_cm": 2}) - settled_cube_z({}) == pytest.approx(0.02, abs=0.002)
+
+
+def test_joint_offset_shifts_only_that_joint_and_delays_lag_by_their_steps():
+    _, today = rollout(make_env(image_size=SIZE, cube_pose=POSE))
+    _, offset = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"joint_offset": 0.2, "joint": 3}),
+                        hold=today[0])
+    assert np.allclose(offset - today, np.eye(14)[3] * 0.2)
+    frames, states = rollout(make_env(image_size=SIZE, cube_pose=POSE), steps=6)
+    late_frames, late_states = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"obs_delay": 2}), steps=6)
+    assert np.array_equal(late_states[2:], states[:-2]) and np.array_equal(late_frames[2:], frames[:-2])
+
+
+def test_action_delay_applies_each_action_that_many_steps_late():
+    def states_under(actions, extra):
+        env = make_env(image_size=SIZE, cube_pose=POSE, perturb=extra)
+        env.reset(seed=0)
+        return np.stack([env.step(a)[0]["agent_pos"] for a in actions])
+
+    env = make_env(image_size=SIZE, cube_pose=POSE)
+    start = env.reset(seed=0)[0]["agent_pos"].astype(np.float32)
+    actions = [start + np.float32(0.05 * k) * np.eye(14, dtype=np.float32)[0] for k in range(6)]
+    delayed = states_under(actions, {"action_delay": 2})
+    assert np.array_equal(delayed[2:], states_under([actions[0], actions[0], *actions[:4]], {})[2:])
+
+
+def test_scene_factors_change_the_pixels_they_claim():
+    base = rollout(make_env(image_size=SIZE, cube_pose=POSE), steps=0)[0][0].astype(int)
+    dark = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"light_scale": 0.3}), steps=0)[0][0].astype(int)
+    assert dark.mean() < 0.7 * base.mean()
+    green = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"cube_hue_deg": 120}), steps=0)[0][0]
+    assert np.isnan(red_centroid(green)).all() or (green[..., 1] > 120).sum() > 0
+    big = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"cube_scale": 1.5}), steps=0)[0][0]
+    red = lambda f: ((f[..., 0] > 120) & (f[..., 1] < 60) & (f[..., 2] < 60)).sum()  # noqa: E731
+    assert red(big) == pytest.approx(red(base.astype(np.uint8)) * 1.5 ** 2, rel=0.35)
