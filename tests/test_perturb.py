@@ -103,3 +103,13 @@ def test_scene_factors_change_the_pixels_they_claim():
     big = rollout(make_env(image_size=SIZE, cube_pose=POSE, perturb={"cube_scale": 1.5}), steps=0)[0][0]
     red = lambda f: ((f[..., 0] > 120) & (f[..., 1] < 60) & (f[..., 2] < 60)).sum()  # noqa: E731
     assert red(big) == pytest.approx(red(base.astype(np.uint8)) * 1.5 ** 2, rel=0.35)
+
+
+def test_rollout_settings_carry_the_perturbation_and_refuse_it_where_no_scene_exists():
+    from lerobot_notebook_pipeline.evaluation import rollout
+
+    kwargs = rollout.env_kwargs_for(rollout.env_spec("aloha_transfer_cube"), None, perturb={"light_scale": 0.5})
+    assert kwargs["perturb"] == {"light_scale": 0.5}
+    assert "perturb" not in rollout.env_kwargs_for(rollout.env_spec("aloha_transfer_cube"), None, perturb={})
+    with pytest.raises(UserError, match="--perturb applies to the aloha envs only"):
+        rollout.env_kwargs_for(rollout.env_spec("pusht"), None, perturb={"light_scale": 0.5})

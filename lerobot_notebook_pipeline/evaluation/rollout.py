@@ -235,7 +235,7 @@ def check_action_dim(policy_action_dim: int, env_action_dim: int) -> None:
 
 def make_env(name: str, max_steps: int | None = None, render_quality: str = "fast",
              image_size: tuple[int, int] | None = None, cube_pose: tuple[float, float] | None = None,
-             pose_range: tuple[float, float, float, float] | None = None):
+             pose_range: tuple[float, float, float, float] | None = None, perturb: dict | None = None):
     """A single gymnasium env for a --env name with the pixels_agent_pos observation layout.
 
     ALOHA uses the fast joint-space env (sim_env), the one the demonstrations were recorded in.
@@ -253,7 +253,7 @@ def make_env(name: str, max_steps: int | None = None, render_quality: str = "fas
     from lerobot_notebook_pipeline.sim import aloha_env
 
     return aloha_env.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
-                            cube_pose=cube_pose, pose_range=pose_range, max_steps=steps)
+                            cube_pose=cube_pose, pose_range=pose_range, max_steps=steps, perturb=perturb)
 
 
 def make_vector_env(name: str, num_envs: int, **env_kwargs):
@@ -436,7 +436,7 @@ def saved_input_shapes(policy_dir: str | Path) -> dict[str, tuple[int, ...]]:
 
 def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None = None,
                    render_quality: str | None = None, image_size=None, cube_pose=None,
-                   pose_radius: float | None = None) -> dict:
+                   pose_radius: float | None = None, perturb: dict | None = None) -> dict:
     """make_env keyword arguments: each flag given wins, then the training data's sim settings, then defaults.
 
     cube_pose with pose_radius R draws each episode's object position (seeded) from the square +/-R around it.
@@ -448,7 +448,8 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
     kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
     if spec.family != "aloha":
         given = [flag for flag, value in (("--cube-pose", cube_pose), ("--pose-radius", pose_radius),
-                                          ("--image-size", image_size), ("--render-quality", render_quality))
+                                          ("--image-size", image_size), ("--render-quality", render_quality),
+                                          ("--perturb", perturb or None))
                  if value is not None]
         if given:
             one = len(given) == 1
@@ -462,6 +463,8 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
     if cube_pose and pose_radius:
         x, y = cube_pose
         kwargs["cube_pose"], kwargs["pose_range"] = None, (x - pose_radius, x + pose_radius, y - pose_radius, y + pose_radius)
+    if perturb:
+        kwargs["perturb"] = dict(perturb)
     return kwargs
 
 
