@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 SCRIPTS := $(wildcard *.py)
 export MUJOCO_GL ?= egl
 
-.PHONY: demo test lab sync lint setup check-system clean
+.PHONY: demo test lab lab-server lab-settings sync lint setup check-system clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,7 @@ $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@$(MAKE) --no-print-directory lab-settings
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -39,9 +40,23 @@ TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
-# JupyterLab with jupytext's pairing: open train.py and it is the notebook paired with train.ipynb.
+# JupyterLab with jupytext's pairing: double-click train.py and it is the notebook paired with train.ipynb,
+# running on the project's kernel. LAB_ARGS passes extra flags, e.g. make lab LAB_ARGS=--no-browser
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	@$(MAKE) --no-print-directory lab-server
+
+# The server itself, with the settings lab-settings ships (tests/test_jupyter_lab.py starts this one too).
+lab-server: lab-settings
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# Written into .venv, so they hold for everyone who uses it: jupytext's notebook view is the default viewer of
+# Python files (not the text editor), and the notebooks' kernel, $(KERNEL), runs .venv/bin/python.
+KERNEL := lerobot_notebook_pipeline
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/$(KERNEL).json
+lab-settings:
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
+	@$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "$(KERNEL) (.venv)" >/dev/null
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync $(SCRIPTS)
