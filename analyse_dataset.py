@@ -23,9 +23,10 @@ from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Summarise a LeRobotDataset, check its quality, and plot it.")
-parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
+parser.add_argument("--dataset", type=flags.path_or_repo, default="outputs/datasets/transfer_cube",
+                    help="local dataset folder or hub repo id")
 parser.add_argument("--episodes", default="all", help="episodes to analyse: 3 | 0,3,7 | 0:5 | all")
-parser.add_argument("--output-dir", default=None, help="where the report goes (default outputs/analysis/<dataset>)")
+parser.add_argument("--output-dir", type=flags.path, default=None, help="where the report goes (default outputs/analysis/<dataset>)")
 parser.add_argument("--chunk-size", type=flags.int_in(1, 100_000), default=100, help="the policy's action chunk (ACT: 100); shorter episodes are flagged")
 parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget of each animation file (GIF, MP4)")
 parser.add_argument("--animate-episode", type=flags.non_negative_int, default=None, help="episode to animate (default: the first analysed)")
@@ -33,7 +34,7 @@ parser.add_argument("--no-animation", action="store_true", help="skip the GIF/MP
 parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
                     help="exit with code 1 when a finding is this severe or worse (for scripts and CI)")
 parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
-parser.add_argument("--compare", default=None, metavar="REFERENCE",
+parser.add_argument("--compare", type=flags.path_or_repo, default=None, metavar="REFERENCE",
                     help="the training dataset (folder or hub id): report what changed in --dataset since then")
 args = parse_args(parser)
 
@@ -94,8 +95,7 @@ def dataset_id(spec: str, flag: str):
 
 repo_id, _ = dataset_id(args.dataset, "--dataset")
 name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
-out_path = check_output_dir(Path("outputs/analysis") / name if args.output_dir is None else args.output_dir,
-                            args.overwrite)
+out_path = check_output_dir(args.output_dir or flags.path("outputs/analysis") / name, args.overwrite)
 repo_id, root, source_root, converted = local_root(args.dataset, "--dataset")
 reference_root = None
 if args.compare:

@@ -46,16 +46,17 @@ CORES = os.cpu_count() or 1
 THREADS = min(2, CORES)  # torch threads per training: the recipe's 0.41 s/step used 2 cores
 
 parser = argparse.ArgumentParser(description="Run a study: record, train and evaluate a grid of points, cached.")
-parser.add_argument("--study", default="demos", choices=["demos", "positions"])
+parser.add_argument("--study", default="demos", choices=["demos", "positions", "robustness"])
 parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
-parser.add_argument("--seeds", default="0", help="training seeds, comma-separated: each point is trained once per seed")
+parser.add_argument("--seeds", default=None,
+                    help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness 0,1,2)")
 parser.add_argument("--steps", type=flags.positive_int, default=None,
                     help="training steps of every point (default: the study's, 2500; 30 with --smoke)")
 parser.add_argument("--only", default=None, metavar="ID[,ID]",
                     help="run and report only these points (ids as --plan prints them)")
 parser.add_argument("--until", default="eval", choices=["record", "train", "eval"],
                     help="stop every point after this stage (record: check the data of every point first)")
-parser.add_argument("--plan", action="store_true", help="print the points and the expected compute, run nothing")
+parser.add_argument("--plan", action="store_true", help="print the points and the expected compute; run and write nothing")
 parser.add_argument("--report", action="store_true",
                     help="rewrite the plots and README from the study's results.json, run nothing (same flags as its run)")
 parser.add_argument("--engine", default="local", choices=["local", "ray"],
@@ -66,9 +67,9 @@ parser.add_argument("--threads", type=flags.threads, default=THREADS,
                     "step took 5 s with 2 threads beside another training, 0.17 s with 1)")
 parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
 parser.add_argument("--gpus-per-point", type=flags.non_negative_float, default=0.0, help="Ray: GPUs each point asks for")
-parser.add_argument("--output-dir", default=None, help="datasets, checkpoints, rollouts and logs (default "
+parser.add_argument("--output-dir", type=flags.path, default=None, help="datasets, checkpoints, rollouts and logs (default "
                     "outputs/experiments/<study>, with --smoke <study>-smoke)")
-parser.add_argument("--results-dir", default=None, help="results.json, plots and README (default experiments/<study>; "
+parser.add_argument("--results-dir", type=flags.path, default=None, help="results.json, plots and README (default experiments/<study>; "
                     "with --smoke OUTPUT_DIR/results)")
 args = parse_args(parser)
 
@@ -80,25 +81,51 @@ args = parse_args(parser)
 # and skips it.
 
 # %%
+import json
 from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.studies.definitions import QUESTIONS, hours, select_points, study_points
+from lerobot_notebook_pipeline.studies.definitions import QUESTIONS, default_seeds, hours, select_points, study_points
 from lerobot_notebook_pipeline.studies.runner import plan_summary
 
+
+def check_results_dir(folder: Path, study: str) -> None:
+    """Refuse a results folder that holds files but no results.json of this study: a study writes only its own."""
+    saved = folder / "results.json"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    try:
+        ours = json.loads(saved.read_text()).get("study") == study
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise UserError(f"--results-dir '{folder}' holds files but no results.json of the {study} study, so this "
+                        f"study writes nothing there: choose a new folder, or the one a {study} run wrote to")
+
+
+def shown_path(path: Path) -> str:
+    """A path as a user types it: relative to the current folder when inside it (for the recorded command)."""
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+seeds_given = args.seeds if args.seeds is not None else ",".join(map(str, default_seeds(args.study)))
 try:
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = [int(s) for s in seeds_given.split(",") if s.strip()]
 except ValueError:
     raise UserError(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2") from None
 if not seeds:
     raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
 points = select_points(study_points(args.study, args.smoke, seeds, args.steps), args.only)
-root = Path(args.output_dir or f"outputs/experiments/{args.study}{'-smoke' if args.smoke else ''}").resolve()
-results_dir = Path(args.results_dir or (root / "results" if args.smoke else f"experiments/{args.study}"))
+root = args.output_dir or flags.path(f"outputs/experiments/{args.study}{'-smoke' if args.smoke else ''}")
+results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{args.study}"))
+if not args.plan:
+    check_results_dir(results_dir, args.study)
 plan = plan_summary(root, points)
 print(f"{args.study}: {QUESTIONS[args.study]}")
 for p in points:
     print(f"  {p['id']:28s} {p['name']}")
+if points:
+    print(f"each point is evaluated {len(points[0]['evals'])} way(s): {'; '.join(points[0]['evals'])}")
 print(f"{plan['points']} points, {plan['steps']} distinct steps {plan['steps_by_kind']}, {plan['done']} already done; "
       f"expected compute about {hours(plan['expected_s'])} on 2 cores ({hours(plan['remaining_s'])} left)")
 print(f"artefacts and per-point logs in {root}/, results in {results_dir}/")
@@ -150,10 +177,10 @@ if not (args.plan or args.report):
 
 # %%
 from lerobot_notebook_pipeline.files import write_atomic, write_json
-from lerobot_notebook_pipeline.studies.results import machine, saved_results
+from lerobot_notebook_pipeline.studies.results import machine, saved_results, study_summary
 
-given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != [0]), (f"--steps {args.steps}", args.steps),
-         (f"--only {args.only}", args.only), (f"--results-dir {args.results_dir}", args.results_dir and not args.smoke)]
+given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study)), (f"--steps {args.steps}", args.steps),
+         (f"--only {args.only}", args.only), (f"--results-dir {shown_path(results_dir)}", args.results_dir and not args.smoke)]
 command = " ".join([f"python experiments.py --study {args.study}", *(flag for flag, on in given if on)])
 if args.report:  # the results of an earlier run of the same command, maybe on another machine
     saved = saved_results(results_dir, command)
@@ -165,7 +192,7 @@ else:
 if not (args.plan or args.report):
     write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study],
                                               "smoke": args.smoke, "machine": host, "plan": plan, "command": command,
-                                              "points": results})
+                                              "points": results, **study_summary(args.study, results)})
 done = sum(r["status"] == "done" for r in results)
 print(f"{done} of {len(results)} points done; results in {results_dir}/")
 
@@ -183,7 +210,7 @@ from lerobot_notebook_pipeline.studies.report import FIGURES, study_readme
 
 finished = [r for r in results if r["evals"]]
 for name, figure in FIGURES[args.study].items():
-    if finished:
+    if finished and not args.plan:  # --plan writes nothing
         show(figure(finished), results_dir / name)
 
 # %% [markdown]
@@ -193,9 +220,10 @@ for name, figure in FIGURES[args.study].items():
 # could change the answer; while points are pending it says so.
 
 # %%
-readme = study_readme(args.study, points, results, host, plan, command, args.smoke)
-write_atomic(results_dir / "README.md", readme)
-print(readme.split("## What could change")[0])
+if not args.plan:  # --plan writes nothing; --report and a run write only beside their study's results.json
+    readme = study_readme(args.study, points, results, host, plan, command, args.smoke)
+    write_atomic(results_dir / "README.md", readme)
+    print(readme.split("## What could change")[0])
 failed = [r["id"] for r in results if r["status"] == "failed"]
 if failed:
     raise UserError(f"{len(failed)} point(s) failed ({', '.join(failed)}): their logs are in {root / 'logs'}; "

@@ -21,7 +21,8 @@ from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Train an ACT, Diffusion or SmolVLA policy on a LeRobotDataset.")
-parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
+parser.add_argument("--dataset", type=flags.path_or_repo, default="outputs/datasets/transfer_cube",
+                    help="local dataset folder or hub repo id")
 parser.add_argument("--policy", default="act", choices=["act", "diffusion", "smolvla"])
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"],
                     help="tiny: tests (seconds); cpu: small model, minutes on a laptop; paper: published sizes, GPU")
@@ -35,7 +36,8 @@ split = parser.add_mutually_exclusive_group()
 split.add_argument("--val-episodes", default=None, help="held-out validation episodes (never trained on)")
 split.add_argument("--val-fraction", type=flags.fraction, default=None,
                    help="hold out this fraction of the selected episodes, seeded (default 0.1 with >= 2 episodes)")
-parser.add_argument("--output-dir", default=None, help="run folder (default outputs/train/<dataset>_<policy>_<preset>)")
+parser.add_argument("--output-dir", type=flags.path, default=None,
+                    help="run folder (default outputs/train/<dataset>_<policy>_<preset>)")
 parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir from checkpoints/last")
 parser.add_argument("--overwrite", action="store_true", help="delete an existing run folder and start again")
 parser.add_argument("--seed", type=flags.seed, default=1000)
@@ -56,7 +58,7 @@ parser.add_argument("--keep-last", type=flags.non_negative_int, default=3, help=
 parser.add_argument("--val-every", type=flags.positive_int, default=None, help="validate every N steps (default steps/10)")
 parser.add_argument("--val-samples", type=flags.int_in(1, 1_000_000), default=64, help="held-out samples per validation")
 parser.add_argument("--log-every", type=flags.positive_int, default=10)
-parser.add_argument("--vlm-model-name", default=None, help="SmolVLA backbone: hub id or local folder")
+parser.add_argument("--vlm-model-name", type=flags.path_or_repo, default=None, help="SmolVLA backbone: hub id or local folder")
 parser.add_argument("--pretrained-backbone", action="store_true", help="ACT and Diffusion: start the ResNet from ImageNet weights")
 parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="set any policy config field, e.g. --set chunk_size=20 --set kl_weight=5 (repeatable)")
@@ -75,14 +77,13 @@ args = parse_args(parser)
 
 # %%
 import json
-from pathlib import Path
 
 from lerobot_notebook_pipeline import episodes as ep_utils
 from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.convert import is_v30, v30_root
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.files import check_output_dir
-from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.runtime import UserError, on_exit
 from lerobot_notebook_pipeline.training import policies
 
 overrides = policies.parse_overrides(args.overrides)
@@ -95,15 +96,26 @@ if root is not None and not is_v30(root):  # lerobot reads v3.0: convert an olde
     root, _ = v30_root(root)
     repo_id, args.dataset = f"local/{root.name}", str(root)
 dataset_name = (root.name if root is not None else repo_id.replace("/", "_"))
-run_dir = Path(args.output_dir or f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
+run_dir = args.output_dir or flags.path(f"outputs/train/{dataset_name}_{args.policy}_{args.preset}")
+
+
+def kept_checkpoint():
+    """After a failed or stopped run: how to go on from its last whole checkpoint (None when there is none)."""
+    last = run_dir / "checkpoints" / "last"
+    if not last.exists() or preflight.resume_problem(last.resolve()) is not None:
+        return None
+    return f"the last checkpoint is step {int(last.resolve().name)}, in '{run_dir}': resume with --resume"
+
+
 resume_from = None
 if args.resume:
     resume_from = preflight.check_resumable(run_dir)
+    on_exit(lambda succeeded: None if succeeded else kept_checkpoint())
 else:
     if ((run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()) and not args.overwrite:
         raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
                         "again, or --output-dir for a new run")
-    check_output_dir(args.output_dir if args.output_dir is not None else run_dir, args.overwrite)
+    check_output_dir(run_dir, args.overwrite)
 
 # %% [markdown]
 # ## 2. Set-up: device, seed, threads
@@ -119,7 +131,7 @@ from tqdm.auto import tqdm
 
 from lerobot_notebook_pipeline import plots
 from lerobot_notebook_pipeline.data import open_dataset
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
+from lerobot_notebook_pipeline.files import claim_output_dir, prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import log, pick_device
 from lerobot_notebook_pipeline.training import loop
 
@@ -142,6 +154,8 @@ if int(os.environ.get("WORLD_SIZE", "1")) > 1:
     device = "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
 is_main = accelerator is None or accelerator.is_main_process
 rank = 0 if accelerator is None else accelerator.process_index
+if is_main:
+    claim_output_dir(run_dir)  # one run at a time in this folder: a second one is refused here, in one line
 if args.lr is not None:
     overrides.setdefault("optimizer_lr", args.lr)
     if args.policy == "act":
@@ -201,10 +215,10 @@ if resume_from is not None:
         raise UserError(f"the run in '{run_dir}' trains {cfg.type}, not {args.policy}: pass --policy {cfg.type}")
 else:
     cfg = policies.make_config(args.policy, args.preset, overrides, device, args.pretrained_backbone,
-                               args.vlm_model_name)
+                               None if args.vlm_model_name is None else str(args.vlm_model_name))
 delta_timestamps = resolve_delta_timestamps(cfg, meta)
 if resume_from is None and is_main:  # every input is checked: only now is an earlier run put aside
-    prepare_output_dir(run_dir, args.overwrite)
+    prepare_output_dir(run_dir, args.overwrite, keep=kept_checkpoint)  # a failed new run keeps what --resume takes
     write_json(run_dir / "split.json", {"train": train_episodes, "val": val_episodes})
 print(policies.describe(cfg))
 print("delta timestamps (s):", {k: f"{v[0]:+.3f}..{v[-1]:+.3f} ({len(v)})" for k, v in (delta_timestamps or {}).items()})
@@ -313,7 +327,8 @@ if args.wandb and is_main:
 # One step: gather a batch, normalise it (pre-processor), run the policy forward to get the loss, backpropagate,
 # clip the gradient, step the optimizer and the learning-rate schedule. Every `--val-every` steps the held-out
 # episodes are scored; every `--save-every` steps (and at the end) a checkpoint is written. Ctrl-C (or SIGTERM)
-# finishes the current step, saves a checkpoint and stops cleanly; `--resume` carries on from there.
+# finishes the current step, saves a checkpoint and stops with exit code 2: a new run keeps that checkpoint for
+# `--resume`, and a run started with `--overwrite` puts the earlier run back as it was.
 
 # %%
 stop_signal = {"name": None}
@@ -398,13 +413,15 @@ try:
         if is_main and (step % save_every == 0 or step == steps or stop_signal["name"]):
             last_saved = checkpoint(step)
         if stop_signal["name"]:
-            bar.write(f"{stop_signal['name']}: saved {last_saved} and stopped at step {step}; "
-                      "continue with --resume")
             break
 finally:
     bar.close()
     for sig, handler in previous_handlers.items():
         signal.signal(sig, handler)
+if stop_signal["name"] in ("SIGINT", "SIGTERM"):
+    raise KeyboardInterrupt(stop_signal["name"])  # exit code 2, and one line saying what was kept
+if stop_signal["name"]:
+    print(f"{stop_signal['name']}: saved {last_saved} and stopped at step {step}; continue with --resume")
 
 # %% [markdown]
 # ## 8. Results: the loss curve and where the checkpoints are

@@ -1,7 +1,14 @@
-"""Safe file output: atomic writes, and output folders that are never overwritten by accident or lost in a failed run."""
+"""Safe file output: atomic writes, and output folders that are never overwritten by accident or lost in a failed run.
+
+Every script writes its output folder in one transaction (`prepare_output_dir`, or `replace_output_dir` for a folder
+built elsewhere): the folder is locked for the run, an earlier output there is kept aside, and when the script ends
+it is deleted only if the run ended well; on any other way out (a UserError, a bug, SIGINT, SIGTERM, a full disk) the
+new output is removed and the earlier one put back.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import json
 import os
@@ -10,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lerobot_notebook_pipeline.runtime import UserError, hooks_installed, on_exit
+from lerobot_notebook_pipeline.runtime import UserError, hooks_installed, on_exit, signals_held
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MARKER = ".lnp-output"  # in every output folder this toolkit makes: only such folders are ever replaced
@@ -60,11 +67,12 @@ def is_nonempty_dir(path: str | Path) -> bool:
 
 
 def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-dir") -> Path:
-    """Refuse an output folder that is not clearly ours, not writable, or taken without --overwrite; change nothing."""
+    """Refuse an output folder that is not clearly ours, not writable, in use, or taken without --overwrite; change
+    nothing. Returns the path made absolute (a symbolic link stays a link)."""
     text = str(path).strip()
     if not text:
         raise UserError(f"{flag} is empty: pass a new folder such as outputs/NAME")
-    path = Path(text).expanduser()
+    path = Path(os.path.abspath(os.path.expanduser(text)))
     resolved = path.resolve()
     for name, protected in (("the file system root", Path("/")), ("your home folder", Path.home()),
                             ("the current folder", Path.cwd()), ("the repository", REPO_ROOT)):
@@ -77,6 +85,10 @@ def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-di
     if (path / ".git").exists():
         raise UserError(f"{flag} '{text}' holds a .git folder (a repository) and is never used for output: "
                         "choose a new folder such as outputs/NAME")
+    holder = lock_holder(resolved)
+    if holder is not None:
+        raise UserError(f"another run ({holder}) is writing to '{text}' now: wait for it to end, or choose another "
+                        f"{flag}")
     if is_nonempty_dir(path):
         if not (path / MARKER).is_file():
             raise UserError(f"{flag} '{text}' holds files this toolkit did not make, so it is never replaced: choose "
@@ -85,7 +97,7 @@ def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-di
             raise UserError(f"'{text}' already exists and is not empty: pass --overwrite to replace it, or choose "
                             f"another {flag}")
     check_writable(path, flag)
-    for backup in leftover_backups(path):
+    for backup in leftover_backups(resolved):
         print(f"note: '{backup}' holds what was in '{text}' before a run that was killed outright replaced it: "
               f"move it back (mv) or delete it", file=sys.stderr, flush=True)
     return path
@@ -129,49 +141,152 @@ def check_writable(path: Path, flag: str = "--output-dir") -> None:
                         f"{MIN_FREE_MB} MB) or choose a {flag} on another disk")
 
 
-def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-dir") -> Path:
-    """Return an empty output folder, marked as ours. An earlier one (ours, with overwrite) is kept aside.
+# ------------------------------------------------------------------------------- locks: one run per folder
 
-    In a terminal script the earlier folder is deleted only when the script ends well; when it fails or is stopped,
-    the new folder is removed and the earlier one put back. In a notebook it is deleted at once.
+_held_locks: dict[Path, int] = {}  # lock file -> open descriptor, held until the script ends
+
+
+def lock_file(folder: Path) -> Path:
+    """The hidden lock file beside an output folder (beside its target, for a symbolic link)."""
+    folder = Path(folder).resolve()
+    return folder.parent / f".{folder.name}.lock"
+
+
+def lock_holder(folder: Path) -> str | None:
+    """'process PID' when another process holds the folder's lock now, else None; changes nothing."""
+    lock = lock_file(folder)
+    if lock in _held_locks or not lock.is_file():
+        return None
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return f"process {os.read(fd, 32).decode(errors='replace').strip() or '?'}"
+    finally:
+        os.close(fd)
+    return None
+
+
+def claim_output_dir(folder: str | Path, flag: str = "--output-dir") -> None:
+    """Lock an output folder until the script ends (terminal scripts); a second run is refused with one line."""
+    lock = lock_file(folder)
+    if not hooks_installed() or lock in _held_locks:
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UserError(f"another run (process {holder}) is writing to '{folder}' now: wait for it to end, or "
+                            f"choose another {flag}") from None
+        if _same_file(lock, fd):
+            break
+        os.close(fd)  # the run that held it removed the file as it ended: lock the new one
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _held_locks[lock] = fd
+    on_exit(lambda succeeded: _release(lock))
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether path still names the file open as fd."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _release(lock: Path) -> None:
+    """Remove the lock file, then let go of the lock."""
+    lock.unlink(missing_ok=True)
+    os.close(_held_locks.pop(lock))
+
+
+# ------------------------------------------------------------------- the output transaction of one run
+
+
+def prepare_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-dir", keep=None) -> Path:
+    """Return an empty output folder, marked as ours and locked for this run; an earlier one (ours, with overwrite)
+    is kept aside until the script ends well, then deleted, and put back on any other way out.
+
+    keep() is asked, after a failed run into a new folder, whether something there is worth resuming: a note saying
+    how ("... resume with --resume") keeps the folder; None removes it, so that the plain rerun is not refused.
+    In a notebook (no end of script to wait for) the earlier folder is deleted at once.
     """
     path = check_output_dir(path, overwrite, flag)
-    backup = _move_aside(path) if is_nonempty_dir(path) else None
-    created = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
-    (path / MARKER).touch()
-    if hooks_installed():
-        on_exit(lambda succeeded: _settle(path, backup, created, succeeded))
-    elif backup is not None:
-        shutil.rmtree(backup)
+    _begin(path, keep=keep)
     return path
+
+
+def replace_output_dir(new: str | Path, path: str | Path) -> Path:
+    """Make the complete folder new (built beside path, see aside_path) the output at path, in the same transaction
+    as prepare_output_dir: an earlier folder at path is deleted only when the script ends well."""
+    (Path(new) / MARKER).touch()
+    _begin(Path(path), built=Path(new))
+    return Path(path)
+
+
+def aside_path(path: str | Path, kind: str = "tmp") -> Path:
+    """A hidden sibling of an output folder (of its target, for a link), on the same disk: where to build it aside."""
+    target = Path(path).resolve()
+    return target.parent / f".{target.name}.{kind}-{os.getpid()}"
+
+
+def _begin(path: Path, built: Path | None = None, keep=None) -> None:
+    """Start the transaction on path's target (a symbolic link stays a link): lock, move the earlier one aside."""
+    run = _OutputRun(path.resolve(), keep)
+    if hooks_installed():
+        claim_output_dir(run.folder)
+        on_exit(run.settle)
+    with signals_held():
+        run.begin(built)
+    if not hooks_installed():
+        run.settle(True)
+
+
+class _OutputRun:
+    """One run's output folder: what was there before (kept aside) and whether this run created the folder."""
+
+    def __init__(self, folder: Path, keep=None):
+        self.folder, self.keep, self.backup, self.created = folder, keep, None, False
+
+    def begin(self, built: Path | None) -> None:
+        """Move an earlier output aside, then put the new (empty, or built elsewhere) folder in its place."""
+        if self.folder.exists() and (built is not None or is_nonempty_dir(self.folder)):
+            self.backup = _move_aside(self.folder)
+        self.created = not self.folder.exists()
+        if built is not None:
+            os.replace(built, self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / MARKER).touch()
+
+    def settle(self, succeeded: bool) -> str | None:
+        """At exit: after a good run drop the earlier output; else put it back, or keep what is worth resuming."""
+        if succeeded:
+            if self.backup is not None:
+                shutil.rmtree(self.backup, ignore_errors=True)
+            return None
+        if self.backup is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            os.replace(self.backup, self.folder)
+            return f"the earlier output in '{self.folder}' is as it was: run the command again to redo it"
+        note = self.keep() if self.keep is not None and self.folder.is_dir() else None
+        if note:
+            return note
+        shutil.rmtree(self.folder, ignore_errors=True)  # a half-made output would block the rerun
+        if not self.created:
+            self.folder.mkdir()  # it was there, empty: leave it so
+        return None
 
 
 def _move_aside(path: Path) -> Path:
     """Rename an earlier output folder to a hidden sibling (kept until the new one is complete) and return it."""
-    backup = path.parent / f".{path.name}.previous-{os.getpid()}"
+    backup = aside_path(path, "previous")
     os.replace(path, backup)
     return backup
-
-
-def _settle(path: Path, backup: Path | None, created: bool, succeeded: bool) -> None:
-    """At exit: drop the earlier output after a good run; after a failed one put it back (or drop an empty new one)."""
-    if succeeded:
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    elif backup is not None:
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(backup, path)
-    elif created and [p.name for p in path.iterdir()] == [MARKER]:
-        shutil.rmtree(path)
-
-
-def replace_output_dir(new: str | Path, path: str | Path) -> Path:
-    """Move the complete folder new to path, marked as ours; an earlier folder at path is deleted only afterwards."""
-    new, path = Path(new), Path(path)
-    (new / MARKER).touch()
-    backup = _move_aside(path) if path.exists() else None
-    os.replace(new, path)
-    if backup is not None:
-        shutil.rmtree(backup)
-    return path

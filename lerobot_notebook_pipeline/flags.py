@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
+
+from lerobot_notebook_pipeline.runtime import REPO_ID_PATTERN
 
 MAX_SEED = 2**32 - 1  # numpy's seed range
 
@@ -64,3 +68,17 @@ size_mb = float_in(0.01, 10_000)  # a media file's size budget
 image_side = int_in(8, 4096)
 minutes = float_in(0.0, 7 * 24 * 60, low_open=True)
 metres = float_in(0.0, 1.0)  # a distance on the table (noise std, radius)
+
+
+def path(text: str) -> Path:
+    """A file or folder path, made absolute once, here: `~` expanded, relative to the current folder (links kept)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty: give a folder, or leave the flag out for its default")
+    return Path(os.path.abspath(os.path.expanduser(text)))
+
+
+def path_or_repo(text: str) -> Path | str:
+    """A local path (as `path` makes it), or a hub repo id (owner/name) kept as text when no such local path exists."""
+    if REPO_ID_PATTERN.match(text) and not os.path.exists(os.path.expanduser(text)):
+        return text
+    return path(text)

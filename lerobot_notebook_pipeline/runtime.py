@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
+import errno
 import functools
 import logging
 import os
@@ -22,6 +24,10 @@ if not log.handlers:
     log.propagate = False
 
 REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+FREE_SPACE = "free some space, or choose an output folder on another disk"
+DISK_FULL = {errno.ENOSPC: ("the disk is full", FREE_SPACE), errno.EDQUOT: ("your disk quota is used up", FREE_SPACE),
+             errno.EFBIG: ("the file would pass the file-size limit", "raise it (ulimit -f unlimited) and run again")}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class UserError(Exception):
@@ -52,7 +58,8 @@ def display_image(path: str | Path) -> bool:
     return True
 
 
-# Called once as the script ends, with True when it ran to the end and False when it failed or was stopped.
+# Called once as the script ends, with True when it ran to the end and False when it failed or was stopped; after a
+# failure each may return a note saying what it kept or put back, and how to go on (it joins the `error:` line).
 _exit_callbacks: list = []
 _exit_state = {"hooks": False, "failed": False}
 
@@ -61,7 +68,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     """Parse CLI flags; in a notebook ignore the kernel's argv (defaults apply, or flags from $LNP_ARGS).
 
     A bad flag value is one line (`error: argument --flag: ...`). A script run from a terminal (flags from sys.argv)
-    also gets the hooks that turn a UserError, Ctrl-C or SIGTERM into one line and exit code 2, and run on_exit.
+    also gets the hooks that turn a UserError, Ctrl-C, SIGTERM or a full disk into one line and exit code 2, and run
+    on_exit.
     """
     parser.error = _flag_error
     if in_notebook():
@@ -79,13 +87,14 @@ def _flag_error(message: str):
 
 
 def install_exit_hooks() -> None:
-    """Terminal scripts: UserError, Ctrl-C and SIGTERM end with one line and exit code 2; on_exit callbacks run."""
+    """Terminal scripts: UserError, Ctrl-C, SIGTERM and a full disk end with one line and exit code 2; on_exit runs."""
     if _exit_state["hooks"]:
         return
     _exit_state["hooks"] = True
     sys.excepthook = _user_error_hook
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    atexit.register(lambda: _run_exit_callbacks(not _exit_state["failed"]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit: the write fails with EFBIG instead of a kill
+    atexit.register(_at_exit)
 
 
 def hooks_installed() -> bool:
@@ -94,16 +103,42 @@ def hooks_installed() -> bool:
 
 
 def on_exit(callback) -> None:
-    """Call callback(succeeded) once when the script ends: at a normal exit, a UserError, an exception or a signal."""
+    """Call callback(succeeded) once when the script ends: at a normal exit, a UserError, an exception or a signal.
+
+    After a failure the callback may return a note ("the earlier output in 'X' is as it was"), shown with the error.
+    Callbacks run newest first.
+    """
     _exit_callbacks.append(callback)
 
 
-def _run_exit_callbacks(succeeded: bool) -> None:
+def _run_exit_callbacks(succeeded: bool) -> list[str]:
+    """Run every callback once (newest first); return the notes they returned."""
+    notes = []
     while _exit_callbacks:
         try:
-            _exit_callbacks.pop()(succeeded)
+            note = _exit_callbacks.pop()(succeeded)
         except Exception as err:  # a cleanup problem must not hide the original outcome
             print(f"warning: cleanup failed ({err})", file=sys.stderr, flush=True)
+            continue
+        if note and not succeeded:
+            notes.append(note)
+    return notes
+
+
+def _at_exit() -> None:
+    """The interpreter is ending (normally, or after a bug's traceback): settle outputs; name what a failure kept."""
+    for note in _run_exit_callbacks(not _exit_state["failed"]):
+        print(f"note: {note}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT and SIGTERM back for a block that must not stop half-way (a folder swap); they arrive after it."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _raise_interrupt(signum, frame) -> None:
@@ -114,18 +149,25 @@ def _user_error_hook(kind, value, tb) -> None:
     if issubclass(kind, UserError):
         fail(str(value))
     if issubclass(kind, KeyboardInterrupt):
-        fail(f"stopped by {value.args[0] if value.args else 'Ctrl-C'} before the end; any earlier output is as it "
-             "was: run the command again to redo it")
+        fail(f"stopped by {value.args[0] if value.args else 'SIGINT'} before the end", say_kept=True)
+    if issubclass(kind, OSError) and value.errno in DISK_FULL:
+        where, (why, fix) = f" '{value.filename}'" if value.filename else "", DISK_FULL[value.errno]
+        fail(f"cannot write{where}: {why} ({value.strerror}); {fix}", say_kept=True)
     _exit_state["failed"] = True  # a bug: the traceback follows, then atexit puts earlier outputs back
     sys.__excepthook__(kind, value, tb)
 
 
-def fail(message: str) -> None:
-    """Print a one-line error and exit with code 2, without a traceback (earlier outputs are put back first)."""
+def fail(message: str, say_kept: bool = False) -> None:
+    """Print a one-line error and exit with code 2, without a traceback (earlier outputs are put back first).
+
+    With say_kept the line also says what the run kept or put back, and how to go on (the on_exit notes).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_state["failed"] = True
-    _run_exit_callbacks(False)
+    notes = _run_exit_callbacks(False)
+    if say_kept:
+        message += "; " + ("; ".join(notes) or "any earlier output is as it was: run the command again to redo it")
     close_progress_bars()
     sys.stdout.flush()
     print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)

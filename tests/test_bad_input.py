@@ -127,9 +127,10 @@ TINY_RECORD = ["--episodes", "2", "--episode-length", "60", "--image-size", "48"
 # (id, script, flags, words the error line must hold); {name} is a path from the fixtures
 CASES = [
     # data loss: folders that are not ours are refused even with --overwrite
-    ("empty-output-dir", ANALYSE, ["--dataset", "{ds}", "--output-dir", "", "--overwrite"], "--output-dir is empty"),
+    ("empty-output-dir", ANALYSE, ["--dataset", "{ds}", "--output-dir", "", "--overwrite"],
+     "argument --output-dir: the path is empty"),
     ("current-folder", ANALYSE, ["--dataset", "{ds}", "--output-dir", ".", "--overwrite"], "the current folder"),
-    ("story-empty-output-dir", STORY, ["--output-dir", "", "--overwrite"], "--output-dir is empty"),
+    ("story-empty-output-dir", STORY, ["--output-dir", "", "--overwrite"], "argument --output-dir: the path is empty"),
     ("compare-current-folder", COMPARE, ["--dataset", "{ds}", "--output-dir", ".", "--overwrite"], "the current folder"),
     ("home-folder", STORY, ["--output-dir", "~", "--overwrite"], "your home folder"),
     ("file-system-root", COMPARE, ["--dataset", "{ds}", "--output-dir", "/"], "the file system root"),
@@ -148,7 +149,7 @@ CASES = [
     ("train-bad-val-episodes", TRAIN, [*TRAIN_ARGS, "--val-episodes", "5"], "episode 5 does not exist"),
     ("vis-bad-checkpoint", VIS, [*VIS_ARGS, "--policy-path", "{ckpt_trunc}"],
      "model.safetensors' is truncated"),
-    ("compare-empty-output-dir", COMPARE, ["--dataset", "{ds}", "--output-dir", "", "--overwrite"], "is empty"),
+    ("compare-empty-output-dir", COMPARE, ["--dataset", "{ds}", "--output-dir", "", "--overwrite"], "path is empty"),
     # one line naming the flag and the accepted values
     ("seed", MAKE, ["--seed", "-1"], "argument --seed: -1 is out of range"),
     ("huge-seed", VIS, [*VIS_ARGS, "--seed", "99999999999"], "argument --seed"),

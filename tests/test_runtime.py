@@ -101,25 +101,31 @@ def test_write_atomic_gives_normal_permissions(tmp_path):
 
 
 PREPARE_THEN = (
-    "import argparse, os, signal, sys\n"
+    "import argparse, errno, os, resource, signal, sys\n"
     "from lerobot_notebook_pipeline.files import prepare_output_dir\n"
     "from lerobot_notebook_pipeline.runtime import UserError, parse_args\n"
     "parser = argparse.ArgumentParser()\n"
     "parser.add_argument('out')\n"
     "parser.add_argument('how')\n"
     "args = parse_args(parser)\n"
-    "out = prepare_output_dir(args.out, overwrite=True)\n"
+    "keep = {'keep': lambda: 'step 4 is kept: resume with --resume'} if args.how == 'keep' else {}\n"
+    "out = prepare_output_dir(args.out, overwrite=True, **keep)\n"
     "(out / 'new.txt').write_text('new')\n"
     "how = args.how\n"
     "if how == 'user-error': raise UserError('bad input: fix it')\n"
     "if how == 'bug': raise ValueError('a bug')\n"
-    "if how == 'sigterm': os.kill(os.getpid(), signal.SIGTERM)\n"
+    "if how in ('sigterm', 'keep'): os.kill(os.getpid(), signal.SIGTERM)\n"
     "if how == 'ctrl-c': raise KeyboardInterrupt\n"
     "if how == 'sigkill': os.kill(os.getpid(), signal.SIGKILL)\n"
+    "if how == 'disk-full': raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / 'big.bin'))\n"
+    "if how == 'file-size-limit':\n"
+    "    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+    "    (out / 'big.bin').write_bytes(bytes(100_000))\n"
 )
 
 
-@pytest.mark.parametrize("how,code", [("ok", 0), ("user-error", 2), ("bug", 1), ("sigterm", 2), ("ctrl-c", 2)])
+@pytest.mark.parametrize("how,code", [("ok", 0), ("user-error", 2), ("bug", 1), ("sigterm", 2), ("ctrl-c", 2),
+                                      ("disk-full", 2), ("file-size-limit", 2)])
 def test_earlier_output_is_replaced_only_by_a_run_that_ends_well(tmp_path, how, code):
     script, earlier = tmp_path / "s.py", tmp_path / "out"
     script.write_text(PREPARE_THEN)
@@ -133,7 +139,31 @@ def test_earlier_output_is_replaced_only_by_a_run_that_ends_well(tmp_path, how, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.py"], "no backup folder is left beside it"
     if code == 2:
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
-        assert out.stderr.startswith("error: bad input" if how == "user-error" else "error: stopped by"), out.stderr
+        start = {"user-error": "error: bad input", "disk-full": "error: cannot write", "file-size-limit": "error: cannot write"}
+        assert out.stderr.startswith(start.get(how, "error: stopped by")), out.stderr
+    if how in ("sigterm", "ctrl-c", "disk-full", "file-size-limit"):  # the line says what was kept
+        assert f"the earlier output in '{earlier}' is as it was" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("how,code", [("user-error", 2), ("bug", 1), ("sigterm", 2), ("disk-full", 2)])
+def test_a_failed_run_into_a_new_folder_leaves_nothing_that_blocks_its_rerun(tmp_path, how, code):
+    script = tmp_path / "s.py"
+    script.write_text(PREPARE_THEN)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"), how], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == code, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py"], "the half-made folder (or its lock) is left"
+
+
+def test_a_stopped_run_keeps_what_is_worth_resuming_and_says_how(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(PREPARE_THEN)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"), "keep"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == "error: stopped by SIGTERM before the end; step 4 is kept: resume with --resume"
+    assert sorted(p.name for p in (tmp_path / "fresh").iterdir()) == [".lnp-output", "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "s.py"]
 
 
 def test_the_earlier_output_kept_aside_by_a_killed_run_is_named_on_the_next_run(tmp_path, capsys):

@@ -320,14 +320,18 @@ def save_checkpoint(run_dir: Path, step: int, total_steps: int, policy, preproce
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     pretrained = tmp / PRETRAINED
-    policy.save_pretrained(pretrained)
-    preprocessor.save_pretrained(pretrained)
-    postprocessor.save_pretrained(pretrained)
-    if extra:
-        write_json(pretrained / "train_args.json", extra)
-    if optimizer is not None:
-        save_training_state(tmp, step, optimizer, scheduler)
-    _replace_dir(tmp, final)
+    try:
+        policy.save_pretrained(pretrained)
+        preprocessor.save_pretrained(pretrained)
+        postprocessor.save_pretrained(pretrained)
+        if extra:
+            write_json(pretrained / "train_args.json", extra)
+        if optimizer is not None:
+            save_training_state(tmp, step, optimizer, scheduler)
+        _replace_dir(tmp, final)
+    except BaseException:  # a full disk or a stop half-way: no half-written checkpoint is left in the run
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if name is None:
         point_link(root / LAST, final.name)
     return final
