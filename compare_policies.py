@@ -19,7 +19,8 @@ from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Train several policies on the same split and compare them.")
-parser.add_argument("--dataset", default="outputs/datasets/transfer_cube", help="local dataset folder or hub repo id")
+parser.add_argument("--dataset", type=flags.path_or_repo, default="outputs/datasets/transfer_cube",
+                    help="local dataset folder or hub repo id")
 parser.add_argument("--policies", default="act,diffusion", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
 parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=2000, help="training steps for each policy")
@@ -29,7 +30,7 @@ parser.add_argument("--val-fraction", type=flags.fraction, default=0.1, help="he
 parser.add_argument("--env", default="aloha_transfer_cube", choices=["aloha_transfer_cube", "aloha_insertion", "pusht"])
 parser.add_argument("--eval-episodes", type=flags.int_in(1, 100_000), default=5, help="sim rollouts per policy (same seeds for all)")
 parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="rollout length (default: the env's)")
-parser.add_argument("--output-dir", default="outputs/compare")
+parser.add_argument("--output-dir", type=flags.path, default="outputs/compare")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in --output-dir")
 parser.add_argument("--seed", type=flags.int_in(0, flags.MAX_SEED - 1000), default=0)
 args = parse_args(parser)
@@ -71,7 +72,7 @@ print(f"train on {len(train_episodes)} episodes, validate on {val_episodes}")
 # ## 2. Train each policy, then roll it out on the same seeds
 
 # %%
-rows = []
+rows, rollouts = [], {}
 for policy in policies:
     run_dir = out / policy
     train_args = ["--dataset", args.dataset, "--policy", policy, "--preset", args.preset, "--steps", args.steps,
@@ -91,6 +92,7 @@ for policy in policies:
     run_step("visualize_policy.py", eval_args, quiet=True)
     rollout = json.loads((run_dir / "rollouts" / "metrics.json").read_text())
     rows.append(compare.comparison_row(policy, summary, rollout))
+    rollouts[policy] = rollout
 
 # %% [markdown]
 # ## 3. Side by side
@@ -99,16 +101,21 @@ for policy in policies:
 # interval is wide, and two policies whose intervals overlap are not shown to differ. "Start states" counts the
 # distinct initial cube positions (identical rollouts of a deterministic policy count once). "Keeps up" means
 # every `select_action` call, including the ones that compute a new action chunk, fits within one control period
-# of the env.
+# of the env. Every policy rolls out from the same starts, so each is compared with the first by the paired
+# difference: the starts where exactly one of the two succeeded, with Newcombe's 95% interval and McNemar's p.
 
 # %%
 table = compare.markdown_table(rows)
 print(table)
+paired = compare.paired_against_first(rollouts)
+for line in paired:
+    print(line["line"])
 for row in rows:
     if row.get("stages"):
         print(f"{row['policy']}: furthest stage: {format_stages(row['stages'])}")
 write_atomic(out / "comparison.md", table)
-write_json(out / "comparison.json", {"split": {"train": train_episodes, "val": val_episodes}, "rows": rows})
+write_json(out / "comparison.json", {"split": {"train": train_episodes, "val": val_episodes}, "rows": rows,
+                                     "paired": paired})
 action_names = info["features"]["action"].get("names")
 show(compare.comparison_figure(rows, action_names if isinstance(action_names, list) else None), out / "comparison.png")
 print(f"table, numbers and plot in {out}/")

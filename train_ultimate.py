@@ -28,9 +28,9 @@ from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="The whole loop: data, analysis, training, rollout video, numbers.")
-parser.add_argument("--output-dir", default="outputs/demo", help="everything this run makes goes here")
+parser.add_argument("--output-dir", type=flags.path, default="outputs/demo", help="everything this run makes goes here")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output-dir")
-parser.add_argument("--dataset", default=None, help="use this dataset (folder or hub id) instead of recording one")
+parser.add_argument("--dataset", type=flags.path_or_repo, default=None, help="use this dataset (folder or hub id) instead of recording one")
 parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=20, help="scripted demonstrations to record")
 parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=[0.1, 0.5], metavar=("X", "Y"),
                     help="the mark the cube is placed around, for recording and for the rollouts")
@@ -70,6 +70,7 @@ from collections import Counter
 from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import split_episodes
+from lerobot_notebook_pipeline.evaluation.paired import unpaired_difference
 from lerobot_notebook_pipeline.evaluation.success import format_rate, format_stages, format_trials
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
@@ -248,7 +249,9 @@ print(f"  numbers          {out / 'metrics.json'}")
 # ## 7. What this run showed, and what to try next
 #
 # The same numbers in words: how often it works where it was taught, how that falls off as the cube moves away,
-# how the failures failed, and the next experiment that follows from them.
+# how the failures failed, and the next experiment that follows from them. The moved-cube rollouts start elsewhere,
+# so each is set against the spread by the difference of two independent rates, with Newcombe's 95% interval; it
+# "falls off" only when that whole interval is below zero.
 
 # %%
 for policy in policies:
@@ -256,7 +259,10 @@ for policy in policies:
     print(f"{policy}: with the cube within the demonstrations' spread it succeeded {format_rate(taught)}.")
     moved = {setting: m for setting, m in results[policy].items() if setting != "demo_spread"}
     for setting, metrics in moved.items():
-        print(f"  cube {setting.replace('moved_', 'moved ').replace('cm', ' cm')} away: {format_rate(metrics)}")
+        low, high = unpaired_difference(metrics, taught)["ci95_points"]
+        print(f"  cube {setting.replace('moved_', 'moved ').replace('cm', ' cm')} away: {format_rate(metrics)}, "
+              f"{metrics['pc_success'] - taught['pc_success']:+.0f} points against the spread (95% CI {low:.0f} to "
+              f"{high:.0f}; other starts, so not paired)")
     failures = sum((Counter(r.get("stages") or {}) for r in [taught, *moved.values()]), Counter())
     failures.pop("handed over", None)
     if failures:
@@ -265,7 +271,7 @@ for policy in policies:
     if taught["successes"] < 0.8 * taught["episodes"]:
         print("  next: it is not reliable even where it was taught; train longer (--steps) or record more "
               "demonstrations (--episodes)")
-    elif any(m["pc_success"] < taught["pc_success"] - 20 for m in moved.values()):
+    elif any(unpaired_difference(m, taught)["ci95_points"][1] < 0 for m in moved.values()):
         print("  next: success falls off away from the demonstrated positions; record demos at more positions (a "
               "wider --pose-spread) and map where it works with visualize_policy.py --pose-grid 5 5")
     else:

@@ -29,14 +29,14 @@ from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="Roll out a trained policy in simulation (or replay it open loop on a "
                                  "recorded episode), save videos under a size budget, and measure its speed.")
-parser.add_argument("--policy-path", required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
+parser.add_argument("--policy-path", type=flags.path_or_repo, required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
 parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
                     help="sim env (default: the training data's task, else guessed from the policy's state size)")
 parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=3,
                     help="number of rollout episodes (--pose-grid: one per position)")
 parser.add_argument("--seed", type=flags.seed, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
 parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="episode length (default: the env's, 400 for aloha)")
-parser.add_argument("--output-dir", default=None, help="default outputs/rollouts/<run name>")
+parser.add_argument("--output-dir", type=flags.path, default=None, help="default outputs/rollouts/<run name>")
 parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget for each video and the GIF")
 parser.add_argument("--num-envs", type=flags.int_in(1, 64), default=1, help="parallel envs (gymnasium vector env, subprocesses)")
 parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
@@ -52,13 +52,17 @@ parser.add_argument("--pose-grid", type=flags.int_in(1, 101), nargs=2, default=N
                     help="aloha: one episode per position of an NX x NY grid over --pose-range, and a success heatmap")
 parser.add_argument("--pose-range", type=flags.finite_float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
                     help="with --pose-grid: the area it covers (default: gym-aloha's whole sampling range)")
-parser.add_argument("--dataset-settings", default=None, metavar="PATH",
+parser.add_argument("--dataset-settings", type=flags.path, default=None, metavar="PATH",
                     help="the training dataset (or its meta/sim_settings.json) when the checkpoint does not record it")
 parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None, metavar=("H", "W"),
                     help="aloha render size (default: the training data's, else 480 640)")
+parser.add_argument("--perturb", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
+                    help="aloha: change the scene, the observed state or the timing, e.g. camera_shift_cm=3,"
+                    "light_scale=0.5; the factors, units and ranges are in lerobot_notebook_pipeline/sim/perturb.py")
 parser.add_argument("--gif-fps", type=flags.float_in(0.1, 100.0), default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
-parser.add_argument("--dataset", default=None, help="open-loop mode: a dataset folder or hub id to replay")
+parser.add_argument("--dataset", type=flags.path_or_repo, default=None,
+                    help="open-loop mode: a dataset folder or hub id to replay")
 parser.add_argument("--episode", type=flags.non_negative_int, default=0, help="open-loop mode: which episode of --dataset")
 parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 parser.add_argument("--threads", type=flags.threads, default=1,
@@ -79,7 +83,6 @@ args = parse_args(parser)
 # %%
 import json
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -93,6 +96,7 @@ from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
 from lerobot_notebook_pipeline.sim import poses
 from lerobot_notebook_pipeline.sim.aloha_env import DEFAULT_POSE_RANGE, check_on_table
+from lerobot_notebook_pipeline.sim.perturb import describe, parse_perturb
 
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
@@ -102,6 +106,8 @@ if args.cube_pose:
 if OPEN_LOOP:
     openloop.check_episode(args.dataset, args.episode)
     suffix = f"openloop_ep{args.episode}"
+    if args.perturb:
+        print("note: --perturb changes the sim; the open-loop replay of a recorded episode ignores it")
 else:
     settings = (poses.read_settings(args.dataset_settings) if args.dataset_settings
                 else rollout.sim_settings_for(policy_dir))
@@ -109,10 +115,12 @@ else:
     spec = rollout.env_spec(env_name)
     env_kwargs = rollout.env_kwargs_for(spec, settings, max_steps=args.max_steps, render_quality=args.render_quality,
                                         image_size=args.image_size, cube_pose=args.cube_pose,
-                                        pose_radius=args.pose_radius)
+                                        pose_radius=args.pose_radius, perturb=parse_perturb(args.perturb))
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
+    if env_kwargs.get("perturb"):
+        print(f"perturbed: {describe(env_kwargs['perturb'])} (written into metrics.json's env_settings)")
 
 # %% [markdown]
 # ## Where the cube starts
@@ -146,8 +154,8 @@ if not OPEN_LOOP:
         print(f"note: every episode starts with the cube at {tuple(env_kwargs['cube_pose'])}; a deterministic policy "
               "then repeats one trial (counted once): pass --pose-radius R or --pose-ring R to vary it")
 device = pick_device(args.device)
-out_dir = prepare_output_dir(args.output_dir if args.output_dir is not None else
-                             Path("outputs/rollouts") / rollout.run_name(policy_dir, suffix), args.overwrite)
+out_dir = prepare_output_dir(args.output_dir or flags.path("outputs/rollouts") / rollout.run_name(policy_dir, suffix),
+                             args.overwrite)
 print("writing to", out_dir)
 
 # %% [markdown]

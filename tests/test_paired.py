@@ -58,3 +58,9 @@ def test_rollouts_pair_by_start_and_a_repeated_start_counts_once():
     assert paired.paired_outcomes(a, b) == ([True, False], [False, True])
     with pytest.raises(ValueError, match="same starts"):
         paired.paired_outcomes(a, [{"seed": 1, "success": True}])
+
+
+def test_unpaired_interval_matches_newcombes_independent_example():
+    # Newcombe (1998, independent proportions), method 10 on 56/70 against 48/80: +0.0524 to +0.3339.
+    low, high = paired.newcombe_unpaired_interval(56, 70, 48, 80)
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)

@@ -46,6 +46,7 @@ def test_story_writes_every_artefact(story):
     for row in metrics["results"]:  # every success rate carries its count and interval
         assert {"successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions", "stages"} <= set(row)
     assert "succeeded" in notebook_text(notebook) and "furthest stage" in notebook_text(notebook)
+    assert "points against the spread (95% CI" in notebook_text(notebook)  # moved starts: an unpaired difference
     assert all(row["inference_hz"] > 0 for row in metrics["results"])
     assert len(inline_images(notebook)) >= 4  # analysis plots, loss curve, rollout GIF
 
@@ -79,6 +80,9 @@ def test_compare_policies_on_the_same_split(story, tmp_path):
     for row in result["rows"]:
         assert row["parameters_m"] > 0 and row["s_per_step"] > 0 and row["p50_ms"] > 0
         assert len(row["val_action_mae_per_joint"]) == 14
+    (paired,) = result["paired"]  # diffusion against act, from the same start
+    assert (paired["policy"], paired["against"], paired["pairs"]) == ("diffusion", "act", 1)
+    assert paired["ci95_points"][0] <= paired["difference_points"] <= paired["ci95_points"][1]
     table = (compare_dir / "comparison.md").read_text()
     assert table.count("\n") == 4 and "| act |" in table and "| diffusion |" in table
     assert (compare_dir / "comparison.png").stat().st_size > 5000 and inline_images(notebook)

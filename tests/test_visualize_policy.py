@@ -118,10 +118,13 @@ def test_episodes_start_from_the_training_datas_spread_by_default(tiny_aloha_pol
 
 def test_a_fixed_pose_is_one_trial_however_many_rollouts(tiny_aloha_policy, tmp_path):
     result = run_script("--policy-path", tiny_aloha_policy, "--image-size", 48, 64, "--cube-pose", 0.1, 0.5,
-                        "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o", "--device", "cpu")
+                        "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o", "--device", "cpu",
+                        "--perturb", "table_height_cm=1,obs_delay=1")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (metrics["n_episodes"], metrics["episodes"], metrics["distinct_initial_conditions"]) == (3, 1, 1)
+    assert metrics["env_settings"]["perturb"] == {"table_height_cm": 1.0, "obs_delay": 1.0}
+    assert "perturbed: table_height_cm=1, obs_delay=1" in result.stdout
     assert "3 rollouts from 1 distinct initial state: 1 trial (identical rollouts counted once)" in result.stdout
 
 
@@ -189,6 +192,10 @@ def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
     (lambda p, r, t: ["--policy-path", p, "--episodes", 0], "--episodes"),
     (lambda p, r, t: ["--policy-path", p, "--env", "aloha_transfer_cube", "--pose-range", 0, 1, 0, 1], "--pose-grid"),
     (lambda p, r, t: ["--policy-path", p, "--env", "pusht", "--pose-grid", 2, 2], "aloha envs only"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "aloha_transfer_cube", "--perturb", "wind=3"], "unknown factor"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "aloha_transfer_cube", "--perturb", "camera_shift_cm=99"],
+     "from -20 to 20"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "aloha_insertion", "--perturb", "cube_scale=1.2"], "no cube"),
 ])
 def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, words):
     root, policy = synthetic_replay

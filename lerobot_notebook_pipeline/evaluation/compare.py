@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from lerobot_notebook_pipeline.evaluation.paired import format_comparison, paired_comparison, paired_outcomes
 from lerobot_notebook_pipeline.evaluation.success import format_rate
 
 COLUMNS = [("policy", "policy"), ("parameters_m", "params (M)"), ("s_per_step", "train s/step"),
@@ -30,6 +31,17 @@ def comparison_row(policy: str, train_summary: dict, rollout_metrics: dict) -> d
         "control_hz": inference["control_hz"],
         "keeps_up": inference["keeps_up"],
     }
+
+
+def paired_against_first(rollouts: dict[str, dict]) -> list[dict]:
+    """Each policy after the first against the first, paired by start: the difference, its interval, McNemar's p."""
+    (first, reference), *others = rollouts.items()
+    out = []
+    for name, metrics in others:
+        a, b = paired_outcomes(metrics["per_episode"], reference["per_episode"])
+        summary = paired_comparison(a, b)
+        out.append({"policy": name, "against": first, **summary, "line": format_comparison(summary, name, first)})
+    return out
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -96,3 +96,21 @@ def format_comparison(summary: dict, a: str = "A", b: str = "B") -> str:
     return (f"{a} - {b}: {summary['difference_points']:+.0f} points (95% CI {low:.0f} to {high:.0f}), "
             f"McNemar p = {summary['mcnemar_p']:.3g}, {summary['pairs']} paired starts "
             f"({summary['only_a']} only {a}, {summary['only_b']} only {b})")
+
+
+def newcombe_unpaired_interval(successes_a: int, trials_a: int, successes_b: int, trials_b: int,
+                               z: float = Z95) -> tuple[float, float]:
+    """95% interval of rate(A) - rate(B) for independent samples (other starts), as fractions (Newcombe's hybrid)."""
+    p_a, p_b = successes_a / trials_a, successes_b / trials_b
+    low_a, high_a = wilson_interval(successes_a, trials_a, z)
+    low_b, high_b = wilson_interval(successes_b, trials_b, z)
+    diff = p_a - p_b
+    return (max(-1.0, diff - math.hypot(p_a - low_a, high_b - p_b)),
+            min(1.0, diff + math.hypot(high_a - p_a, p_b - low_b)))
+
+
+def unpaired_difference(a: dict, b: dict) -> dict:
+    """Two success summaries from different starts: the difference in points and its 95% interval."""
+    low, high = newcombe_unpaired_interval(a["successes"], a["episodes"], b["successes"], b["episodes"])
+    return {"difference_points": round(a["pc_success"] - b["pc_success"], 2),
+            "ci95_points": [round(100.0 * low, 2), round(100.0 * high, 2)]}
