@@ -69,12 +69,18 @@ def record_episode(env, task: str, seed: int, episode_length: int, waypoint_nois
 
 def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attempts: list[int], image_size,
                    episode_length: int, render_quality: str, cube_pose=None, pose_range=None,
-                   waypoint_noise: float = 0.0, progress=None) -> dict:
+                   waypoint_noise: float = 0.0, progress=None, robot: str = "aloha", **robot_options) -> dict:
     """Record up to `episodes` successful episodes, trying the attempt indices in order, into a new dataset at root.
 
     Returns {'kept', 'attempted', 'frames', 'episodes': [per-episode seed/pose]}; progress(kept, attempted) is
-    called after each attempt.
+    called after each attempt. robot="so101" records the SO-101 pick and place (robot_options: marks,
+    placement_noise, cameras) with sim/so101_record.py.
     """
+    if robot == "so101":
+        from lerobot_notebook_pipeline.sim.so101_record import record_so101_dataset
+
+        return record_so101_dataset(root, episodes, seed, attempts, image_size, episode_length, render_quality,
+                                    cube_pose, pose_range, waypoint_noise, progress, task=task, **robot_options)
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # lerobot's per-episode 'Map' bars would interleave with ours
@@ -173,8 +179,12 @@ def merged_sim_settings(parts: list[dict]) -> dict:
 
 
 def no_success_message(attempted: int, task: str, episode_length: int, cube_pose=None, pose_range=None,
-                       waypoint_noise: float = 0.0, **_) -> str:
+                       waypoint_noise: float = 0.0, robot: str = "aloha", **_) -> str:
     """Why no scripted episode succeeded, and what to change: the settings that make the expert fail, if any."""
+    if robot == "so101":
+        from lerobot_notebook_pipeline.sim import so101_record
+
+        return so101_record.no_success_message(attempted, episode_length, cube_pose, pose_range, waypoint_noise)
     x0, x1, y0, y1 = DEFAULT_POSE_RANGE[task]
     reasons = []
     if episode_length < MIN_EPISODE_LENGTH[task]:
