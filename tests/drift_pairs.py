@@ -41,3 +41,30 @@ def training_targets(n, seed):
     targets = np.column_stack([rng.uniform(*TRAINING_X, n), rng.uniform(*TRAINING_Y, n)])
     targets[0], targets[1] = (TRAINING_X[0], TRAINING_Y[0]), (TRAINING_X[1], TRAINING_Y[1])  # the corners
     return [tuple(t) for t in targets]
+
+
+def table(episodes, root="in-memory"):
+    """A stats.Table of SO-101-like episode arrays built in memory (no dataset written, no video encoded)."""
+    from pathlib import Path
+
+    from lerobot_notebook_pipeline.analysis.stats import Table
+
+    lengths = np.array([len(e["observation.state"]) for e in episodes])
+    ends = np.cumsum(lengths)
+    columns = {k: np.concatenate([e[k] for e in episodes]) for k in ("observation.state", "action")}
+    columns["episode_index"] = np.repeat(np.arange(len(episodes)), lengths)
+    info = {"robot_type": "so101_follower", "fps": FPS, "features": FEATURES}
+    return Table(Path(root), info, FPS, np.arange(len(episodes)), ends - lengths, ends, columns, {}, {})
+
+
+def same_setup(n, seed):
+    """A reference and a new recording of one unchanged setup, n episodes each, every target drawn independently
+    and uniformly from the training placements: (reference Table, new Table, reference sim, new sim)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for part in range(2):
+        targets = np.column_stack([rng.uniform(*TRAINING_X, n), rng.uniform(*TRAINING_Y, n)])
+        episodes = [so101_episode(LENGTH, tuple(t), seed * 1000 + part * 500 + i) for i, t in enumerate(targets)]
+        out.append((table(episodes), {"episodes": [{"object_pose": [x, y, 0.0125, 1, 0, 0, 0]} for x, y in targets]}))
+    (reference, ref_sim), (new, new_sim) = out
+    return reference, new, ref_sim, new_sim

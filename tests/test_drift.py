@@ -1,5 +1,5 @@
 """--compare: pairs of real datasets with one known change each; every change is found with its size within 20%,
-and an unchanged pair reports nothing."""
+an unchanged pair reports nothing, and two recordings of one setup with 4 to 50 episodes stay at low risk."""
 
 import json
 
@@ -15,6 +15,7 @@ from drift_pairs import (
     TRAINING_X,
     WIDER_X,
     record,
+    same_setup,
     training_targets,
 )
 
@@ -131,3 +132,43 @@ def test_timing_differences():
     assert found["fps"]["risk"] == "high" and "15 fps" in found["fps"]["message"]
     assert found["episode_length"]["size"] == 60 and found["episode_length"]["risk"] == "high"
     assert found["lag"]["size"] == 4 and found["lag"]["risk"] == "medium" and found["lag"]["unit"] == "frames"
+
+
+@pytest.mark.parametrize("episodes", [4, 8, 20, 50])
+def test_a_recording_of_the_same_setup_stays_at_low_risk(episodes):
+    for seed in range(3):
+        result = drift.compare(*same_setup(episodes, seed)[:2], None, *same_setup(episodes, seed)[2:])
+        assert all(d["risk"] == "low" for d in result["differences"]), (seed, result["differences"])
+
+
+def test_reach_beyond_training_says_what_chance_allows(pairs):
+    reach = [d for d in pairs["placement"]["differences"] if d["check"] == "drift_workspace"]
+    lift = next(d for d in reach if d["subject"] == "shoulder_lift")
+    assert 0 < lift["sizes"]["chance"] < lift["sizes"]["reach"] == lift["sizes"]["above"]
+    assert "beyond what its own episodes vary" in lift["message"] and f"{lift['sizes']['chance']:.3g}" in lift["message"]
+    objects = next(p for p in pairs["placement"]["objects"] if p["axis"] == "x")
+    assert 0 < objects["chance_m"] < objects["beyond_m"] == objects["above_m"]
+
+
+@pytest.mark.parametrize("n, m", [(4, 4), (6, 4), (20, 20), (50, 8)])
+def test_chance_reach_holds_its_chance_for_an_exponential_tail(n, m):
+    rng = np.random.default_rng(n * 100 + m)
+    reference, new = rng.exponential(size=(n, 40_000)), rng.exponential(size=(m, 40_000))
+    allowed = drift.chance_factor(n, m) * drift.tail_scale(reference)
+    beyond = np.mean(new.max(axis=0) - reference.max(axis=0) > allowed)
+    assert abs(beyond - drift.CHANCE) < 0.006, beyond
+
+
+def test_chance_reach_shrinks_with_more_reference_episodes():
+    rng = np.random.default_rng(5)
+    allowed = [float(np.median([drift.chance_reach(x := rng.uniform(size=(n, 1)), x, n)[0] for _ in range(200)]))
+               for n in (4, 8, 20, 50)]
+    assert allowed == sorted(allowed, reverse=True) and allowed[-1] < allowed[0] / 5
+    assert drift.chance_reach(np.ones((1, 2)), np.ones((1, 2)), 4).tolist() == [0.0, 0.0]
+
+
+def test_rest_noise_grows_for_few_episodes():
+    groups = [np.random.default_rng(i).normal(size=(8, 2)) for i in range(2)]
+    assert np.allclose(drift.rest_noise(groups, 8, 8), drift.REST_SPREADS * drift.within_spread(groups))
+    assert np.allclose(drift.rest_noise(groups, 40, 40), drift.rest_noise(groups, 8, 8))
+    assert np.allclose(drift.rest_noise(groups, 4, 4), np.sqrt(2) * drift.rest_noise(groups, 8, 8))

@@ -5,6 +5,9 @@ Pure functions on arrays and Tables; decoding the few first frames is left to fr
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from lerobot_notebook_pipeline.analysis.checks import finding, state_action_lags
@@ -37,7 +40,15 @@ MIN_SHIFT_PX = 1.0  # phase correlation is reliable to a fraction of a pixel; be
 WEAK_MATCH = 0.15  # a phase-correlation peak under this means the two pictures barely match
 PHASE_BAND = 0.15  # cycles per pixel kept by the phase correlation's low-pass
 MIN_SCALE_OF_MEDIAN = 0.25  # a joint's scale is at least this share of the median joint range (see joint_scales)
-REST_SPREADS = 3.0  # a rest-pose offset must exceed this many training spreads (robust std of rest poses)
+REST_SPREADS = 3.0  # a rest-pose offset must exceed this many training spreads (robust std of rest poses) ...
+REST_EPISODES = 8  # ... with this many episodes on each side or more; with fewer, more (see rest_noise)
+# Reach and placement beyond the training range. With few episodes a new recording of the very same setup goes past
+# the reference's maximum by chance (with m new and n reference episodes, in m / (n + m) of cases). So an excess
+# counts only when it is larger than the allowance chance_reach gives: the reference's own tail scale (how far apart
+# its most extreme episodes lie, tail_scale) times chance_factor(n, m), the factor a same-setup recording exceeds
+# with probability CHANCE when the per-episode extremes have an exponential tail. The allowance shrinks as the
+# reference gains episodes; a counted excess keeps its full size.
+CHANCE = 0.1  # per joint side or placement axis; a bounded spread, like placements drawn from an area, far less often
 LEVELS = ("low", "medium", "high")
 
 
@@ -177,6 +188,13 @@ def within_spread(groups: list[np.ndarray]) -> np.ndarray:
     return np.max([robust_spread(g) for g in groups], axis=0)
 
 
+def rest_noise(groups: list[np.ndarray], n: int, m: int) -> np.ndarray:
+    """Per column, the smallest rest-pose offset taken as real: REST_SPREADS spreads, grown like the standard error of a
+    difference of medians, sqrt(1/n + 1/m), when n or m is under REST_EPISODES (a spread of few episodes is uncertain)."""
+    few = np.sqrt((1 / max(n, 1) + 1 / max(m, 1)) / (2 / REST_EPISODES))
+    return REST_SPREADS * max(1.0, few) * within_spread(groups)
+
+
 def calibration_offsets(reference: Table, new: Table, key: str = STATE) -> list[dict]:
     """Per joint, how far the new rest poses (start and end of episodes) sit from the reference's, when both agree."""
     ref_start, ref_end = rest_poses(reference, key)
@@ -184,7 +202,7 @@ def calibration_offsets(reference: Table, new: Table, key: str = STATE) -> list[
     ranges = joint_scales(reference.columns[key])
     start_offset = np.nanmedian(new_start, 0) - np.nanmedian(ref_start, 0)
     end_offset = np.nanmedian(new_end, 0) - np.nanmedian(ref_end, 0)
-    noise = REST_SPREADS * within_spread([ref_start, new_start, ref_end, new_end])
+    noise = rest_noise([ref_start, new_start, ref_end, new_end], len(ref_start), len(new_start))
     names = feature_names(reference.info, key)
     out = []
     for d, name in enumerate(names):
@@ -212,7 +230,7 @@ def gap_changes(reference: Table, new: Table) -> list[dict]:
         return []
     change = leader_follower_gap(new) - leader_follower_gap(reference)
     gaps = [(t.columns[ACTION][t.starts] - t.columns[STATE][t.starts]).astype(np.float64) for t in (reference, new)]
-    noise = REST_SPREADS * within_spread(gaps)
+    noise = rest_noise(gaps, len(reference.starts), len(new.starts))
     ranges = joint_scales(reference.columns[STATE])
     return [{"joint": name, "dim": d, "gap_change": round(float(change[d]) if abs(change[d]) > noise[d] else 0.0, 4),
              "range_pc": round(float(100 * abs(change[d]) / ranges[d]) if abs(change[d]) > noise[d] else 0.0, 2)}
@@ -226,16 +244,67 @@ def range_excess(reference: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np
     return np.maximum(above, 0.0), np.maximum(below, 0.0)
 
 
+def episode_extremes(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode and column, the largest and the smallest value (each E x D; NaN ignored)."""
+    return np.fmax.reduceat(values, starts, axis=0), np.fmin.reduceat(values, starts, axis=0)
+
+
+def tail_count(n: int) -> int:
+    """How many of the largest of n values estimate a tail's scale: floor(sqrt(n)), between 1 and n - 1."""
+    return max(1, min(n - 1, math.isqrt(n)))
+
+
+def tail_scale(extremes: np.ndarray) -> np.ndarray:
+    """Per column of E x D values, the mean of i x (x(i) - x(i+1)) over the tail_count(E) largest: for an exponential
+    tail each term is an exponential draw of its scale (Renyi); a bounded spread gives a larger, safer value."""
+    k = tail_count(len(extremes))
+    top = -np.sort(-extremes, axis=0)
+    return np.mean((top[:k] - top[1:k + 1]) * np.arange(1, k + 1)[:, None], axis=0)
+
+
+@functools.lru_cache(maxsize=256)
+def chance_factor(n: int, m: int, chance: float = CHANCE, draws: int = 200_000) -> float:
+    """The largest of m new values passes the largest of n reference values (one exponential tail) by more than this
+    many tail_scale's with probability `chance`; simulated with a fixed seed by Renyi's representation of the spacings."""
+    k = tail_count(n)
+    rng = np.random.default_rng(0)
+    spacings = rng.exponential(size=(draws, k))
+    reference_max = -np.log(rng.beta(k + 1, n - k, draws)) + (spacings / np.arange(1, k + 1)).sum(axis=1)
+    new_max = -np.log1p(-rng.uniform(size=draws) ** (1 / m))
+    return max(0.0, float(np.quantile((new_max - reference_max) / spacings.mean(axis=1), 1 - chance)))
+
+
+def chance_reach(top: np.ndarray, bottom: np.ndarray, m: int, chance: float = CHANCE) -> np.ndarray:
+    """Per column, how far past the reference's range m new same-setup episodes go by chance, from the per-episode
+    largest and smallest values (E x D each); the larger side's scale serves both, as one may sit on the rest pose."""
+    keep = np.isfinite(top).all(axis=1) & np.isfinite(bottom).all(axis=1)
+    if keep.sum() < 2 or m < 1:
+        return np.zeros(top.shape[1])
+    scale = np.maximum(tail_scale(top[keep]), tail_scale(-bottom[keep]))
+    return chance_factor(int(keep.sum()), m, chance) * scale
+
+
+def beyond_chance(excess: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """The excess where it is larger than what chance allows, else 0 (the whole excess is kept: its size is real)."""
+    return np.where(excess > allowed, excess, 0.0)
+
+
 def workspace_excess(reference: Table, new: Table, offsets: np.ndarray | None = None, key: str = STATE) -> list[dict]:
-    """Per joint, how far the new episodes reach beyond every training frame (after removing calibration offsets)."""
+    """Per joint, how far the new episodes reach beyond every training frame (after removing calibration offsets),
+    and how far a same-setup recording of as many episodes would reach by chance (see chance_reach)."""
     ref_values = reference.columns[key].astype(np.float64)
     new_values = new.columns[key].astype(np.float64) - (0.0 if offsets is None else offsets)
     above, below = range_excess(ref_values, new_values)
+    top, bottom = episode_extremes(ref_values, reference.starts)
+    allowed = chance_reach(top, bottom, len(new.starts))
+    reach = np.maximum(beyond_chance(above, allowed), beyond_chance(below, allowed))
     ranges = joint_scales(ref_values)
     return [{"joint": name, "dim": d, "key": key, "above": round(float(above[d]), 4), "below": round(float(below[d]), 4),
-             "range_pc": round(float(100 * max(above[d], below[d]) / ranges[d]), 2),
+             "chance": round(float(allowed[d]), 4),
+             "reach": round(float(reach[d]), 4), "range_pc": round(float(100 * reach[d] / ranges[d]), 2),
              "training_min": round(float(np.nanmin(ref_values[:, d])), 4), "training_max": round(float(np.nanmax(ref_values[:, d])), 4),
-             "new_min": round(float(np.nanmin(new_values[:, d])), 4), "new_max": round(float(np.nanmax(new_values[:, d])), 4)}
+             "new_min": round(float(np.nanmin(new_values[:, d])), 4), "new_max": round(float(np.nanmax(new_values[:, d])), 4),
+             "reference_episodes": len(reference.starts), "new_episodes": len(new.starts)}
             for d, name in enumerate(feature_names(reference.info, key))]
 
 
@@ -249,13 +318,17 @@ def object_positions(sim_settings: dict | None) -> np.ndarray | None:
 
 
 def placement_excess(reference: np.ndarray, new: np.ndarray) -> list[dict]:
-    """Per object and axis, how far the new placements lie beyond the training placements, in metres."""
+    """Per object and axis, how far the new placements lie beyond the training placements, in metres, and how far a
+    same-setup recording of as many episodes would lie beyond them by chance (see chance_reach)."""
     out = []
     for obj in range(min(reference.shape[1], new.shape[1])):
         above, below = range_excess(reference[:, obj], new[:, obj])
+        allowed = chance_reach(reference[:, obj], reference[:, obj], len(new))
+        beyond = np.maximum(beyond_chance(above, allowed), beyond_chance(below, allowed))
         for axis, name in enumerate("xyz"):
             out.append({"object": obj, "axis": name, "above_m": round(float(above[axis]), 4),
-                        "below_m": round(float(below[axis]), 4),
+                        "below_m": round(float(below[axis]), 4), "chance_m": round(float(allowed[axis]), 4),
+                        "beyond_m": round(float(beyond[axis]), 4),
                         "training_m": [round(float(reference[:, obj, axis].min()), 4), round(float(reference[:, obj, axis].max()), 4)],
                         "new_m": [round(float(new[:, obj, axis].min()), 4), round(float(new[:, obj, axis].max()), 4)]})
     return out
@@ -334,13 +407,15 @@ def joint_differences(calibration: list[dict], gaps: list[dict], workspace: list
                                   f"{g['gap_change']:+.3g} more than in training ({g['range_pc']:.1f}% of its range): one "
                                   "arm was recalibrated", g))
     for w in workspace:
-        reach = max(w["above"], w["below"])
-        if reach > 0:
-            side = f"above the training maximum {w['training_max']:.3g}" if w["above"] >= w["below"] else \
+        if w["reach"] > 0:
+            up = w["reach"] == w["above"]
+            side = f"above the training maximum {w['training_max']:.3g}" if up else \
                 f"below the training minimum {w['training_min']:.3g}"
             out.append(difference("drift_workspace", w["joint"], "workspace_range_pc", w["range_pc"],
-                                  f"{w['joint']} goes {reach:.3g} {side} ({w['range_pc']:.0f}% of its training range): the "
-                                  "new episodes reach where no training episode went", w))
+                                  f"{w['joint']} goes {w['reach']:.3g} {side} ({w['range_pc']:.0f}% of its training range), "
+                                  f"beyond what its own episodes vary (by chance a recording of the same setup goes up "
+                                  f"to {w['chance']:.3g} beyond, {round((1 - CHANCE) * 10)} times in 10): the new "
+                                  "episodes reach where no training episode went", w))
     return [d for d in out if d is not None]
 
 
@@ -348,11 +423,13 @@ def placement_differences(placements: list[dict]) -> list[dict]:
     """Differences of object placement (sim datasets with meta/sim_settings.json), in cm."""
     out = []
     for p in placements:
-        beyond = max(p["above_m"], p["below_m"])
+        beyond = p["beyond_m"]
         out.append(difference("drift_objects", f"object {p['object']} {p['axis']}", "object_cm", 100 * beyond,
                               f"object {p['object']} is placed up to {100 * beyond:.1f} cm beyond the training placements "
                               f"in {p['axis']} (new {p['new_m'][0]:.3f}..{p['new_m'][1]:.3f} m, training "
-                              f"{p['training_m'][0]:.3f}..{p['training_m'][1]:.3f} m)", p))
+                              f"{p['training_m'][0]:.3f}..{p['training_m'][1]:.3f} m), beyond what they vary (by chance a same-"
+                              f"setup recording lands up to {100 * p['chance_m']:.1f} cm beyond, "
+                              f"{round((1 - CHANCE) * 10)} times in 10)", p))
     return [d for d in out if d is not None]
 
 
