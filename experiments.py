@@ -13,6 +13,9 @@
 #   user's pencil marks), a 3x3 grid, or uniform over the square; every policy is evaluated on a 7x7 grid over the
 #   square plus a 2.5 cm margin, and each grid position is classed as at a trained position, between them
 #   (interpolation) or outside them (extrapolation).
+# * **`robustness`**: could I move the table? The `make demo` policy on 3 training seeds, evaluated from the same 30
+#   starts in distribution and with the table moved, the camera shifted, the light dimmed, a joint's reading offset,
+#   and combinations (`sim/perturb.py`), each change against in distribution as a paired difference; about 3.2 hours.
 #
 # A study is a grid of points. Each point records data (`make_sim_dataset.py`), trains with a fixed step count
 # (`train.py`, never a time budget, so points compare) and evaluates with seeded rollouts (`visualize_policy.py`,
@@ -202,7 +205,9 @@ print(f"{done} of {len(results)} points done; results in {results_dir}/")
 # `demos`: success against the number of demos with 95% bands, one line per evaluation spread (dashed: the
 # nearest-demo replay from the same starts), and one exact pose against spread at the same totals. `positions`: a
 # success heatmap per policy with the demos' start positions marked, and success at trained positions, between them
-# and outside them for each layout (crosses: the nearest-demo replay).
+# and outside them for each layout (crosses: the nearest-demo replay). `robustness`: the change in success against in
+# distribution per condition with paired 95% intervals, a strip of first frames under each condition, and success
+# against each factor's magnitude with its 50% point.
 
 # %%
 from lerobot_notebook_pipeline.plots import show

@@ -16,7 +16,7 @@ from conftest import ROOT, inline_images, run_notebook
 from lerobot_notebook_pipeline.evaluation.success import rollout_rate
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.studies.cache import Step, run_cached
-from lerobot_notebook_pipeline.studies.definitions import select_points, share, study_points
+from lerobot_notebook_pipeline.studies.definitions import default_seeds, select_points, share, study_points
 from lerobot_notebook_pipeline.studies.results import position_class
 from lerobot_notebook_pipeline.studies.runner import point_steps, unique_steps
 
@@ -399,7 +399,7 @@ def committed_report(results_json):
     for flag in ("--study", "--seeds", "--steps", "--only", "--results-dir"):
         parser.add_argument(flag)
     flags = parser.parse_args(shlex.split(saved["command"])[2:])
-    seeds = [int(s) for s in (flags.seeds or "0").split(",")]
+    seeds = [int(s) for s in flags.seeds.split(",")] if flags.seeds else default_seeds(flags.study)
     points = select_points(study_points(flags.study, False, seeds, int(flags.steps) if flags.steps else None), flags.only)
     return study_readme(flags.study, points, saved["points"], saved["machine"], saved["plan"], saved["command"], False)
 

@@ -32,13 +32,14 @@ class Scale:
     demo_counts: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
     same_pose_counts: tuple[int, ...] = (5, 20)  # "why 5 per position?": these totals also with one exact pose
     eval_rings: tuple[float, ...] = (0.03, 0.05)  # the demos study also evaluates this far (m) from the mark
-    total_demos: int = 20  # the positions study's fixed total
+    total_demos: int = 20  # the positions study's fixed total (and the demo recipe's recording)
+    conditions: str = "full"  # which set of robustness conditions (CONDITIONS)
     points: int | None = None  # keep only the first N points
 
 
 FULL = Scale()
 SMOKE = Scale(image_size=(48, 64), episode_length=60, preset="tiny", steps=30, eval_episodes=2, grid=2,
-              demo_counts=(1, 2), same_pose_counts=(), eval_rings=(), total_demos=2, points=2)
+              demo_counts=(1, 2), same_pose_counts=(), eval_rings=(), total_demos=2, conditions="smoke", points=2)
 
 
 def around(xy, radius: float) -> list[float]:
@@ -140,9 +141,71 @@ def positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
     return points
 
 
-STUDIES = {"demos": demos_points, "positions": positions_points}
+# ------------------------------------------------------------------------------------------------ robustness
+
+IN_DISTRIBUTION = "in distribution"  # the robustness study's reference: the cube drawn from the demos' own spread
+
+# Each factor at two magnitudes, from "probably no effect" towards "probably breaks" (sim/perturb.py's units), and two
+# combinations; 13 conditions x 30 episodes x 3 seeds is about 1,200 rollouts. Why these:
+# - table_x_cm, table_y_cm ("can I move the table?"): the table and the cube on it move, the robot and camera do not.
+#   1 cm stays inside the demos' +/-1.5 cm spread; 3 cm is where the demos study lost two thirds of its episodes
+#   (cube 3 cm off the mark: 8-13 of 30), so the pair should straddle the edge.
+# - camera_shift_cm: the top camera is about 0.8 m above the table with a 78-degree view, so at 64x85 pixels 2 cm is
+#   about 1 px (a bumped mount) and 6 cm about 3 px (a remounted camera).
+# - light_scale: 0.6 is a cloudy day or a lamp off; 0.3 a dim room. Both darken (one direction, one curve).
+# - joint_offset (on joint 0, the left waist): ALOHA's state is in radians, so the ladder's 1-6 "units" would be
+#   57-340 degrees; 0.05 rad (3 degrees) is the calibration drift analyse_dataset --compare finds, 0.2 rad (11) a
+#   badly recalibrated arm.
+# Not measured here (budget): camera tilt, table height, cube size and colour, light direction, delays.
+ROBUSTNESS_FACTORS = {"table_x_cm": (1, 3), "table_y_cm": (1, 3), "camera_shift_cm": (2, 6),
+                      "light_scale": (0.6, 0.3), "joint_offset": (0.05, 0.2)}
+# Colosseum-style combinations: the table bumped diagonally, and every small change of the list at once.
+ROBUSTNESS_COMBINATIONS = {
+    "table bumped 1 cm diagonally": {"table_x_cm": 1, "table_y_cm": 1},
+    "every small change at once": {"table_x_cm": 1, "table_y_cm": 1, "camera_shift_cm": 2, "light_scale": 0.6,
+                                   "joint_offset": 0.05},
+}
+CONDITIONS = {"full": (ROBUSTNESS_FACTORS, ROBUSTNESS_COMBINATIONS),
+              "smoke": ({"camera_shift_cm": (6,), "table_x_cm": (3,)}, {})}
+NEUTRAL = {"light_scale": 1.0, "cube_scale": 1.0}  # the unperturbed value of each factor (0 for the others)
+RECIPE_VAL_FRACTION = 0.1  # train_ultimate.py holds out 10% of the demos and rolls out checkpoints/best
+
+
+def condition_name(perturb: dict) -> str:
+    """An evaluation's name: 'in distribution', or its perturbation as 'camera_shift_cm=2, light_scale=0.6'."""
+    from lerobot_notebook_pipeline.sim.perturb import describe
+
+    return describe(perturb) if perturb else IN_DISTRIBUTION
+
+
+def robustness_conditions(conditions: str) -> list[dict]:
+    """The perturbations of a set of conditions: none first, then each factor's magnitudes, then the combinations."""
+    factors, combinations = CONDITIONS[conditions]
+    return [{}, *({name: value} for name, values in factors.items() for value in values),
+            *(dict(c) for c in combinations.values())]
+
+
+def robustness_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """Could I move the table? The demo recipe's policy, one per training seed, under each condition from one set of starts.
+
+    One recording (the recipe's, seed 0) is shared by every training seed, so seeds differ only in training."""
+    demos = recording(scale, scale.total_demos, 0, pose_range=around(MARK, PLACEMENT))
+    start = square_eval(MARK, PLACEMENT, scale.eval_episodes, 1000, scale.episode_length)
+    evals = {condition_name(p): start | ({"perturb": p} if p else {}) for p in robustness_conditions(scale.conditions)}
+    return [point("robustness", f"seed{seed}", f"demo recipe, training seed {seed}", {"train_seed": seed}, [demos],
+                  training(scale, "all", seed) | {"val_fraction": RECIPE_VAL_FRACTION}, evals) for seed in seeds]
+
+
+STUDIES = {"demos": demos_points, "positions": positions_points, "robustness": robustness_points}
 QUESTIONS = {"demos": "Is one demonstration enough?",
-             "positions": "How many cube positions do I need, and how do policies interpolate between them?"}
+             "positions": "How many cube positions do I need, and how do policies interpolate between them?",
+             "robustness": "Could I move the table? How robust is the demo policy?"}
+DEFAULT_SEEDS = {"robustness": [0, 1, 2]}  # training seeds when --seeds is not given (others: [0])
+
+
+def default_seeds(study: str) -> list[int]:
+    """The training seeds a study runs when --seeds is not given."""
+    return list(DEFAULT_SEEDS.get(study, [0]))
 
 
 def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None, steps: int | None = None) -> list[dict]:
@@ -152,7 +215,7 @@ def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None,
     scale = SMOKE if smoke else FULL
     if steps is not None:
         scale = replace(scale, steps=steps)
-    points = STUDIES[name](scale, seeds or [0])
+    points = STUDIES[name](scale, seeds or default_seeds(name))
     return points[:scale.points] if scale.points else points
 
 

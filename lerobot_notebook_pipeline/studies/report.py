@@ -8,9 +8,12 @@ from matplotlib.figure import Figure
 
 from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
 from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
-from lerobot_notebook_pipeline.studies.results import position_class
+from lerobot_notebook_pipeline.studies.results import SHRUG_POINTS, factor_curves, position_class
+from lerobot_notebook_pipeline.studies.results import robustness_summary as conditions_summary
 
 CLASSES = ("trained", "between", "outside")
+ROBOT = "ALOHA transfer cube in simulation (SO-101 is not yet available)"
+ROBOT_SHORT = "simulated ALOHA transfer cube (SO-101 is not yet available)"
 
 
 def chosen_rate(result: dict, eval_name: str, replay: bool) -> dict | None:
@@ -446,6 +449,22 @@ CAVEATS = {
         "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
         "has to see it. It shows how far the demos alone reach, not a method to use.",
     ],
+    "robustness": [
+        f"One robot and task: {ROBOT}. These are simulation results; they do not claim that a real robot "
+        "loses or keeps success the same way (real cameras, lights and calibration drift differ from these edits).",
+        "One policy recipe (`make demo`: 20 scripted demos within +/-1.5 cm of the mark, `cpu` ACT, 2500 steps); "
+        "one shared recording, so the training seeds differ in training only, not in the demos they saw.",
+        "Each factor is measured at two magnitudes, so the 50% point is a straight line between measured points, "
+        "not a fitted curve; where success never fell below 50% the breaking size lies beyond what was measured.",
+        "Pooled paired intervals treat the seeds' 30 starts each as 90 pairs; they show the episode noise, and the "
+        "seed columns show how much retraining moves each rate.",
+        "When the table moves, the camera stays where it was (it would otherwise follow the table), so the image shows "
+        "the table and cube moved; the cube keeps its place on the table.",
+        "joint_offset shifts what the policy reads for joint 0 (the left arm's waist) in radians; the arm itself is "
+        "not moved.",
+        "Not measured (compute budget): camera tilt, table height, cube size and colour, light direction, distractors "
+        "and delays; sim/perturb.py has them for a larger run.",
+    ],
 }
 
 
@@ -461,17 +480,33 @@ def describe_eval(spec: dict) -> str:
     return f"{spec['episodes']} rollouts, the cube {where} ({x}, {y}), reset seeds {spec['seed']}..{spec['seed'] + spec['episodes'] - 1}"
 
 
+def eval_lines(evals: dict) -> list[str]:
+    """One line per evaluation; evaluations that differ only by a perturbation share one line that lists them."""
+    groups: dict[str, list[str]] = {}
+    for name, spec in evals.items():
+        groups.setdefault(describe_eval({k: v for k, v in spec.items() if k != "perturb"}), []).append(name)
+    lines = []
+    for where, names in groups.items():
+        if len(names) == 1:
+            lines.append(f"- Evaluation '{names[0]}': {where}; the same for every policy.")
+        else:
+            lines.append(f"- Evaluation: {where}, the same starts under each of {len(names)} conditions ("
+                         + "; ".join(names) + ") and for every policy.")
+    return lines
+
+
 def setup_lines(points: list[dict]) -> list[str]:
     """The settings every point shares, and how each is evaluated (the same seeds for every policy)."""
     first, train = points[0]["recordings"][0], points[0]["train"]
     seeds = sorted({p["train"]["seed"] for p in points})
+    held = (f"{100 * train['val_fraction']:g}% of the demos held out and the checkpoint with the lowest held-out action "
+            "error rolled out (as train_ultimate.py does)" if train.get("val_fraction") else "no held-out episodes")
     return [f"- Data: scripted transfer-cube demos in MuJoCo, {first['image_size'][0]}x{first['image_size'][1]} images, "
             f"{first['episode_length']} frames each, {1000 * first['waypoint_noise']:g} mm noise on the expert's "
             "waypoints; where each point's demos start is in its name and in results.json.",
             f"- Training: {train['policy']} (`{train['preset']}` preset), {train['steps']} steps at batch "
-            f"{train['batch_size']} for every point, no held-out episodes, training seed(s) {seeds}.",
-            *[f"- Evaluation '{name}': {describe_eval(spec)}; the same for every policy."
-              for name, spec in points[0]["evals"].items()]]
+            f"{train['batch_size']} for every point, {held}, training seed(s) {seeds}.",
+            *eval_lines(points[0]["evals"])]
 
 
 def data_check_line(results: list[dict]) -> str:
@@ -499,7 +534,8 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
                  smoke: bool) -> str:
     """The study's README, answer first: three sentences and a table, then the evidence, caveats, setup and every point."""
     finished = [r for r in results if "eval" in r["finished"]]
-    answer = {"demos": demos_answer, "positions": positions_answer}[study](finished) if finished else ""
+    answer = {"demos": demos_answer, "positions": positions_answer,
+              "robustness": robustness_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
     seeds = seeds_per_setting(results)
     lines = [f"# {QUESTIONS[study]}", ""]
@@ -527,6 +563,293 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------------ robustness
+
+SHORT = {"table_x_cm": "table x", "table_y_cm": "table y", "table_height_cm": "table height",
+         "camera_shift_cm": "camera shift", "camera_tilt_deg": "camera tilt", "light_scale": "light",
+         "light_turn_deg": "light turned", "cube_scale": "cube size", "cube_hue_deg": "cube hue",
+         "joint_offset": "joint 0 offset", "obs_delay": "observation delay", "action_delay": "action delay"}
+UNITS = {"joint_offset": "rad"}  # ALOHA's state is in radians
+
+
+def unit_of(factor: str) -> str:
+    """A factor's unit as the README writes it ('x' for a scale)."""
+    from lerobot_notebook_pipeline.sim.perturb import FACTORS
+
+    return UNITS.get(factor, FACTORS[factor].unit if factor in FACTORS else "")
+
+
+def size_text(factor: str, value: float) -> str:
+    """'+3 cm', 'x0.3', '+0.2 rad': a magnitude in its unit."""
+    unit = unit_of(factor)
+    return f"x{value:g}" if unit == "x" else f"{value:+g} {unit}".strip()
+
+
+def magnitude_text(factor: str, value: float) -> str:
+    """'table x +3 cm', 'light x0.3', 'joint 0 offset +0.2 rad': one factor at one magnitude, as a person reads it."""
+    return f"{SHORT.get(factor, factor)} {size_text(factor, value)}"
+
+
+def condition_label(condition: dict) -> str:
+    """A condition's name for plots and the README: its combination's name, its factor and magnitude, or 'in distribution'."""
+    from lerobot_notebook_pipeline.studies.definitions import IN_DISTRIBUTION, ROBUSTNESS_COMBINATIONS, condition_name
+
+    names = {condition_name(c): label for label, c in ROBUSTNESS_COMBINATIONS.items()}
+    if not condition["perturb"]:
+        return IN_DISTRIBUTION
+    if condition["factor"] is not None:
+        return magnitude_text(condition["factor"], condition["magnitude"])
+    return names.get(condition["condition"], condition["condition"])
+
+
+def robust_conditions(results: list[dict]) -> list[dict]:
+    """The robustness study's conditions over its training seeds (the study-level part of results.json)."""
+    return conditions_summary(results)["conditions"]
+
+
+def change_text(paired: dict) -> str:
+    """'-43 points (95% CI -58 to -27)': a paired change in success."""
+    low, high = paired["ci95_points"]
+    return f"{paired['difference_points']:+.0f} points (95% CI {low:+.0f} to {high:+.0f})"
+
+
+def robustness_bars_figure(results: list[dict]) -> Figure:
+    """Colosseum-style: the change in success against in distribution per condition, paired 95% intervals, seeds as dots."""
+    shown = [c for c in robust_conditions(results) if "paired_pooled" in c]
+    fig = Figure(figsize=(max(6.0, 0.62 * len(shown) + 2), 5.2), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    groups = list(dict.fromkeys(c["factor"] or "combination" for c in shown))
+    colours = {g: f"C{i}" for i, g in enumerate(groups)}
+    for i, c in enumerate(shown):
+        paired, colour = c["paired_pooled"], colours[c["factor"] or "combination"]
+        low, high = paired["ci95_points"]
+        diff = paired["difference_points"]
+        ax.bar(i, diff, color=colour, alpha=0.75)
+        ax.errorbar(i, diff, yerr=[[diff - low], [high - diff]], color="black", capsize=4)
+        seeds = [r["paired_vs_in_distribution"]["difference_points"] for r in c["per_seed"]]
+        ax.scatter([i] * len(seeds), seeds, s=14, color="black", marker="o", zorder=3,
+                   label="one training seed" if i == 0 else None)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(shown)), [condition_label(c) for c in shown], rotation=35, ha="right", fontsize=8)
+    seeds = max((c["pooled"]["training_seeds"] for c in shown), default=0)
+    top = max([40.0, *(c["paired_pooled"]["ci95_points"][1] + 5 for c in shown)])
+    ax.set(ylabel="change in success, points (paired, 95% CI)", ylim=(-105, top),
+           title=f"Change in success against in distribution\n({plural(seeds, 'training seed')} pooled, the same starts)")
+    if shown:
+        ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def first_frame(spec: dict, size: tuple[int, int] = (144, 192)):
+    """The top camera's first frame of an evaluation's first start, under its perturbation (a small RGB image)."""
+    from lerobot_notebook_pipeline.sim.aloha_env import make_env
+
+    (x, y), radius = spec["cube_pose"], spec["radius"]
+    env = make_env(image_size=size, pose_range=(x - radius, x + radius, y - radius, y + radius),
+                   max_steps=spec["max_steps"], perturb=spec.get("perturb"))
+    try:
+        obs, _ = env.reset(seed=spec["seed"])
+        return obs["pixels"]["top"]
+    finally:
+        env.close()
+
+
+def first_frames_figure(results: list[dict]) -> Figure:
+    """A strip of first frames under each condition, each above what changed from in distribution (amplified 4x)."""
+    import numpy as np
+
+    conditions = robust_conditions(results)
+    frames = [first_frame(c["spec"]) for c in conditions]
+    reference = frames[0].astype(int)
+    columns = min(5, max(1, len(conditions)))
+    rows = -(-len(conditions) // columns) or 1
+    fig = Figure(figsize=(2.4 * columns, 3.7 * rows), dpi=100, layout="constrained")
+    axes = fig.subplots(2 * rows, columns, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (c, frame) in enumerate(zip(conditions, frames, strict=True)):
+        top, bottom = axes[2 * (k // columns), k % columns], axes[2 * (k // columns) + 1, k % columns]
+        top.imshow(frame)
+        top.set_title(condition_label(c), fontsize=8)
+        bottom.imshow(np.clip(4 * np.abs(frame.astype(int) - reference), 0, 255).astype(np.uint8))
+        bottom.set_title("what changed (x4)" if k else "(the reference)", fontsize=7)
+    fig.suptitle("The first start under each condition (top camera; the policy sees it at 64x85)", fontsize=9)
+    return fig
+
+
+def magnitude_figure(results: list[dict]) -> Figure:
+    """For each factor measured alone: success against its magnitude, pooled and per seed, the 50% point marked."""
+    from lerobot_notebook_pipeline.studies.definitions import NEUTRAL
+
+    conditions = robust_conditions(results)
+    reference = next((c for c in conditions if not c["perturb"]), None)
+    curves = factor_curves(conditions)
+    fig = Figure(figsize=(3.2 * max(1, len(curves)), 3.4), dpi=100, layout="constrained")
+    axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
+    for ax, curve in zip(axes, curves, strict=False):
+        factor = curve["factor"]
+        measured = [reference, *sorted((c for c in conditions if c["factor"] == factor),
+                                       key=lambda c: abs(c["magnitude"] - NEUTRAL.get(factor, 0.0)))]
+        _band(ax, curve["magnitudes"], [c["pooled"] for c in measured], "pooled")
+        for k, seed in enumerate(r["train_seed"] for r in reference["per_seed"]):
+            ys = [next((r["pc_success"] for r in c["per_seed"] if r["train_seed"] == seed), float("nan")) for c in measured]
+            ax.plot(curve["magnitudes"], ys, color="grey", linewidth=0.7, alpha=0.7, label="one training seed" if not k else None)
+        ax.axhline(50, color="grey", linestyle=":", linewidth=0.8)
+        half = curve["half_point"]
+        if half is not None:
+            ax.axvline(half, color="red", linestyle="--", linewidth=1)
+            ax.annotate(f"50% at {half_text(factor, half)}", (half, 52), fontsize=8, color="red")
+        unit = unit_of(factor)
+        ax.set(xlabel=f"{SHORT.get(factor, factor)} ({unit})", ylim=(-2, 102),
+               title=f"{SHORT.get(factor, factor)}: " + (f"50% at {half_text(factor, half)}" if half is not None else
+                                                         "never crosses 50% here"))
+        ax.title.set_fontsize(9)
+    axes[0].set_ylabel("success % (95% CI)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def grouped(conditions: list[dict]) -> dict[str, list[dict]]:
+    """Conditions with a verdict, by verdict."""
+    out: dict[str, list[dict]] = {}
+    for c in conditions:
+        if "verdict" in c:
+            out.setdefault(c["verdict"], []).append(c)
+    return out
+
+
+def first_breaking(conditions: list[dict], verdicts=("breaks",)) -> list[dict]:
+    """Per factor, its smallest magnitude with one of the verdicts (the study lists magnitudes mildest first); and
+    every combination that has one."""
+    chosen, seen = [], set()
+    for c in conditions:
+        if c.get("verdict") in verdicts and (c["factor"] is None or c["factor"] not in seen):
+            chosen.append(c)
+            seen.add(c["factor"])
+    return chosen
+
+
+def disagreeing(conditions: list[dict]) -> list[dict]:
+    """Conditions where the seeds' spread is wider than one seed's 95% episode interval."""
+    return [c for c in conditions if c["seeds"]["seeds"] > 1 and c["seeds"]["wider_than_episode_interval"]]
+
+
+def seeds_sentence(conditions: list[dict]) -> str:
+    """Whether the training seeds agree: no seed's rate outside another's 95% episode interval, or where they do not."""
+    seeds = max(c["seeds"]["seeds"] for c in conditions)
+    if seeds < 2:
+        return "With one training seed, this cannot say how much retraining moves these numbers."
+    apart = disagreeing(conditions)
+    if not apart:
+        return f"The {seeds} training seeds agreed: every seed's rate lay inside every other seed's 95% interval."
+    where = [f"{condition_label(c)} (" + ", ".join(f"{r['successes']}/{r['episodes']}" for r in c["per_seed"]) + ")"
+             for c in apart]
+    return f"The {seeds} training seeds disagreed beyond the episode interval at {capped(where, 3)}."
+
+
+def capped(items: list[str], most: int = 5) -> str:
+    """'a, b and c', or the first most items and 'N more (see the table)'."""
+    return listed(items) if len(items) <= most else listed([*items[:most], f"{len(items) - most} more (see the table)"])
+
+
+def robustness_summary(results: list[dict]) -> str:
+    """The robustness study's answer in at most three sentences: what breaks it and at what size, what it shrugs
+    off, whether the seeds agree."""
+    conditions = robust_conditions(results)
+    reference = next((c for c in conditions if not c["perturb"]), None)
+    if reference is None or not any("verdict" in c for c in conditions):
+        return ""
+    by = grouped(conditions)
+    broke = first_breaking(conditions)
+    hurt = first_breaking([c for c in conditions if c["factor"] not in {b["factor"] for b in broke if b["factor"]}],
+                          ("hurts",))
+    said = [f"On {ROBOT_SHORT}, the demo policy (ACT) succeeded in {short_rate(reference['pooled'])} in distribution and "
+            + (f"broke (below 50%) at {dropped(broke)}" if broke else "nothing broke it"
+               if reference["pooled"]["pc_success"] >= 50 else "was below 50% before any change")
+            + (f"; it lost ground (kept 50% or more) at {dropped(hurt)}" if hurt else "") + "."]
+    calm, unclear = by.get("shrugs off", []), by.get("unclear", [])
+    if calm or unclear:
+        said.append((f"It shrugged off {capped([condition_label(c) for c in calm])} (paired intervals rule out a "
+                     f"{SHRUG_POINTS}-point drop)" if calm else "It shrugged off none of the changes")
+                    + (f"; for {capped([condition_label(c) for c in unclear], 3)} the intervals cannot tell" if unclear
+                       else "") + ".")
+    said.append(seeds_sentence(conditions))
+    return " ".join(said)
+
+
+def robustness_table(results: list[dict]) -> str:
+    """The robustness study at a glance: per condition, pooled success, the paired change, each seed and the verdict."""
+    conditions = robust_conditions(results)
+    seeds = sorted({r["train_seed"] for c in conditions for r in c["per_seed"]})
+    lines = ["| condition | success (pooled) | change vs in distribution (paired) | McNemar p | "
+             + " | ".join(f"seed {s}" for s in seeds) + " | seeds within one episode interval | verdict |",
+             "|---" * (6 + len(seeds)) + "|"]
+    for c in conditions:
+        by_seed = {r["train_seed"]: r for r in c["per_seed"]}
+        paired = c.get("paired_pooled")
+        agree = "" if c["seeds"]["seeds"] < 2 else ("no" if c["seeds"]["wider_than_episode_interval"] else "yes")
+        cells = [condition_label(c), short_rate(c["pooled"]), change_text(paired) if paired else "",
+                 p_text(paired["mcnemar_p"]) if paired else "",
+                 *(short_rate(by_seed[s]) if s in by_seed else "" for s in seeds), agree, c.get("verdict", "")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def dropped(conditions: list[dict]) -> str:
+    """'table x +3 cm (-80 points) and light x0.3 (-90)': conditions with their pooled paired change."""
+    return capped([f"{condition_label(c)} ({c['paired_pooled']['difference_points']:+.0f}{' points' * (not k)})"
+                   for k, c in enumerate(conditions)])
+
+
+def p_text(p: float) -> str:
+    """A McNemar p-value as the README writes it: '0.031' or '<0.001'."""
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def half_text(factor: str, half: float) -> str:
+    """The interpolated 50% point in its unit, to two significant digits."""
+    return size_text(factor, float(f"{half:.2g}"))
+
+
+def robustness_answer(results: list[dict]) -> str:
+    """The robustness study's evidence, in words: every factor along its magnitudes, the combinations and the seeds."""
+    conditions = robust_conditions(results)
+    reference = next((c for c in conditions if not c["perturb"]), None)
+    if reference is None:
+        return ""
+    parts = [f"In distribution (the cube drawn within +/-{100 * PLACEMENT:g} cm of the mark, as the demos were), the "
+             f"policy succeeded in {format_rate(reference['pooled'])}, pooled over "
+             f"{plural(reference['pooled']['training_seeds'], 'training seed')} ("
+             + ", ".join(f"seed {r['train_seed']}: {short_rate(r)}" for r in reference["per_seed"]) + ")."]
+    replay = [r["evals"].get(reference["condition"], {}).get("nearest_demo_replay") for r in results]
+    if replay and replay[0]:
+        parts.append(f"Replaying the nearest demo's recorded actions without the camera from the same starts succeeded "
+                     f"in {short_rate(replay[0])}.")
+    curves = {c["factor"]: c for c in factor_curves(conditions)}
+    for factor, curve in curves.items():
+        measured = [c for c in conditions if c["factor"] == factor and "paired_pooled" in c]
+        steps = "; ".join(f"{size_text(factor, c['magnitude'])} gave {short_rate(c['pooled'])}, "
+                          f"{change_text(c['paired_pooled'])}, McNemar p {p_text(c['paired_pooled']['mcnemar_p'])} "
+                          f"({c['verdict']})" for c in measured)
+        half = curve["half_point"]
+        at = (f"; success crosses 50% at about {half_text(factor, half)} (interpolated)" if half is not None
+              else "; success was below 50% already in distribution" if curve["pc_success"][0] < 50
+              else "; success stayed at or above 50% over the magnitudes measured")
+        parts.append(f"{SHORT.get(factor, factor).capitalize()}: {steps}{at}.")
+    for c in conditions:
+        if c["factor"] is None and c["perturb"] and "paired_pooled" in c:
+            parts.append(f"{condition_label(c).capitalize()} ({', '.join(magnitude_text(k, v) for k, v in c['perturb'].items())}): "
+                         f"{short_rate(c['pooled'])}, {change_text(c['paired_pooled'])} ({c['verdict']}).")
+    for c in disagreeing(conditions):
+        parts.append(f"At {condition_label(c)} the seeds ranged over {c['seeds']['range_points']:.0f} points ("
+                     + ", ".join(f"seed {r['train_seed']} {short_rate(r)}" for r in c["per_seed"])
+                     + f"), wider than one seed's interval of about {c['seeds']['episode_interval_points']:.0f} points.")
+    return " ".join(parts)
+
+
 FIGURES = {"demos": {"success_vs_demos.png": demos_figure},
-           "positions": {"heatmaps.png": heatmaps_figure, "success_vs_positions.png": positions_figure}}
-SUMMARIES = {"demos": (demos_summary, demos_table), "positions": (positions_summary, positions_table)}
+           "positions": {"heatmaps.png": heatmaps_figure, "success_vs_positions.png": positions_figure},
+           "robustness": {"change_vs_in_distribution.png": robustness_bars_figure, "first_frames.png": first_frames_figure,
+                          "success_vs_magnitude.png": magnitude_figure}}
+SUMMARIES = {"demos": (demos_summary, demos_table), "positions": (positions_summary, positions_table),
+             "robustness": (robustness_summary, robustness_table)}

@@ -14,10 +14,11 @@ from pathlib import Path
 from lerobot_notebook_pipeline.analysis.checks import check_near_duplicates, spread_numbers
 from lerobot_notebook_pipeline.analysis.stats import load_table
 from lerobot_notebook_pipeline.episodes import parse_episode_spec
+from lerobot_notebook_pipeline.evaluation.paired import paired_comparison
 from lerobot_notebook_pipeline.evaluation.success import position_rates, rollout_rate
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim.aloha_env import demo_starts
-from lerobot_notebook_pipeline.studies.definitions import TRAINED_WITHIN
+from lerobot_notebook_pipeline.studies.definitions import IN_DISTRIBUTION, TRAINED_WITHIN
 from lerobot_notebook_pipeline.studies.runner import checkpoint_of, point_steps
 
 
@@ -78,6 +79,23 @@ def _metrics(step) -> dict | None:
     return json.loads(path.read_text()) if step.done() and path.is_file() else None
 
 
+def paired_by_seed(perturbed: list[dict], reference: list[dict], perturb: dict) -> tuple[list[bool], list[bool]]:
+    """Success with and without a perturbation at each reset seed both ran, checked to be one start on the table.
+
+    A moved table carries the cube with it, so the starts are compared relative to the table."""
+    from lerobot_notebook_pipeline.sim.perturb import object_offset
+
+    offset, by_seed = object_offset(perturb), {e["seed"]: e for e in reference}
+    if sorted(by_seed) != sorted(e["seed"] for e in perturbed):
+        raise UserError("paired rollouts need the same reset seeds: evaluate both with the same --seed and --episodes")
+    for e in perturbed:
+        a, b = e.get("object_pose"), by_seed[e["seed"]].get("object_pose")
+        if a and b and max(abs(x - off - y) for x, off, y in zip(a[:3], offset, b[:3], strict=True)) > 1e-4:
+            raise UserError(f"seed {e['seed']} started the cube at {a[:3]} on the moved table, {b[:3]} without the "
+                            "change: these rollouts do not pair")
+    return [bool(e["success"]) for e in perturbed], [bool(by_seed[e["seed"]]["success"]) for e in perturbed]
+
+
 def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
     """A point's entry of results.json, read from its cached steps (what has not finished yet is left out)."""
     steps = point_steps(root, point)
@@ -109,10 +127,16 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
         result["evals"][name] = rollout_rate([metrics]) | {"spec": point["evals"][name]}
         if point["evals"][name]["kind"] == "grid":  # a grid: each position's own rate
             result["evals"][name]["positions"] = position_rates(metrics["per_episode"])
-        replayed = _metrics(steps["baselines"][name])
+        replayed = _metrics(steps["baselines"][name]) if name in steps["baselines"] else None
         if replayed is not None:  # the same starts with the nearest trained demo's actions replayed, no camera
             result["evals"][name]["nearest_demo_replay"] = rollout_rate([replayed]) | (
                 {"positions": position_rates(replayed["per_episode"])} if point["evals"][name]["kind"] == "grid" else {})
+    reference = _metrics(steps["rollouts"][IN_DISTRIBUTION]) if IN_DISTRIBUTION in steps["rollouts"] else None
+    for name, rate in result["evals"].items():
+        perturb = rate["spec"].get("perturb")
+        if perturb and reference is not None:  # the same starts, relative to the table, with and without the change
+            outcomes = paired_by_seed(_metrics(steps["rollouts"][name])["per_episode"], reference["per_episode"], perturb)
+            rate["paired_vs_in_distribution"] = paired_comparison(*outcomes)
     result["compute_s"]["eval"] = round(eval_seconds, 1)
     result["finished"] = [stage for stage, ok in (("record", steps["dataset"].done()), ("train", train),
                                                   ("eval", len(result["evals"]) == len(point["evals"]))) if ok]
@@ -149,3 +173,101 @@ def saved_results(results_dir: Path, command: str) -> dict:
     if saved["command"] != command:
         raise UserError(f"--report: {path} comes from another run; pass its flags: {saved['command']}")
     return saved
+
+
+# ------------------------------------------------------------------------------------------------ robustness
+
+SHRUG_POINTS = 15  # a change is shrugged off when its paired 95% interval rules out a drop of this many points
+
+
+def pooled_pairs(comparisons: list[dict]) -> dict:
+    """One paired comparison from several seeds' (their pair tables added up)."""
+    both, only_a, only_b, neither = (sum(c[k] for c in comparisons) for k in ("both", "only_a", "only_b", "neither"))
+    a = [True] * both + [True] * only_a + [False] * only_b + [False] * neither
+    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
+    return paired_comparison(a, b)
+
+
+def seed_agreement(rates: list[dict]) -> dict:
+    """The spread of the training seeds' rates, and whether it is wider than one seed's 95% episode interval:
+    whether some seed's rate lies outside another seed's Wilson interval."""
+    pcs = [r["pc_success"] for r in rates]
+    outside = any(not b["ci95"][0] <= a["pc_success"] <= b["ci95"][1] for a in rates for b in rates)
+    widths = [r["ci95"][1] - r["ci95"][0] for r in rates]
+    return {"seeds": len(rates), "range_points": round(max(pcs) - min(pcs), 2),
+            "episode_interval_points": round(sum(widths) / len(widths), 2), "wider_than_episode_interval": outside}
+
+
+def verdict(rate: dict, paired: dict) -> str:
+    """'breaks' (a drop the interval shows, below 50%), 'hurts' (a drop, still 50% or more), 'shrugs off' (the
+    interval rules out a drop of SHRUG_POINTS) or 'unclear'."""
+    low, high = paired["ci95_points"]
+    if high < 0:
+        return "breaks" if rate["pc_success"] < 50 else "hurts"
+    return "shrugs off" if low > -SHRUG_POINTS else "unclear"
+
+
+def condition_summary(name: str, entries: list[tuple[int, dict]]) -> dict:
+    """One condition over the training seeds: each seed's rate and paired change, pooled, and the seeds' agreement."""
+    from lerobot_notebook_pipeline.evaluation.success import success_summary
+
+    spec = entries[0][1]["spec"]
+    perturb = spec.get("perturb") or {}
+    keep = ("successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions", "paired_vs_in_distribution")
+    per_seed = [{"train_seed": seed, **{k: rate[k] for k in keep if k in rate}} for seed, rate in entries]
+    pooled = success_summary(sum(r["successes"] for r in per_seed), sum(r["episodes"] for r in per_seed))
+    out = {"condition": name, "perturb": perturb, "spec": spec, "factor": next(iter(perturb)) if len(perturb) == 1 else None,
+           "magnitude": next(iter(perturb.values())) if len(perturb) == 1 else None, "per_seed": per_seed,
+           "pooled": pooled | {"training_seeds": len(per_seed)}, "seeds": seed_agreement(per_seed)}
+    paired = [r["paired_vs_in_distribution"] for r in per_seed if "paired_vs_in_distribution" in r]
+    if paired and len(paired) == len(per_seed):
+        out["paired_pooled"] = pooled_pairs(paired)
+        out["verdict"] = verdict(pooled, out["paired_pooled"])
+    return out
+
+
+def crossing(xs: list[float], ys: list[float], level: float = 50.0) -> float | None:
+    """Where a piecewise-linear curve first falls below level, walking from its first point (None if it never does)."""
+    points = list(zip(xs, ys, strict=True))
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if y0 >= level > y1:
+            return round(x0 + (x1 - x0) * (y0 - level) / (y0 - y1), 4)
+    return None
+
+
+def factor_curves(conditions: list[dict]) -> list[dict]:
+    """Per factor measured alone: pooled success from its unperturbed value outwards, and the 50% point."""
+    from lerobot_notebook_pipeline.studies.definitions import NEUTRAL
+
+    reference = next((c for c in conditions if not c["perturb"]), None)
+    curves = {}
+    for c in conditions:
+        if c["factor"] is not None and reference is not None:
+            curves.setdefault(c["factor"], []).append(c)
+    out = []
+    for factor, measured in curves.items():
+        neutral = NEUTRAL.get(factor, 0.0)
+        measured = sorted(measured, key=lambda c: abs(c["magnitude"] - neutral))
+        xs = [neutral, *(c["magnitude"] for c in measured)]
+        ys = [reference["pooled"]["pc_success"], *(c["pooled"]["pc_success"] for c in measured)]
+        out.append({"factor": factor, "magnitudes": xs, "pc_success": ys, "half_point": crossing(xs, ys)})
+    return out
+
+
+def robustness_summary(results: list[dict]) -> dict:
+    """results.json's study-level part of the robustness study: every condition over the seeds, and each factor's curve."""
+    by_name: dict[str, list[tuple[int, dict]]] = {}
+    for r in results:
+        for name, rate in r["evals"].items():
+            by_name.setdefault(name, []).append((r["settings"]["train_seed"], rate))
+    conditions = [condition_summary(name, entries) for name, entries in by_name.items()]
+    return {"conditions": conditions, "factors": factor_curves(conditions)}
+
+
+STUDY_SUMMARIES = {"robustness": robustness_summary}
+
+
+def study_summary(study: str, results: list[dict]) -> dict:
+    """The study-level part of results.json beyond its points (empty for studies that have none)."""
+    finished = [r for r in results if r["evals"]]
+    return STUDY_SUMMARIES[study](finished) if study in STUDY_SUMMARIES and finished else {}

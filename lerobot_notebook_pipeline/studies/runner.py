@@ -56,7 +56,7 @@ def point_steps(root: Path, point: dict) -> dict:
     return {"parts": parts, "dataset": dataset, "train": train,
             "rollouts": {name: rollout_step(root, train, spec) for name, spec in point["evals"].items()},
             "baselines": {name: baseline_step(root, dataset, point["train"]["episodes"], spec)
-                          for name, spec in point["evals"].items()}}
+                          for name, spec in point["evals"].items() if not spec.get("perturb")}}
 
 
 def unique_steps(root: Path, points: list[dict]) -> dict[str, Step]:
@@ -92,18 +92,22 @@ def record_args(settings: dict, out: Path) -> list:
 
 
 def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
-    """train.py flags: a fixed step count, no held-out episodes; continues a stopped run from its last checkpoint."""
+    """train.py flags: a fixed step count, held-out episodes only when settings say (val_fraction); continues a
+    stopped run from its last checkpoint."""
     return ["--dataset", dataset, "--policy", settings["policy"], "--preset", settings["preset"],
             "--steps", settings["steps"], "--batch-size", settings["batch_size"], "--episodes", settings["episodes"],
-            "--val-fraction", 0, "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
+            "--val-fraction", settings.get("val_fraction", 0), "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
             "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite"]
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
-    """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, or on a grid."""
+    """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, or on a grid; perturbed
+    when settings name a perturbation."""
     args = ["--policy-path", checkpoint, "--env", "aloha_transfer_cube", "--episodes", settings["episodes"],
             "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
             "--output-dir", out, "--overwrite"]
+    if settings.get("perturb"):
+        args += ["--perturb", ",".join(f"{name}={value:g}" for name, value in settings["perturb"].items())]
     if settings["kind"] == "grid":
         return args + ["--pose-grid", settings["n"], settings["n"], "--pose-range", *settings["bounds"]]
     args += ["--cube-pose", *settings["cube_pose"]]
@@ -111,8 +115,10 @@ def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
 
 
 def checkpoint_of(train: Step) -> Path:
-    """The last checkpoint of a training step."""
-    return train.out / "checkpoints" / "last" / "pretrained_model"
+    """The checkpoint a training step is evaluated with: checkpoints/best (lowest held-out action error) when it
+    held episodes out, as train_ultimate.py chooses, else the last one."""
+    chosen = "best" if train.settings.get("val_fraction") else "last"
+    return train.out / "checkpoints" / chosen / "pretrained_model"
 
 
 def merge_into(parts: list[Path], out: Path) -> None:
