@@ -76,7 +76,7 @@ def local_root(spec: str, flag: str) -> tuple[str, Path, Path, bool]:
     repo_id, root = dataset_id(spec, flag)
     if root is None:  # a hub id that is not cached yet: let lerobot download it
         root = Path(open_dataset(spec).root)
-    preflight.check_dataset(root)
+    preflight.check_dataset(root, stats=False)  # a missing or broken stats.json is a finding below
     problems = [] if is_v30(root) else conversion_problems(root)
     if problems:
         log.info("reading %s as it is, without converting it to v3.0 (%s)", root, "; ".join(problems))
@@ -97,9 +97,21 @@ repo_id, _ = dataset_id(args.dataset, "--dataset")
 name = Path(args.dataset).name if Path(args.dataset).expanduser().is_dir() else repo_id.replace("/", "_")
 out_path = check_output_dir(args.output_dir or flags.path("outputs/analysis") / name, args.overwrite)
 repo_id, root, source_root, converted = local_root(args.dataset, "--dataset")
+def damaged_videos(root: Path) -> dict[Path, str]:
+    """Video files of a v3.0 dataset that do not open or decode to their last needed frame (file -> why)."""
+    return preflight.video_problems(root, stats.read_info(root)) if is_v30(root) else {}
+
+
+preflight.check_not_input(out_path, {"--dataset": args.dataset, "--compare": args.compare, "the converted dataset": root})
+damaged = damaged_videos(root)
 reference_root = None
 if args.compare:
     _, reference_root, _, _ = local_root(args.compare, "--compare")
+    preflight.check_not_input(out_path, {"--compare": reference_root})
+    for flag, broken in (("--compare", damaged_videos(reference_root)), ("--dataset", damaged)):
+        for path, problem in broken.items():
+            raise UserError(f"the {flag} video '{path}' {problem}, so the cameras cannot be compared: restore that "
+                            "file, or compare with another dataset")
     differ = drift.schema_differences(stats.read_info(reference_root), stats.read_info(root))
     if differ:
         raise UserError(f"--compare {args.compare} records another robot or other features ({'; '.join(differ)}): "
@@ -129,7 +141,10 @@ if not len(table.episodes):
 summary = stats.summary(table)
 features = stats.features_table(info)
 cameras = stats.cameras_table(table)
-normalization = stats.normalization_stats(root, stats.vector_keys(table))
+for camera in cameras:  # a damaged video is shown and animated as a missing one; the checks below name it
+    camera["damaged"] = sorted(str(p.relative_to(root)) for p in damaged if p.parent.parent.name == camera["key"])
+stats_problem = preflight.stats_file_problem(root) if is_v30(root) else None
+normalization = {} if stats_problem else stats.normalization_stats(root, stats.vector_keys(table))
 episode_rows = stats.episodes_table(table)
 timings["load_and_tables"] = time.perf_counter() - start
 for key, value in summary.items():
@@ -145,7 +160,8 @@ for key, value in summary.items():
 print(pd.DataFrame(features).to_string(index=False, max_colwidth=70))
 if cameras:
     print()
-    print(pd.DataFrame([{**c, "missing": len(c["missing"])} for c in cameras]).to_string(index=False))
+    print(pd.DataFrame([{**c, "missing": len(c["missing"]), "damaged": len(c["damaged"])} for c in cameras])
+          .to_string(index=False))
 for key, values in normalization.items():
     print(f"\n{key} normalisation (meta/stats.json): mean {np.round(values.get('mean', []), 3).tolist()}")
     print(f"{'':>{len(key)}}                             std  {np.round(values.get('std', []), 3).tolist()}")
@@ -180,7 +196,8 @@ lags = checks.state_action_lags(table)
 timings["checks"] = time.perf_counter() - start
 timings["tabular"] = timings["load_and_tables"] + timings["checks"]
 start = time.perf_counter()
-findings += consistency.run_consistency_checks(table, stats.read_stats_json(root))
+findings += consistency.run_consistency_checks(table, {} if stats_problem else stats.read_stats_json(root))
+findings += consistency.check_stats_file(root) if is_v30(root) else []
 timings["consistency"] = time.perf_counter() - start
 counts = checks.count_by_severity(findings)
 print(f"{counts['error']} error(s), {counts['warn']} warning(s), {counts['info']} note(s); "
@@ -283,7 +300,7 @@ images = {}
 for camera in [c["key"] for c in cameras]:
     for episode in sorted(set(shown.tolist())):
         path = stats.video_file(table, camera, episode)
-        if not frames.is_image_camera(table, camera) and (path is None or not path.is_file()):
+        if not frames.is_image_camera(table, camera) and (path is None or not path.is_file() or path in damaged):
             images[(episode, camera)] = None  # drawn as "missing"
             continue
         images[(episode, camera)] = tuple(frames.episode_frames(table, episode, [0, -1], camera))
@@ -301,7 +318,9 @@ else:
 
 # %%
 media_results = []
-video_cameras = [c["key"] for c in cameras if not c["missing"]]
+video_cameras = [c["key"] for c in cameras if not c["missing"] and not c["damaged"]]
+if args.no_animation:
+    preflight.note_ignored(parser, args, ["--max-mb"], "it sizes the GIF and MP4, and --no-animation writes none")
 if args.no_animation or not has_action:
     print("animation skipped")
 elif not video_cameras:

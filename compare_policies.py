@@ -50,7 +50,7 @@ from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import parse_episode_spec, split_episodes
 from lerobot_notebook_pipeline.evaluation import compare
 from lerobot_notebook_pipeline.evaluation.success import format_stages
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_atomic, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_atomic, write_json
 from lerobot_notebook_pipeline.plots import show
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import run_step
@@ -58,10 +58,15 @@ from lerobot_notebook_pipeline.steps import run_step
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 if not policies or set(policies) - {"act", "diffusion", "smolvla"}:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
+twice = sorted({p for p in policies if policies.count(p) > 1})
+if twice:
+    raise UserError(f"--policies {args.policies!r} names {', '.join(twice)} more than once (each trains into its own "
+                    f"folder, named by the policy): name each policy once, e.g. --policies {','.join(dict.fromkeys(policies))}")
 _, root = resolve_dataset(args.dataset)
 if root is None:
     raise UserError("compare_policies.py needs a dataset on disk: download or record it first, then pass its folder")
 info = preflight.check_dataset(root, videos=True)
+preflight.check_not_input(check_output_dir(args.output_dir, args.overwrite), {"--dataset": root})
 selected = parse_episode_spec(args.episodes, info["total_episodes"])
 train_episodes, val_episodes = split_episodes(selected, args.val_fraction, args.seed)
 out = prepare_output_dir(args.output_dir, args.overwrite)

@@ -107,15 +107,23 @@ def kept_checkpoint():
     return f"the last checkpoint is step {int(last.resolve().name)}, in '{run_dir}': resume with --resume"
 
 
-resume_from = None
-if args.resume:
-    resume_from = preflight.check_resumable(run_dir)
+resume_from = preflight.check_run_folder(run_dir, args.resume, args.overwrite)
+if resume_from is not None:
+    if root is not None:
+        preflight.check_saved_split(run_dir, total_episodes, args.dataset)
     on_exit(lambda succeeded: None if succeeded else kept_checkpoint())
+    preflight.note_ignored(parser, args, ["--set", "--lr", "--pretrained-backbone", "--vlm-model-name"],
+                           "a resumed run keeps the policy config of its checkpoint")
+    if (run_dir / "split.json").is_file():
+        preflight.note_ignored(parser, args, ["--episodes", "--val-episodes", "--val-fraction"],
+                               "a resumed run keeps the episode split in its split.json")
 else:
-    if ((run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()) and not args.overwrite:
-        raise UserError(f"run folder '{run_dir}' already exists: pass --resume to continue it, --overwrite to start "
-                        "again, or --output-dir for a new run")
     check_output_dir(run_dir, args.overwrite)
+preflight.check_not_input(run_dir, {"--dataset": root, "--vlm-model-name": args.vlm_model_name})
+if args.cache_frames:
+    preflight.note_ignored(parser, args, ["--num-workers"], "the frame cache (--cache-frames, the default) decodes "
+                           "every frame once and uses no DataLoader workers; add --no-cache-frames to use them")
+stats_problem = preflight.stats_file_problem(root) if root is not None else None
 
 # %% [markdown]
 # ## 2. Set-up: device, seed, threads
@@ -174,6 +182,12 @@ log.info("run folder %s, device %s, %d steps of batch %d", run_dir, device, step
 from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
 meta = LeRobotDatasetMetadata(repo_id, root=root)
+if resume_from is not None:
+    preflight.check_saved_split(run_dir, meta.total_episodes, args.dataset)
+if stats_problem is not None and resume_from is None:  # without them the policy would learn from unscaled data
+    print(f"note: {stats_problem}: computing the normalisation statistics from the data instead (the dataset is not "
+          "changed; lerobot-edit-dataset --operation.type recompute_stats rewrites the file)")
+    meta.stats = policies.recompute_stats(root, meta.features)
 if resume_from is not None and (run_dir / "split.json").is_file():
     saved_split = json.loads((run_dir / "split.json").read_text())
     train_episodes, val_episodes = saved_split["train"], saved_split["val"]
@@ -208,8 +222,6 @@ print(f"validate on {len(val_episodes)} episodes {val_episodes}")
 from lerobot.datasets.factory import resolve_delta_timestamps
 
 if resume_from is not None:
-    if overrides or args.pretrained_backbone or args.vlm_model_name:
-        log.info("resuming: the checkpoint's policy config is used; --set/--lr/--pretrained-backbone are ignored")
     cfg = policies.load_config(resume_from / loop.PRETRAINED, device)
     if cfg.type != args.policy:
         raise UserError(f"the run in '{run_dir}' trains {cfg.type}, not {args.policy}: pass --policy {cfg.type}")

@@ -94,6 +94,12 @@ def check_output_dir(path: str | Path, overwrite: bool, flag: str = "--output-di
             raise UserError(f"{flag} '{text}' holds files this toolkit did not make, so it is never replaced: choose "
                             "another path, or empty that folder by hand if you mean to reuse it")
         if not overwrite:
+            backups = leftover_backups(resolved)
+            if backups:
+                raise UserError(f"'{text}' already exists and is not empty, and '{backups[0]}' holds what was there "
+                                f"before a run that was killed replaced it: put it back with rm -rf '{path}' && mv "
+                                f"'{backups[0]}' '{path}', or pass --overwrite to replace '{text}' (the copy aside "
+                                "stays until you delete it)")
             raise UserError(f"'{text}' already exists and is not empty: pass --overwrite to replace it, or choose "
                             f"another {flag}")
     check_writable(path, flag)

@@ -43,9 +43,10 @@ def write_checkpoint(folder: Path, config: dict | None = None) -> Path:
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({"weight": np.zeros(256, dtype=np.float32)}, str(folder / "model.safetensors"))
+    save_file({"model.decoder.weight": np.zeros(256, dtype=np.float32)}, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(config or {"type": "act"}))
-    (folder / "policy_preprocessor.json").write_text("{}")
+    for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
+        (folder / name).write_text('{"steps": []}')
     return folder
 
 
@@ -190,7 +191,7 @@ CASES = [
     ("study-workers", "experiments.py", ["--plan", "--workers", "0"], "argument --workers: 0 is out of range"),
     ("study-gpus", "experiments.py", ["--plan", "--gpus-per-point", "-1"], "argument --gpus-per-point"),
     ("one-flag-named", VIS, [*VIS_ARGS, "--env", "pusht", "--image-size", "48", "64"],
-     "--image-size applies to the aloha envs only"),
+     "--image-size applies to the aloha"),
     # damaged user files: the file and the fix are named
     ("broken-info", ANALYSE, ["--dataset", "{ds_badinfo}"], "info.json' is not valid JSON"),
     ("empty-info", TRAIN, [*TRAIN_ARGS, "--dataset", "{ds_emptyinfo}"], "info.json' is empty"),

@@ -179,6 +179,11 @@ def test_the_earlier_output_kept_aside_by_a_killed_run_is_named_on_the_next_run(
     check_output_dir(earlier, overwrite=True)
     note = capsys.readouterr().err
     assert note.startswith("note: ") and str(backup) in note and "move it back" in note
+    with pytest.raises(UserError, match="put it back with") as refused:  # without --overwrite: named, with the fix
+        check_output_dir(earlier, overwrite=False)
+    fix = str(refused.value).split("put it back with ", 1)[1].split(", or pass")[0]
+    subprocess.run(fix, shell=True, check=True)  # doing what it says puts the earlier output back
+    assert (earlier / "old.txt").read_text() == "old" and not list(tmp_path.glob(".out.previous-*"))
 
 
 def test_a_new_output_folder_is_removed_when_the_run_fails_before_writing(tmp_path):

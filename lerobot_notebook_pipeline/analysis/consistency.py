@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.analysis.checks import finding
 from lerobot_notebook_pipeline.analysis.stats import (
     Table,
@@ -42,6 +43,9 @@ def check_info_totals(table: Table) -> list[dict]:
     if int(table.info.get("total_episodes", episodes)) != episodes:
         out.append(finding("metadata", "error", f"meta/info.json says total_episodes {table.info['total_episodes']}, but "
                            f"the parquet files hold {episodes} episodes"))
+    if "total_tasks" in table.info and table.tasks and int(table.info["total_tasks"]) != len(table.tasks):
+        out.append(finding("metadata", "error", f"meta/info.json says total_tasks {table.info['total_tasks']}, but "
+                           f"meta/tasks holds {len(table.tasks)} task(s): set total_tasks to {len(table.tasks)}"))
     for episode, row in sorted(meta.items()):
         listed = row.get("length")
         if episode not in lengths:
@@ -126,6 +130,16 @@ def check_stats_json(table: Table, stats_json: dict | None) -> list[dict]:
                                "with the stored numbers; recompute them: lerobot-edit-dataset --repo_id REPO --root ROOT "
                                "--operation.type recompute_stats"))
     return out
+
+
+def check_stats_file(root: str | Path) -> list[dict]:
+    """A missing, broken or non-finite meta/stats.json: training normalises with it."""
+    problem = preflight.stats_file_problem(root)
+    if problem is None:
+        return []
+    return [finding("stats_json", "error", f"{problem}: training normalises inputs and actions with these numbers. "
+                    "train.py computes them from the data instead; lerobot-train needs the file: delete it and "
+                    "recompute it with lerobot-edit-dataset --repo_id REPO --root ROOT --operation.type recompute_stats")]
 
 
 def video_facts(path: Path) -> dict:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import json
+import math
+import types
+import typing
 from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError, require_hub
@@ -93,8 +97,9 @@ def config_class(policy_name: str):
 
 
 def _check_fields(cls, fields: dict) -> dict:
-    """Validate override keys against the config dataclass and coerce lists to tuples where the default is one."""
+    """Validate override keys against the config dataclass and convert each value to the field's declared type."""
     known = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     checked = {}
     for key, value in fields.items():
         if key not in known:
@@ -102,11 +107,126 @@ def _check_fields(cls, fields: dict) -> dict:
             close = difflib.get_close_matches(key, known, n=3)
             hint = f"did you mean {', '.join(close)}?" if close else "see the config's fields in lerobot"
             raise UserError(f"'{key}' is not a field of {cls.__name__}: {hint}")
-        default = known[key].default
-        if isinstance(value, list) and isinstance(default, tuple):
-            value = tuple(value)
-        checked[key] = value
+        try:
+            checked[key] = convert(value, hints.get(key, typing.Any))
+        except (TypeError, ValueError):
+            raise UserError(f"--set {key}={_shown(value)}: {key} of {cls.__name__} takes "
+                            f"{type_words(hints.get(key))}, e.g. --set {key}={example(hints.get(key))}") from None
     return checked
+
+
+def _shown(value) -> str:
+    """A value as the user typed it (true, none, [8, 16], text)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "none"}[value]
+    return str(list(value) if isinstance(value, tuple) else value)
+
+
+def _union_members(hint) -> tuple:
+    """The members of X | Y (or Optional[X]); () for any other type."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return ()
+
+
+def convert(value, hint):
+    """value as the declared type hint (bool, int, float, str, Path, tuples, lists, enums, X | None), or TypeError."""
+    members = _union_members(hint)
+    if members:
+        if value is None and type(None) in members:
+            return None
+        for member in (m for m in members if m is not type(None)):
+            try:
+                return convert(value, member)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is typing.Any or hint is None:
+        return value
+    if origin in (tuple, list) or hint in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise TypeError(value)
+        if origin is tuple and args and args[-1] is not Ellipsis and len(args) != len(value):
+            raise TypeError(value)
+        kinds = [args[0]] * len(value) if args and (origin is list or args[-1] is Ellipsis) else list(args) or \
+            [typing.Any] * len(value)
+        items = [convert(v, k) for v, k in zip(value, kinds, strict=True)]
+        return tuple(items) if (origin or hint) is tuple else items
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise TypeError(value)
+        return {k: convert(v, args[1]) for k, v in value.items()} if len(args) == 2 else value
+    if isinstance(hint, type):
+        return _convert_plain(value, hint)
+    return value
+
+
+def _convert_plain(value, hint: type):
+    """value as a plain type: bool, int, float, str, Path or an Enum (TypeError when it is not one)."""
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+    if isinstance(value, bool) or value is None:
+        raise TypeError(value)
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int):
+            raise TypeError(value)
+        return value
+    if hint is float:
+        if not isinstance(value, int | float) or math.isnan(value):
+            raise TypeError(value)
+        return float(value)
+    if hint is str:
+        if isinstance(value, list | tuple | dict):
+            raise TypeError(value)
+        return str(value)
+    if issubclass(hint, Path):
+        if not isinstance(value, str | Path):
+            raise TypeError(value)
+        return Path(value)
+    if issubclass(hint, enum.Enum):
+        for member in hint:
+            if value in (member.value, member.name):
+                return member
+        raise TypeError(value)
+    if not isinstance(value, hint):
+        raise TypeError(value)
+    return value
+
+
+def type_words(hint) -> str:
+    """A declared type in words: 'true or false', 'a whole number', 'a list of whole numbers', ... 'or none'."""
+    members = [m for m in _union_members(hint) if m is not type(None)]
+    if members:
+        words = " or ".join(type_words(m) for m in members)
+        return words + (", or none" if type(None) in _union_members(hint) else "")
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (tuple, list) or hint in (tuple, list):
+        inner = type_words(args[0]) if args else "values"
+        return f"a list of {inner.removeprefix('a ').removeprefix('an ')}s" if args else "a list"
+    plain = {bool: "true or false", int: "a whole number", float: "a number", str: "text", dict: "a dict"}
+    if hint in plain:
+        return plain[hint]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(m.name for m in hint)
+    return getattr(hint, "__name__", str(hint))
+
+
+def example(hint) -> str:
+    """A value of the declared type, as one would type it after --set KEY=."""
+    members = [m for m in _union_members(hint) if m is not type(None)]
+    if members:
+        return example(members[0])
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (tuple, list) or hint in (tuple, list):
+        return f"[{example(args[0]) if args else 1}, {example(args[0]) if args else 2}]"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return next(iter(hint)).name
+    return {bool: "true", int: "20", float: "0.5", str: "TEXT", dict: "{}"}.get(hint, "VALUE")
 
 
 def imagenet_weights_available(timeout: float = 10.0) -> str | None:
@@ -215,6 +335,44 @@ def build_policy(cfg, dataset_meta):
         raise UserError(f"the dataset does not fit the {cfg.type} policy ({err}): check cameras and image sizes") from None
 
 
+BOOKKEEPING = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+
+
+def recompute_stats(root: str | Path, features: dict) -> dict:
+    """Normalisation statistics from the dataset's own files, in memory (the dataset is not changed): numeric features
+    from the parquet data, as lerobot's recompute_stats does, and cameras from meta/episodes' per-episode stats."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+    from lerobot.datasets.compute_stats import aggregate_stats, compute_episode_stats
+
+    root = Path(root)
+    numeric = {k: v for k, v in features.items() if v["dtype"] not in ("image", "video", "string") and k not in BOOKKEEPING}
+    per_episode = []
+    for file in sorted((root / "data").glob("*/*.parquet")):
+        frame = pd.read_parquet(file, columns=[*numeric, "episode_index"])
+        for _, part in frame.groupby("episode_index"):
+            data = {k: np.stack(part[k].to_numpy()) if len(v["shape"]) and isinstance(part[k].iloc[0], np.ndarray | list)
+                    else part[k].to_numpy() for k, v in numeric.items()}
+            per_episode.append(compute_episode_stats(data, numeric))
+    stats = aggregate_stats(per_episode) if per_episode else {}
+    cameras = [k for k, v in features.items() if v["dtype"] in ("image", "video")]
+    rows = []
+    for file in sorted((root / "meta" / "episodes").glob("**/*.parquet")):
+        rows += pq.read_table(file, columns=[n for n in pq.read_schema(file).names if n.split("/")[1:2] and
+                                             n.split("/")[1] in cameras]).to_pylist()
+    camera_stats = [{key: {stat: np.asarray(row[f"stats/{key}/{stat}"], dtype=np.float64) for stat in
+                           ("min", "max", "mean", "std", "count") if f"stats/{key}/{stat}" in row} for key in cameras}
+                    for row in rows]
+    if cameras and (not camera_stats or not all(len(s[k]) >= 4 and all(np.isfinite(v).all() for v in s[k].values())
+                                                for s in camera_stats for k in cameras)):
+        raise UserError(f"cannot recompute the camera statistics of '{root}': meta/stats.json is unusable and "
+                        "meta/episodes holds no whole per-episode camera stats; record the dataset again")
+    if cameras:
+        stats.update(aggregate_stats(camera_stats))
+    return stats
+
+
 def make_processors(cfg, dataset_stats=None, pretrained_path: str | Path | None = None):
     """lerobot's pre/post processors: fresh from dataset stats, or loaded from a saved pretrained_model folder."""
     from lerobot.policies.factory import make_pre_post_processors
@@ -250,9 +408,23 @@ def load_policy(pretrained_dir: str | Path, device: str = "cpu"):
         raise UserError(f"'{pretrained_dir}' has no config.json: pass a checkpoint's pretrained_model folder")
     cfg = load_config(pretrained_dir, device)
     policy = policy_class(cfg.type).from_pretrained(str(pretrained_dir), config=cfg)
+    check_weights_fit(policy, pretrained_dir)
     policy.to(device).eval()
     pre, post = make_processors(cfg, pretrained_path=pretrained_dir)
     return policy, pre, post
+
+
+def check_weights_fit(policy, pretrained_dir: Path) -> None:
+    """Refuse a checkpoint whose weights lack most of what its config builds (lerobot would fill it in at random)."""
+    from lerobot_notebook_pipeline.preflight import CHECKPOINT_FIX, safetensors_names
+
+    saved = set(safetensors_names(pretrained_dir / "model.safetensors"))
+    built = set(policy.state_dict())
+    missing = sorted(built - saved)
+    if built and len(missing) > len(built) // 2:
+        raise UserError(f"the weights in '{pretrained_dir / 'model.safetensors'}' do not fit its {policy.config.type} "
+                        f"config ({len(missing)} of {len(built)} tensors missing, e.g. {missing[0]}): the config and "
+                        f"the weights come from different checkpoints; {CHECKPOINT_FIX}")
 
 
 def describe(cfg) -> str:
