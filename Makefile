@@ -15,12 +15,16 @@ export MUJOCO_GL ?= egl
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+# The lerobot plugin that registers our sim envs with lerobot's CLIs (lerobot-eval --env.type=so101_pick_place).
+PLUGIN := plugins/lerobot_env_notebook_pipeline
+
+$(STAMP): requirements.txt $(PLUGIN)/pyproject.toml
 	@$(MAKE) --no-print-directory check-system
 	@test ! -x $(PY) || $(PY) -c '$(PY_OK)' || { echo "removing $(VENV): it was made with an older Python"; rm -rf $(VENV); }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e $(PLUGIN)
 	@$(MAKE) --no-print-directory lab-settings
 	@rm -f $(VENV)/.installed-*
 	@touch $@

@@ -30,34 +30,36 @@ from lerobot_notebook_pipeline.runtime import parse_args
 parser = argparse.ArgumentParser(description="Roll out a trained policy in simulation (or replay it open loop on a "
                                  "recorded episode), save videos under a size budget, and measure its speed.")
 parser.add_argument("--policy-path", type=flags.path_or_repo, required=True, help="checkpoint folder (train.py's or lerobot's) or hub id")
-parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht"],
+parser.add_argument("--env", default=None, choices=["aloha_transfer_cube", "aloha_insertion", "pusht", "so101_pick_place"],
                     help="sim env (default: the training data's task, else guessed from the policy's state size)")
 parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=3,
                     help="number of rollout episodes (--pose-grid: one per position)")
 parser.add_argument("--seed", type=flags.seed, default=1000, help="episode i is reset with seed + i (as lerobot-eval)")
-parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="episode length (default: the env's, 400 for aloha)")
+parser.add_argument("--max-steps", type=flags.int_in(1, 1_000_000), default=None, help="episode length (default: the env's, 400 for aloha, 300 for so101)")
 parser.add_argument("--output-dir", type=flags.path, default=None, help="default outputs/rollouts/<run name>")
 parser.add_argument("--max-mb", type=flags.size_mb, default=10.0, help="size budget for each video and the GIF")
 parser.add_argument("--num-envs", type=flags.int_in(1, 64), default=1, help="parallel envs (gymnasium vector env, subprocesses)")
 parser.add_argument("--render-quality", default=None, choices=["fast", "stock"],
-                    help="aloha render settings (default: those of the training data, else fast)")
+                    help="aloha/so101 render settings (default: those of the training data, else fast)")
 parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
-                    help="aloha: fixed object position (default: the training data's, else gym-aloha's random range)")
+                    help="aloha/so101: fixed object position (default: the training data's, else gym-aloha's random range "
+                    "or the SO-101's pencil marks)")
 parser.add_argument("--pose-radius", type=flags.float_in(0.0, 0.3), default=None, metavar="R",
-                    help="aloha, with --cube-pose: draw each episode's object position uniformly within +/-R (m) of it")
+                    help="aloha/so101, with --cube-pose: draw each episode's object position uniformly within +/-R (m) of it")
 parser.add_argument("--pose-ring", type=flags.float_in(0.0, 0.3), default=None, metavar="R",
-                    help="aloha: put the object at --episodes points evenly spaced on a circle of radius R (m) around "
-                    "--cube-pose (default: the centre of the training data's positions)")
+                    help="aloha/so101: put the object at --episodes points evenly spaced on a circle of radius R (m) around "
+                    "--cube-pose (default: the centre of the training data's positions; so101: the target)")
 parser.add_argument("--pose-grid", type=flags.int_in(1, 101), nargs=2, default=None, metavar=("NX", "NY"),
-                    help="aloha: one episode per position of an NX x NY grid over --pose-range, and a success heatmap")
+                    help="aloha/so101: one episode per position of an NX x NY grid over --pose-range, and a success heatmap")
 parser.add_argument("--pose-range", type=flags.finite_float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
-                    help="with --pose-grid: the area it covers (default: gym-aloha's whole sampling range)")
+                    help="with --pose-grid: the area it covers (default: gym-aloha's whole sampling range; so101: the "
+                    "expert's reach)")
 parser.add_argument("--dataset-settings", type=flags.path, default=None, metavar="PATH",
                     help="the training dataset (or its meta/sim_settings.json) when the checkpoint does not record it")
 parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None, metavar=("H", "W"),
-                    help="aloha render size (default: the training data's, else 480 640)")
+                    help="aloha/so101 render size (default: the training data's, else 480 640)")
 parser.add_argument("--perturb", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
-                    help="aloha: change the scene, the observed state or the timing, e.g. camera_shift_cm=3,"
+                    help="aloha/so101: change the scene, the observed state or the timing, e.g. camera_shift_cm=3,"
                     "light_scale=0.5; the factors, units and ranges are in lerobot_notebook_pipeline/sim/perturb.py")
 parser.add_argument("--gif-fps", type=flags.float_in(0.1, 100.0), default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
@@ -91,24 +93,27 @@ from lerobot_notebook_pipeline import plots, preflight
 from lerobot_notebook_pipeline.evaluation import openloop, rollout, success
 from lerobot_notebook_pipeline.evaluation.inference import LatencyLog
 from lerobot_notebook_pipeline.evaluation.overlay import annotate, beside, rollout_frames
-from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
+from lerobot_notebook_pipeline.files import check_output_dir, prepare_output_dir, write_json
 from lerobot_notebook_pipeline.media import frame_strip, write_gif, write_video
 from lerobot_notebook_pipeline.runtime import UserError, pick_device
 from lerobot_notebook_pipeline.sim import poses
-from lerobot_notebook_pipeline.sim.aloha_env import DEFAULT_POSE_RANGE, check_on_table
 from lerobot_notebook_pipeline.sim.perturb import describe, parse_perturb
 
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
 preflight.check_checkpoint(policy_dir)
-if args.cube_pose:
-    check_on_table(args.cube_pose)
+SIM_ONLY = ["--env", "--episodes", "--seed", "--max-steps", "--num-envs", "--render-quality", "--cube-pose",
+            "--pose-radius", "--pose-ring", "--pose-grid", "--pose-range", "--dataset-settings", "--image-size",
+            "--perturb", "--action-panel"]
 if OPEN_LOOP:
     openloop.check_episode(args.dataset, args.episode)
+    preflight.check_replay_images(rollout.saved_input_shapes(policy_dir), args.dataset)
     suffix = f"openloop_ep{args.episode}"
-    if args.perturb:
-        print("note: --perturb changes the sim; the open-loop replay of a recorded episode ignores it")
+    preflight.note_ignored(parser, args, SIM_ONLY, "they set the sim rollouts, and --dataset replays a recorded "
+                           "episode instead (open loop)")
 else:
+    preflight.note_ignored(parser, args, ["--episode"], "it picks the recorded episode of the open-loop replay, which "
+                           "runs only with --dataset PATH; these are sim rollouts (--episodes sets how many)")
     settings = (poses.read_settings(args.dataset_settings) if args.dataset_settings
                 else rollout.sim_settings_for(policy_dir))
     env_name = args.env or rollout.guess_env(rollout.saved_input_shapes(policy_dir), settings)
@@ -119,6 +124,9 @@ else:
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
+    if (same_in_lerobot := rollout.lerobot_eval_flags(spec, env_kwargs)) and not (args.pose_grid or args.pose_ring):
+        print(f"the same rollouts in lerobot: lerobot-eval --policy.path={policy_dir} {' '.join(same_in_lerobot)} "
+              f"--seed={args.seed} --eval.n_episodes={args.episodes} --eval.batch_size=1")
     if env_kwargs.get("perturb"):
         print(f"perturbed: {describe(env_kwargs['perturb'])} (written into metrics.json's env_settings)")
 
@@ -133,20 +141,22 @@ else:
 # %%
 if not OPEN_LOOP:
     explicit_poses, pose_grid_range, training_range = None, None, poses.training_range(settings)
-    if (args.pose_grid or args.pose_ring is not None) and spec.family != "aloha":
-        raise UserError("--pose-grid and --pose-ring apply to the aloha envs only: drop them")
+    if (args.pose_grid or args.pose_ring is not None) and spec.family not in rollout.CUBE_FAMILIES:
+        raise UserError("--pose-grid and --pose-ring apply to the so101_pick_place and aloha envs only: drop them")
     if args.pose_range and not args.pose_grid:
         raise UserError("--pose-range sets the area of --pose-grid: add --pose-grid NX NY, or use --cube-pose with "
                         "--pose-radius")
     if sum(x is not None for x in (args.pose_grid, args.pose_ring, args.pose_radius)) > 1:
         raise UserError("--pose-grid, --pose-ring and --pose-radius exclude each other: pass one of them")
     if args.pose_grid:
-        pose_grid_range = tuple(args.pose_range or DEFAULT_POSE_RANGE[spec.task])
+        pose_grid_range = rollout.pose_grid_range(spec, args.pose_range)
         explicit_poses = poses.grid_poses(pose_grid_range, *args.pose_grid)
     elif args.pose_ring is not None:
-        centre = args.cube_pose or (poses.range_centre(training_range) if training_range else None)
-        if centre is None or args.pose_ring < 0:
-            raise UserError("--pose-ring needs a radius >= 0 and a centre: add --cube-pose X Y")
+        centre = args.cube_pose or (poses.range_centre(training_range) if training_range else rollout.ring_centre(spec))
+        if centre is None:
+            raise UserError(f"--pose-ring {args.pose_ring:g} needs a centre, and the checkpoint names no training data "
+                            "with recorded cube positions (its meta/sim_settings.json) to take it from: add --cube-pose "
+                            "X Y, or --dataset-settings PATH (the training dataset)")
         explicit_poses = poses.ring_poses(centre, args.pose_ring, args.episodes)
     n_episodes = len(explicit_poses) if explicit_poses else args.episodes
     training_xy = poses.training_positions(settings)
@@ -154,8 +164,10 @@ if not OPEN_LOOP:
         print(f"note: every episode starts with the cube at {tuple(env_kwargs['cube_pose'])}; a deterministic policy "
               "then repeats one trial (counted once): pass --pose-radius R or --pose-ring R to vary it")
 device = pick_device(args.device)
-out_dir = prepare_output_dir(args.output_dir or flags.path("outputs/rollouts") / rollout.run_name(policy_dir, suffix),
-                             args.overwrite)
+out_dir = args.output_dir or flags.path("outputs/rollouts") / rollout.run_name(policy_dir, suffix)
+preflight.check_not_input(check_output_dir(out_dir, args.overwrite), {"--policy-path": policy_dir, "--dataset": args.dataset,
+                                    "--dataset-settings": args.dataset_settings})
+out_dir = prepare_output_dir(out_dir, args.overwrite)
 print("writing to", out_dir)
 
 # %% [markdown]
@@ -228,7 +240,8 @@ if not OPEN_LOOP:
     steps = sum(len(e.rewards) for e in episodes)
     speed = latency.summary(spec.fps)
     pose_mode = ("grid" if args.pose_grid else "ring" if args.pose_ring is not None else
-                 "fixed" if env_kwargs.get("cube_pose") else "drawn from a range" if spec.family == "aloha" else None)
+                 "fixed" if env_kwargs.get("cube_pose") else "drawn from a range" if spec.family == "aloha" or
+                 env_kwargs.get("pose_range") else "near the pencil marks" if spec.family == "so101" else None)
     metrics.update(env=env_name, env_settings={k: v for k, v in env_kwargs.items()}, seed=args.seed,
                    num_envs=env.num_envs, rollout_s=round(rollout_s, 2), env_steps_per_s=round(steps / rollout_s, 1),
                    video_s=round(media_s, 2), inference=speed, policy_path=str(loaded.path), device=device,

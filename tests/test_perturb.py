@@ -111,5 +111,5 @@ def test_rollout_settings_carry_the_perturbation_and_refuse_it_where_no_scene_ex
     kwargs = rollout.env_kwargs_for(rollout.env_spec("aloha_transfer_cube"), None, perturb={"light_scale": 0.5})
     assert kwargs["perturb"] == {"light_scale": 0.5}
     assert "perturb" not in rollout.env_kwargs_for(rollout.env_spec("aloha_transfer_cube"), None, perturb={})
-    with pytest.raises(UserError, match="--perturb applies to the aloha envs only"):
+    with pytest.raises(UserError, match="--perturb applies to the aloha and so101_pick_place envs only"):
         rollout.env_kwargs_for(rollout.env_spec("pusht"), None, perturb={"light_scale": 0.5})

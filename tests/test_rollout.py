@@ -226,7 +226,7 @@ def test_env_settings_come_from_flags_then_training_data_then_defaults():
     assert moved["cube_pose"] is None and moved["pose_range"] == pytest.approx((0.08, 0.12, 0.48, 0.52))
     with pytest.raises(UserError, match="needs --cube-pose"):
         rollout.env_kwargs_for(spec, None, pose_radius=0.02)
-    with pytest.raises(UserError, match="aloha envs only"):
+    with pytest.raises(UserError, match="aloha and so101_pick_place envs only"):
         rollout.env_kwargs_for(rollout.env_spec("pusht"), None, cube_pose=[0.1, 0.5])
     assert rollout.guess_env({"observation.state": (2,)}, None) == "pusht"
     assert rollout.guess_env({"observation.state": (14,)}, {"task": "insertion"}) == "aloha_insertion"

@@ -27,7 +27,7 @@ class EnvSpec:
     """One simulated task: how to build it, its control rate and its default episode length."""
 
     name: str
-    family: str  # "aloha" or "pusht"
+    family: str  # "aloha", "so101" or "pusht"
     gym_id: str
     fps: int
     max_steps: int
@@ -42,7 +42,11 @@ ENVS = {
     "aloha_insertion": EnvSpec("aloha_insertion", "aloha", "gym_aloha/AlohaInsertion-v0", 50, 400, "insertion",
                                "Insert the peg into the socket.", "top"),
     "pusht": EnvSpec("pusht", "pusht", "gym_pusht/PushT-v0", 10, 300, "pusht", "Push the T-shaped block onto the target."),
+    # the SO-101 pick and place (sim/so101_env.py); its video is env.render(): the cameras side by side
+    "so101_pick_place": EnvSpec("so101_pick_place", "so101", "lerobot_notebook_pipeline/SO101PickPlace-v0", 30, 300,
+                                "pick_place", "Pick up the cube and place it on the blue target in the centre."),
 }
+CUBE_FAMILIES = ("aloha", "so101")  # the envs with a table, a cube and cameras that the sim flags set
 
 
 def env_spec(name: str) -> EnvSpec:
@@ -235,10 +239,12 @@ def check_action_dim(policy_action_dim: int, env_action_dim: int) -> None:
 
 def make_env(name: str, max_steps: int | None = None, render_quality: str = "fast",
              image_size: tuple[int, int] | None = None, cube_pose: tuple[float, float] | None = None,
-             pose_range: tuple[float, float, float, float] | None = None, perturb: dict | None = None):
+             pose_range: tuple[float, float, float, float] | None = None, perturb: dict | None = None,
+             **so101_options):
     """A single gymnasium env for a --env name with the pixels_agent_pos observation layout.
 
-    ALOHA uses the fast joint-space env (sim_env), the one the demonstrations were recorded in.
+    ALOHA uses the fast joint-space env (sim_env), the one the demonstrations were recorded in; the SO-101 env
+    takes so101_options too (cameras, marks, placement_noise).
     """
     import gymnasium as gym
 
@@ -250,6 +256,12 @@ def make_env(name: str, max_steps: int | None = None, render_quality: str = "fas
         # lerobot-eval's PushT video size (the policy's own 96x96 observation is unaffected)
         return gym.make(spec.gym_id, obs_type="pixels_agent_pos", max_episode_steps=steps,
                         visualization_width=384, visualization_height=384)
+    if spec.family == "so101":
+        from lerobot_notebook_pipeline.sim import so101_env
+
+        return so101_env.make_env(image_size=tuple(image_size or so101_env.IMAGE_SIZE), render_quality=render_quality,
+                                  cube_pose=cube_pose, pose_range=pose_range, max_steps=steps, perturb=perturb,
+                                  **so101_options)
     from lerobot_notebook_pipeline.sim import aloha_env
 
     return aloha_env.make_env(task=spec.task, image_size=tuple(image_size or (480, 640)), render_quality=render_quality,
@@ -446,16 +458,19 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
         raise UserError(f"--pose-radius {pose_radius:g} needs --cube-pose X Y (the centre) and a radius >= 0: add "
                         "--cube-pose or drop --pose-radius")
     kwargs = {"max_steps": max_steps or settings.get("episode_length") or spec.max_steps}
-    if spec.family != "aloha":
+    if spec.family not in CUBE_FAMILIES:
         given = [flag for flag, value in (("--cube-pose", cube_pose), ("--pose-radius", pose_radius),
                                           ("--image-size", image_size), ("--render-quality", render_quality),
                                           ("--perturb", perturb or None))
                  if value is not None]
         if given:
             one = len(given) == 1
-            raise UserError(f"{' and '.join(given)} {'applies' if one else 'apply'} to the aloha envs only, not "
-                            f"{spec.name}: drop {'it' if one else 'them'}")
+            raise UserError(f"{' and '.join(given)} {'applies' if one else 'apply'} to the aloha and so101_pick_place "
+                            f"envs only, not {spec.name}: drop {'it' if one else 'them'}")
         return kwargs
+    check_on_table, check_pose_range = table_checks(spec)
+    if cube_pose:
+        check_on_table(cube_pose)
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))
     kwargs["cube_pose"] = tuple(cube_pose) if cube_pose else settings.get("cube_pose")
@@ -463,13 +478,82 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
     if cube_pose and pose_radius:
         x, y = cube_pose
         kwargs["cube_pose"], kwargs["pose_range"] = None, (x - pose_radius, x + pose_radius, y - pose_radius, y + pose_radius)
+        check_pose_range(kwargs["pose_range"], "--cube-pose with --pose-radius: the square")
+    if spec.family == "so101":
+        kwargs |= so101_settings(settings)
     if perturb:
         kwargs["perturb"] = dict(perturb)
     return kwargs
 
 
+def so101_settings(settings: dict) -> dict:
+    """The SO-101 env's cameras, pencil marks and placement noise, as the training data was recorded with."""
+    from lerobot_notebook_pipeline.sim import so101_placement
+    from lerobot_notebook_pipeline.sim.so101_scene import DEFAULT_CAMERAS
+
+    return {"cameras": tuple(settings.get("cameras") or DEFAULT_CAMERAS),
+            "marks": settings.get("marks", so101_placement.MARKS),
+            "placement_noise": settings.get("placement_noise", so101_placement.PLACEMENT_NOISE)}
+
+
+def lerobot_eval_flags(spec: EnvSpec, env_kwargs: dict) -> list[str] | None:
+    """The `lerobot-eval --env.*` flags that build the same SO-101 env as env_kwargs (through the plugin in
+    plugins/lerobot_env_notebook_pipeline), or None for an env lerobot-eval cannot build that way."""
+    marks = env_kwargs.get("marks")
+    if spec.family != "so101" or not isinstance(marks, int):
+        return None
+    height, width = env_kwargs["image_size"]
+    flags = [f"--env.type={spec.name}", f"--env.observation_height={height}", f"--env.observation_width={width}",
+             f"--env.episode_length={env_kwargs['max_steps']}", f"--env.render_quality={env_kwargs['render_quality']}",
+             f"--env.cameras=[{','.join(env_kwargs['cameras'])}]", f"--env.marks={marks}",
+             f"--env.placement_noise={env_kwargs['placement_noise']:g}"]
+    for key in ("cube_pose", "pose_range"):
+        if env_kwargs.get(key):
+            flags.append(f"--env.{key}=[{','.join(f'{v:g}' for v in env_kwargs[key])}]")
+    if env_kwargs.get("perturb"):
+        flags.append("--env.perturb=" + ",".join(f"{k}={v:g}" for k, v in env_kwargs["perturb"].items()))
+    return flags
+
+
+def table_checks(spec: EnvSpec):
+    """(check_on_table, check_pose_range) of the env's table: each raises a UserError naming the table."""
+    if spec.family == "so101":
+        from lerobot_notebook_pipeline.sim import so101_placement as table
+    else:
+        from lerobot_notebook_pipeline.sim import aloha_env as table
+    return table.check_on_table, table.check_pose_range
+
+
+def pose_grid_range(spec: EnvSpec, pose_range=None) -> tuple[float, float, float, float]:
+    """The area --pose-grid covers: the given range (checked to lie on the table), else the env's whole range
+    (gym-aloha's sampling range; the SO-101 expert's reach)."""
+    if spec.family not in CUBE_FAMILIES:
+        raise UserError(f"--pose-grid applies to the aloha and so101_pick_place envs only, not {spec.name}")
+    if pose_range:
+        table_checks(spec)[1](pose_range)
+        return tuple(float(v) for v in pose_range)
+    if spec.family == "so101":
+        from lerobot_notebook_pipeline.sim.so101_placement import REACH_XY
+
+        return REACH_XY
+    from lerobot_notebook_pipeline.sim.aloha_env import DEFAULT_POSE_RANGE
+
+    return DEFAULT_POSE_RANGE[spec.task]
+
+
+def ring_centre(spec: EnvSpec) -> tuple[float, float] | None:
+    """The default centre of --pose-ring when the training data has no range: the SO-101's target, else none."""
+    if spec.family == "so101":
+        from lerobot_notebook_pipeline.sim.so101_scene import TARGET_XY
+
+        return TARGET_XY
+    return None
+
+
 def guess_env(input_shapes: dict[str, tuple[int, ...]], settings: dict | None) -> str:
     """The --env to use when none is given: the training data's sim task, else from the state size."""
+    if settings and (settings.get("robot") == "so101" or settings.get("task") == "pick_place"):
+        return "so101_pick_place"
     if settings and settings.get("task") in ("transfer_cube", "insertion"):
         return f"aloha_{settings['task']}"
     state = input_shapes.get("observation.state")

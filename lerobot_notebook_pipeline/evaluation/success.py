@@ -43,12 +43,14 @@ def format_rate(summary: dict) -> str:
 
 # ------------------------------------------------------------------ distinct trials and how episodes fail
 
-# What each reward level of gym-aloha's tasks means, as the furthest stage an episode reached (index = reward).
+# What each reward level of gym-aloha's tasks (and the SO-101 task) means, as the furthest stage an episode reached (index = reward).
 STAGES = {
     "transfer_cube": ["never touched", "touched, not lifted", "lifted, not handed over",
                       "other gripper touched, not handed over", "handed over"],
     "insertion": ["touched neither", "touched both, not grasped", "grasped both, not joined",
                   "peg touched socket, not inserted", "inserted"],
+    # the SO-101 pick and place (sim/so101_env.py): its reward is the stage its state is at
+    "pick_place": ["never reached", "reached, not grasped", "grasped, not lifted", "lifted, not placed", "placed"],
 }
 
 

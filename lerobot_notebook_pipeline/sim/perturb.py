@@ -37,7 +37,8 @@ FACTORS = {
     "table_y_cm": Factor("cm", (1, 3, 5), -15, 15, "the table and everything on it moved along y"),
     "cube_scale": Factor("x", (1.2, 0.8, 1.5), 0.5, 2, "the cube's size scaled"),
     "cube_hue_deg": Factor("deg", (30, 90, 180), -180, 180, "the cube's colour turned round the colour wheel"),
-    "joint_offset": Factor("state units", (1, 3, 6), -90, 90, "the observed state of one joint reads +X"),
+    "joint_offset": Factor("state units", (1, 3, 6), -90, 90,
+                           "the observed state of one joint reads +X (ALOHA: radians; SO-101: degrees, gripper 0-100)"),
     "joint": Factor("index", (0,), 0, 31, "which joint joint_offset shifts (default 0)"),
     "obs_delay": Factor("frames", (1, 2, 4), 0, 30, "observations arrive this many control steps late"),
     "action_delay": Factor("steps", (1, 2, 4), 0, 30, "actions are applied this many control steps late"),
@@ -47,12 +48,17 @@ WHOLE = ("joint", "obs_delay", "action_delay")
 
 @dataclass(frozen=True)
 class Scene:
-    """What a sim env calls the parts perturbations touch."""
+    """What a sim env calls the parts perturbations touch.
+
+    The table moves as its body (ALOHA) or, where the table and what is drawn on it are geoms of the world
+    body (SO-101), as those geoms; the robot's base stays where it is either way.
+    """
 
     camera: str
-    table_body: str
+    table_body: str | None
     cube_geom: str | None
     state_size: int
+    table_geoms: tuple[str, ...] = ()
 
 
 def parse_perturb(spec: str | None) -> dict[str, float]:
@@ -147,10 +153,13 @@ def apply_to_model(model, data, scene: Scene, perturb: dict[str, float]) -> None
     import mujoco
 
     shift, tilt = perturb.get("camera_shift_cm", 0.0) / 100.0, perturb.get("camera_tilt_deg", 0.0)
-    table = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, scene.table_body)
-    if shift or tilt or object_offset(perturb).any():  # the camera must not follow a moved table
+    offset = object_offset(perturb)
+    if shift or tilt or offset.any():  # the camera must not follow a moved table
         move_camera(model, data, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, scene.camera), shift, tilt)
-    model.body_pos[table] += object_offset(perturb)
+    if scene.table_body is not None:
+        model.body_pos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, scene.table_body)] += offset
+    for name in scene.table_geoms if offset.any() else ():
+        model.geom_pos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)] += offset
     if "light_scale" in perturb:
         model.light_diffuse[:] *= perturb["light_scale"]
         model.light_specular[:] *= perturb["light_scale"]

@@ -20,7 +20,6 @@ from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import perturb as perturbations
 from lerobot_notebook_pipeline.sim import so101_placement as placement
 from lerobot_notebook_pipeline.sim.so101_scene import (
-    CUBE_SIZE,
     DEFAULT_CAMERAS,
     TARGET_XY,
     build_model,
@@ -117,9 +116,9 @@ class SO101PickPlaceEnv(gym.Env):
             scene = scene_of(self.camera_names, len(self.marks))
             perturbations.check_applies(self.perturb, scene, "so101_pick_place")
             perturbations.apply_to_model(self.model, self.data, scene, self.perturb)
-        offset = perturbations.object_offset(self.perturb)  # the table and all on it moved; the arm's base stays
-        self.target_xy = (TARGET_XY[0] + offset[0], TARGET_XY[1] + offset[1])
-        self.table_z = float(offset[2])
+        self.table_offset = perturbations.object_offset(self.perturb)  # the table and all on it; the arm stays
+        self.target_xy = (TARGET_XY[0] + self.table_offset[0], TARGET_XY[1] + self.table_offset[1])
+        self.table_z = float(self.table_offset[2])
         self.n_substeps = int(round(1 / FPS / self.model.opt.timestep))
         self.grip_range = gripper_range(self.model)
         self._ids()
@@ -247,7 +246,7 @@ class SO101PickPlaceEnv(gym.Env):
         if seed is None:
             seed = int(self.np_random.integers(0, 2**31 - 1))
         x, y = placement.sample_cube_xy(seed, self.marks, self.placement_noise, self.pose_range, self.cube_pose)
-        x, y = x + self.target_xy[0] - TARGET_XY[0], y + self.target_xy[1] - TARGET_XY[1]  # the marks moved with the table
+        x, y = x + self.table_offset[0], y + self.table_offset[1]  # the marks moved with the table
         self.mujoco.mj_resetData(self.model, self.data)
         home = from_lerobot(HOME_DEG, self.grip_range)
         self.data.qpos[self.qpos_arm] = home
