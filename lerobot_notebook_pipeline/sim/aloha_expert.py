@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lerobot_notebook_pipeline.sim.ik import Trajectory, damped_step, rotation, rotation_error
+
 ARM_QPOS = {"left": slice(0, 6), "right": slice(8, 14)}  # the 6 arm joints in qpos / qvel of gym-aloha's scenes
 ACTION_ARM = {"left": slice(0, 6), "right": slice(7, 13)}
 ACTION_GRIPPER = {"left": 6, "right": 13}
@@ -19,25 +21,6 @@ BASE_XY = {"left": np.array([-0.469, 0.5]), "right": np.array([0.469, 0.5])}
 PEG_HALF_LENGTH = 0.06  # the peg and the socket are both 12 cm long along their x axis
 CUBE_HALF = 0.02  # half the cube's edge: its centre height when it rests on the table
 REFERENCE_LENGTH = 400  # waypoint times below are written for 400 steps and scaled to the episode length
-
-
-def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Gripper orientation: x axis (pointing out of the fingers) yawed about world z, pitched down, rolled about x."""
-    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
-    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
-    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
-    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
-    return rz @ ry @ rx
-
-
-def rotation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Axis-angle vector (world frame) that rotates current onto target."""
-    delta = target @ current.T
-    angle = np.arccos(np.clip((np.trace(delta) - 1) / 2, -1.0, 1.0))
-    if angle < 1e-9:
-        return np.zeros(3)
-    axis = np.array([delta[2, 1] - delta[1, 2], delta[0, 2] - delta[2, 0], delta[1, 0] - delta[0, 1]])
-    return axis * angle / (2 * np.sin(angle)) if np.sin(angle) > 1e-6 else axis * 0.5
 
 
 class ArmIK:
@@ -78,40 +61,8 @@ class ArmIK:
             self.mujoco.mj_comPos(self.model, self.data)
             self.mujoco.mj_jac(self.model, self.data, self.jacp, self.jacr, point, self.body)
             jac = np.vstack([self.jacp[:, self.qslice], rot_weight * self.jacr[:, self.qslice]])
-            step = jac.T @ np.linalg.solve(jac @ jac.T + self.damping**2 * np.eye(6), err)
-            norm = np.linalg.norm(step)
-            if norm > 0.2:
-                step *= 0.2 / norm
-            q = np.clip(q + step, self.lower, self.upper)
+            q = np.clip(q + damped_step(jac, err, self.damping), self.lower, self.upper)
         return q
-
-
-class Trajectory:
-    """Timed waypoints (t, xyz, yaw/pitch/roll, gripper) for one gripper, linearly interpolated."""
-
-    def __init__(self):
-        self.points: list[tuple[float, np.ndarray, np.ndarray, float]] = []
-
-    def add(self, t: float, pos, angles, gripper: float) -> Trajectory:
-        """Append a waypoint; times must increase."""
-        self.points.append((float(t), np.asarray(pos, dtype=float), np.asarray(angles, dtype=float), float(gripper)))
-        self.points.sort(key=lambda p: p[0])
-        return self
-
-    def replace_from(self, t: float) -> None:
-        """Drop waypoints at or after t (to re-plan the rest from a fresh observation)."""
-        self.points = [p for p in self.points if p[0] < t]
-
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Interpolated (pos, angles, gripper) at time t."""
-        pts = self.points
-        if t <= pts[0][0]:
-            return pts[0][1], pts[0][2], pts[0][3]
-        for (t0, p0, a0, g0), (t1, p1, a1, g1) in zip(pts, pts[1:], strict=False):
-            if t <= t1:
-                w = (t - t0) / (t1 - t0)
-                return p0 + w * (p1 - p0), a0 + w * (a1 - a0), g0 + w * (g1 - g0)
-        return pts[-1][1], pts[-1][2], pts[-1][3]
 
 
 def scaled(t: float, episode_length: int) -> float:

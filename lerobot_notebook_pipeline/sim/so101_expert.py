@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lerobot_notebook_pipeline.sim.aloha_expert import Trajectory, rotation_error
+from lerobot_notebook_pipeline.sim.ik import Trajectory, damped_step, rotation_error
 from lerobot_notebook_pipeline.sim.so101_env import FPS, GRIP_SITE, JOINTS, MAX_REWARD, arm_degrees
 from lerobot_notebook_pipeline.sim.so101_scene import CUBE_SIZE, TARGET_XY
 
@@ -80,11 +80,7 @@ class SO101IK:
             self.mujoco.mj_comPos(self.model, self.data)
             self.mujoco.mj_jacSite(self.model, self.data, self.jacp, self.jacr, self.site)
             jac = np.vstack([self.jacp[:, self.vadr], w * self.jacr[:, self.vadr]])
-            step = jac.T @ np.linalg.solve(jac @ jac.T + self.damping**2 * np.eye(6), err)
-            norm = np.linalg.norm(step)
-            if norm > 0.2:
-                step *= 0.2 / norm
-            q = np.clip(q + step, self.lower, self.upper)
+            q = np.clip(q + damped_step(jac, err, self.damping), self.lower, self.upper)
         return q
 
     def natural_yaw(self, q_arm) -> float:
