@@ -35,9 +35,9 @@ check-system:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.12 or newer is required (lerobot 0.6): install it (pyenv install 3.12, or your distribution's python3.12 and python3.12-venv) or pass PYTHON=/path/to/python3.12"; exit 2; }
 
 # The main job: record demonstrations, analyse, train ACT, roll out, measure (about 20-25 minutes on 2 cores).
-# DEMO_ARGS passes extra flags, e.g. make demo DEMO_ARGS=--overwrite
+# DEMO_ARGS passes extra flags, e.g. make demo DEMO_ARGS=--overwrite; ROBOT=so101 tells the SO-101 pick and place
 demo: $(STAMP)
-	$(PY) train_ultimate.py $(DEMO_ARGS)
+	$(PY) train_ultimate.py $(if $(ROBOT),--robot $(ROBOT)) $(DEMO_ARGS)
 
 # One pytest worker per core, at most 4 (each test file stays on one worker, so its fixtures are built once).
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))

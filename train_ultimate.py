@@ -3,7 +3,9 @@
 #
 # This notebook runs the whole loop of teaching a robot by demonstration, on a laptop CPU, with no hub access:
 #
-# 1. **Get data**: record scripted demonstrations of the ALOHA transfer-cube task in the MuJoCo simulator.
+# 1. **Get data**: record scripted demonstrations of the ALOHA transfer-cube task in the MuJoCo simulator, or,
+#    with `--robot so101` (`make demo ROBOT=so101`), of one SO-101 arm picking the cube at the pencil marks and
+#    putting it on the centre target.
 # 2. **Understand it**: summary, plots and quality checks, before any training time is spent.
 # 3. **Train** an ACT policy (and optionally Diffusion) on most episodes, holding some out for validation.
 # 4. **Look at the validation curves**: does the policy predict actions it has never seen?
@@ -28,18 +30,25 @@ from lerobot_notebook_pipeline import flags
 from lerobot_notebook_pipeline.runtime import parse_args
 
 parser = argparse.ArgumentParser(description="The whole loop: data, analysis, training, rollout video, numbers.")
+parser.add_argument("--robot", default="aloha", choices=["aloha", "so101"],
+                    help="aloha: the bimanual transfer cube; so101: one SO-101 arm picks the cube at the pencil marks "
+                    "and puts it on the centre target")
 parser.add_argument("--output-dir", type=flags.path, default="outputs/demo", help="everything this run makes goes here")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output-dir")
 parser.add_argument("--dataset", type=flags.path_or_repo, default=None, help="use this dataset (folder or hub id) instead of recording one")
 parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=20, help="scripted demonstrations to record")
-parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=[0.1, 0.5], metavar=("X", "Y"),
-                    help="the mark the cube is placed around, for recording and for the rollouts")
+parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
+                    help="the mark the cube is placed around, for recording and for the rollouts (default aloha: "
+                    "0.1 0.5; so101: the cube goes to --marks marks, and the moved-cube circles centre on the first)")
+parser.add_argument("--marks", type=flags.int_in(1, 64), default=4,
+                    help="so101: pencil marks the cube is put at (4: the corners of a +/-5 cm square round the target)")
 parser.add_argument("--pose-spread", type=flags.metres, default=0.015, metavar="R",
-                    help="record with the cube drawn within +/-R (m) of --cube-pose (0: always exactly there)")
+                    help="record with the cube drawn within +/-R (m) of --cube-pose or of each mark (0: exactly there)")
 parser.add_argument("--waypoint-noise", type=flags.metres, default=0.005, help="std (m) of the wobble in the demonstrations")
 parser.add_argument("--num-workers", type=flags.workers, default=2, help="processes recording the demonstrations")
 parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=[64, 85], metavar=("H", "W"))
-parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=400, help="frames per demonstration (50 fps)")
+parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=None,
+                    help="frames per demonstration (default aloha: 400 at 50 fps; so101: 300 at 30 fps)")
 parser.add_argument("--policies", default="act", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
 parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=2500, help="training steps per policy")
@@ -71,10 +80,10 @@ from lerobot_notebook_pipeline import preflight
 from lerobot_notebook_pipeline.data import resolve_dataset
 from lerobot_notebook_pipeline.episodes import split_episodes
 from lerobot_notebook_pipeline.evaluation.paired import unpaired_difference
-from lerobot_notebook_pipeline.evaluation.success import format_rate, format_stages, format_trials
+from lerobot_notebook_pipeline.evaluation.success import STAGES, format_rate, format_stages, format_trials
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.sim.aloha_env import check_on_table
+from lerobot_notebook_pipeline.sim import aloha_env, so101_placement
 from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
@@ -83,7 +92,15 @@ policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
 if unknown or not policies:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
-check_on_table(args.cube_pose)
+SO101 = args.robot == "so101"
+ENV = "so101_pick_place" if SO101 else "aloha_transfer_cube"
+if SO101:
+    args.cube_pose = so101_placement.check_on_table(args.cube_pose or so101_placement.mark_positions(args.marks)[0])
+    so101_placement.check_noise(args.pose_spread)
+else:
+    args.cube_pose = args.cube_pose or [0.1, 0.5]
+    aloha_env.check_on_table(args.cube_pose)
+args.episode_length = args.episode_length or (300 if SO101 else 400)
 if not args.dataset:  # train.py will hold out this share of the recorded episodes: check it can, before recording
     split_episodes(list(range(args.episodes)), args.val_fraction, args.seed)
 if args.dataset:
@@ -94,6 +111,8 @@ out = prepare_output_dir(args.output_dir, args.overwrite)
 cube = [str(v) for v in args.cube_pose]
 x, y, spread = *args.cube_pose, args.pose_spread
 placement = ["--pose-range", x - spread, x + spread, y - spread, y + spread] if spread > 0 else ["--cube-pose", *cube]
+if SO101:  # the cube at each pencil mark, within the spread a person's hand puts it
+    placement = ["--robot", "so101", "--marks", args.marks, "--placement-noise", spread]
 timings: dict[str, float] = {}
 story_start = time.perf_counter()
 
@@ -112,7 +131,8 @@ if args.dataset:
 else:
     dataset = str(out / "dataset")
     timings["record"] = run_step("make_sim_dataset.py", [
-        "--task", "transfer_cube", "--episodes", args.episodes, "--root", dataset, "--seed", args.seed,
+        *([] if SO101 else ["--task", "transfer_cube"]), "--episodes", args.episodes, "--root", dataset,
+        "--seed", args.seed,
         "--image-size", *args.image_size, "--episode-length", args.episode_length, *placement,
         "--waypoint-noise", args.waypoint_noise, "--num-workers", args.num_workers])
 
@@ -199,7 +219,7 @@ for policy in policies:
     checkpoints[policy] = checkpoint = chosen_checkpoint(out / "train" / policy)
     print(f"{policy}: rolling out {checkpoint.relative_to(out)}")
     rollout_dir = out / "rollouts" / policy
-    common = ["--policy-path", checkpoint, "--env", "aloha_transfer_cube", "--max-steps", args.episode_length,
+    common = ["--policy-path", checkpoint, "--env", ENV, "--max-steps", args.episode_length,
               "--max-mb", args.max_mb]  # the cube's spread comes from the training data's meta/sim_settings.json
     timings[f"rollout_{policy}"] = run_step("visualize_policy.py", [
         *common, "--episodes", args.eval_episodes, "--output-dir", rollout_dir, "--seed", 1000 + args.seed])
@@ -264,7 +284,7 @@ for policy in policies:
               f"{metrics['pc_success'] - taught['pc_success']:+.0f} points against the spread (95% CI {low:.0f} to "
               f"{high:.0f}; other starts, so not paired)")
     failures = sum((Counter(r.get("stages") or {}) for r in [taught, *moved.values()]), Counter())
-    failures.pop("handed over", None)
+    failures.pop(STAGES["pick_place" if SO101 else "transfer_cube"][-1], None)  # the stage that is success
     if failures:
         worst, count = failures.most_common(1)[0]
         print(f"  most failures stopped at: {worst} ({count} of {failures.total()})")
@@ -277,8 +297,10 @@ for policy in policies:
     else:
         print("  next: it carries to the moved positions too; try a wider --pose-spread or the insertion task")
 
+task = "pick_place" if SO101 else "transfer_cube"
+record = "--robot so101" if SO101 else "--task transfer_cube"
 print("\nThe full recipe, random cube positions on a GPU:\n"
-      "  python make_sim_dataset.py --task transfer_cube --episodes 50 --root outputs/datasets/transfer_cube\n"
-      "  python train.py --dataset outputs/datasets/transfer_cube --policy act --preset paper --device cuda\n"
-      "  python visualize_policy.py --policy-path outputs/train/transfer_cube_act_paper/checkpoints/last/pretrained_model "
+      f"  python make_sim_dataset.py {record} --episodes 50 --root outputs/datasets/{task}\n"
+      f"  python train.py --dataset outputs/datasets/{task} --policy act --preset paper --device cuda\n"
+      f"  python visualize_policy.py --policy-path outputs/train/{task}_act_paper/checkpoints/last/pretrained_model "
       "--episodes 50")

@@ -202,6 +202,11 @@ CASES = [
     ("replay-missing-videos", VIS, [*VIS_ARGS, "--dataset", "{ds_novideo}"], "videos of camera"),
     ("broken-config", VIS, [*VIS_ARGS, "--policy-path", "{ckpt_badconfig}"], "config.json' is not valid JSON"),
     ("resume-incomplete", TRAIN, [*TRAIN_ARGS[:-3], "--output-dir", "run_broken", "--resume"], "ln -sfn 000010"),
+    ("story-unknown-robot", STORY, ["--robot", "mars"], "argument --robot: invalid choice: 'mars'"),
+    ("record-unknown-robot", MAKE, ["--robot", "mars", "--root", "new_ds"], "argument --robot: invalid choice: 'mars'"),
+    ("record-no-marks", MAKE, ["--robot", "so101", "--marks", "0", "--root", "new_ds"],
+     "argument --marks: 0 is out of range"),
+    ("story-so101-off-table", STORY, ["--robot", "so101", "--cube-pose", "2", "0"], "--cube-pose 2 0"),
 ]
 
 
