@@ -150,11 +150,22 @@ def _user_error_hook(kind, value, tb) -> None:
         fail(str(value))
     if issubclass(kind, KeyboardInterrupt):
         fail(f"stopped by {value.args[0] if value.args else 'SIGINT'} before the end", say_kept=True)
-    if issubclass(kind, OSError) and value.errno in DISK_FULL:
-        where, (why, fix) = f" '{value.filename}'" if value.filename else "", DISK_FULL[value.errno]
-        fail(f"cannot write{where}: {why} ({value.strerror}); {fix}", say_kept=True)
+    code = disk_full_errno(value)
+    if code is not None:
+        filename = getattr(value, "filename", None)
+        where, (why, fix) = f" '{filename}'" if filename else "", DISK_FULL[code]
+        fail(f"cannot write{where}: {why} ({os.strerror(code)}); {fix}", say_kept=True)
     _exit_state["failed"] = True  # a bug: the traceback follows, then atexit puts earlier outputs back
     sys.__excepthook__(kind, value, tb)
+
+
+def disk_full_errno(error: BaseException) -> int | None:
+    """ENOSPC, EDQUOT or EFBIG behind an error: an OSError's errno, or the '(os error N)' that native writers such as
+    safetensors put in their message; None for anything else."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return error.errno
+    found = re.search(r"os error (\d+)", str(error))
+    return int(found.group(1)) if found and int(found.group(1)) in DISK_FULL else None
 
 
 def fail(message: str, say_kept: bool = False) -> None:

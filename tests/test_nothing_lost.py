@@ -183,3 +183,23 @@ def test_the_path_type_expands_home_once_and_keeps_hub_ids(tmp_path, monkeypatch
     assert flags.path_or_repo("me/data") == tmp_path / "me" / "data"
     with pytest.raises(Exception, match="the path is empty"):
         flags.path("  ")
+
+
+def test_a_file_size_limit_during_training_is_one_line_and_leaves_no_half_checkpoint(dataset, place):
+    """The disk 'fills' while a checkpoint is written (RLIMIT_FSIZE): one line, exit 2, no temporary folder left."""
+    import resource
+
+    cwd, home = place
+
+    def small_files():  # in the child: writes past 256 kB fail with EFBIG instead of killing it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HOME": str(home), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, train_args(dataset, "run", steps=2))],
+                            cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=small_files)
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = one_error_line(result.stderr)
+    assert "too large" in line or "full" in line or "limit" in line, line
+    leftovers = [p for p in cwd.rglob("*") if p.name.startswith((".tmp", "tmp")) or ".previous-" in p.name]
+    assert not leftovers, leftovers
