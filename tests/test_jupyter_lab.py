@@ -127,6 +127,7 @@ def browser(lab, tmp_path_factory):
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(120)  # a page that never loads fails the test instead of holding up the run
     driver.get(f"http://127.0.0.1:{lab[0]}/lab?token={TOKEN}")
     yield driver
     driver.quit()
