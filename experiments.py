@@ -31,6 +31,11 @@
 # below prints the estimate for your settings. Run them in the background, several points at once with `--workers`,
 # or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
 #
+# **Your own arm: `--robot so101`.** The `positions` study on the simulated SO-101 pick and place (the user's task:
+# 4 pencil marks, cube to the centre): 20 demos at 1, 2, 4 or 9 marks or uniform over the +/-5 cm square, 3000
+# steps, two cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. Other studies
+# are ALOHA only.
+#
 # **Another step count, another machine.** `--steps N` trains every point for N steps on the same cached data (the
 # `positions` study changed its answer between 2500 and 5000 steps: `experiments/positions-5k-steps`, run on one
 # H200). `--only ID,ID` runs chosen points, and `--report` rewrites a study's plots and README from its
@@ -50,6 +55,8 @@ THREADS = min(2, CORES)  # torch threads per training: the recipe's 0.41 s/step 
 
 parser = argparse.ArgumentParser(description="Run a study: record, train and evaluate a grid of points, cached.")
 parser.add_argument("--study", default="demos", choices=["demos", "positions", "robustness"])
+parser.add_argument("--robot", default="aloha",
+                    help="aloha (every study) or so101 (positions: the SO-101 pick and place at the pencil marks)")
 parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
 parser.add_argument("--seeds", default=None,
                     help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness 0,1,2)")
@@ -88,7 +95,15 @@ import json
 from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.studies.definitions import QUESTIONS, default_seeds, hours, select_points, study_points
+from lerobot_notebook_pipeline.studies.definitions import (
+    QUESTIONS,
+    ROBOT_NAMES,
+    check_robot,
+    default_seeds,
+    hours,
+    select_points,
+    study_points,
+)
 from lerobot_notebook_pipeline.studies.runner import plan_summary
 
 
@@ -111,6 +126,8 @@ def shown_path(path: Path) -> str:
     return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
 
 
+check_robot(args.study, args.robot)
+study_name = args.study if args.robot == "aloha" else f"{args.study}-{args.robot}"  # folders of this robot's run
 seeds_given = args.seeds if args.seeds is not None else ",".join(map(str, default_seeds(args.study)))
 try:
     seeds = [int(s) for s in seeds_given.split(",") if s.strip()]
@@ -118,13 +135,14 @@ except ValueError:
     raise UserError(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2") from None
 if not seeds:
     raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
-points = select_points(study_points(args.study, args.smoke, seeds, args.steps), args.only)
-root = args.output_dir or flags.path(f"outputs/experiments/{args.study}{'-smoke' if args.smoke else ''}")
-results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{args.study}"))
+points = select_points(study_points(args.study, args.smoke, seeds, args.steps, args.robot), args.only)
+root = args.output_dir or flags.path(f"outputs/experiments/{study_name}{'-smoke' if args.smoke else ''}")
+results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{study_name}"))
 if not args.plan:
     check_results_dir(results_dir, args.study)
 plan = plan_summary(root, points)
-print(f"{args.study}: {QUESTIONS[args.study]}")
+print(f"{args.study}" + (f" on the simulated {ROBOT_NAMES[args.robot]}" if args.robot != "aloha" else "")
+      + f": {QUESTIONS[args.study]}")
 for p in points:
     print(f"  {p['id']:28s} {p['name']}")
 if points:
@@ -182,7 +200,7 @@ if not (args.plan or args.report):
 from lerobot_notebook_pipeline.files import write_atomic, write_json
 from lerobot_notebook_pipeline.studies.results import machine, saved_results, study_summary
 
-given = [("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study)), (f"--steps {args.steps}", args.steps),
+given = [(f"--robot {args.robot}", args.robot != "aloha"), ("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study)), (f"--steps {args.steps}", args.steps),
          (f"--only {args.only}", args.only), (f"--results-dir {shown_path(results_dir)}", args.results_dir and not args.smoke)]
 command = " ".join([f"python experiments.py --study {args.study}", *(flag for flag, on in given if on)])
 if args.report:  # the results of an earlier run of the same command, maybe on another machine

@@ -2,7 +2,8 @@
 
 For each evaluation start it picks the training demo whose cube started nearest and replays that demo's actions
 open loop in the sim. It knows where the cube is but cannot adapt the path to it, so it measures how far a task
-tolerates a copied trajectory. A policy that only matches it is replaying its demos; one that beats it adapts to
+tolerates a copied trajectory. It works for ALOHA's transfer cube and the SO-101 pick and place (the evaluation
+spec's env). A policy that only matches it is replaying its demos; one that beats it adapts to
 what it sees. Starts are drawn exactly as visualize_policy.py draws them for the same evaluation settings.
 """
 
@@ -41,11 +42,27 @@ def evaluation_starts(spec: dict) -> list[tuple[dict, int]]:
     return [({"cube_pose": xy}, s) for xy, s in zip(places, seeds, strict=True)]
 
 
-def play(env, actions: np.ndarray) -> dict:
+def play(env, actions: np.ndarray, max_reward: float) -> dict:
     """Play the actions open loop from the env's reset state; return its start position, success and reward."""
     rewards = [env.step_physics(a) for a in actions[: env.max_steps]]
-    return {"object_pose": env.object_pose_at_reset.tolist(), "success": max(rewards) >= env.max_reward,
+    return {"object_pose": env.object_pose_at_reset.tolist(), "success": max(rewards) >= max_reward,
             "max_reward": max(rewards)}
+
+
+def reset_env(spec: dict, placement: dict, seed: int, task: str):
+    """A physics-only env of the evaluation's robot, reset for one start; returns (env, the reward of success).
+
+    ALOHA's transfer cube by default; the SO-101 pick and place when spec names env so101_pick_place (its reset
+    without rendering, the scene's default 4 marks as the study records them)."""
+    if spec.get("env") == "so101_pick_place":
+        from lerobot_notebook_pipeline.sim import so101_env
+
+        env = so101_env.make_env(image_size=(8, 8), max_steps=spec["max_steps"], **placement)
+        env.reset_pose(seed)
+        return env, so101_env.MAX_REWARD
+    env = make_env(task, image_size=(8, 8), max_steps=spec["max_steps"], **placement)
+    env.reset(seed=seed)
+    return env, env.max_reward
 
 
 def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict, task: str = "transfer_cube") -> dict:
@@ -55,10 +72,9 @@ def nearest_demo_replay(dataset_dir: str | Path, episode_spec: str, spec: dict, 
     actions, places = demo_actions(dataset_dir, episodes), np.array([starts[i] for i in episodes])
     per_episode = []
     for placement, seed in evaluation_starts(spec):
-        env = make_env(task, image_size=(8, 8), max_steps=spec["max_steps"], **placement)
-        env.reset(seed=seed)
+        env, max_reward = reset_env(spec, placement, seed, task)
         nearest = int(np.argmin(np.linalg.norm(places - env.object_pose_at_reset[:2], axis=1)))
-        per_episode.append(play(env, actions[nearest]) | {"seed": seed, "demo": episodes[nearest]})
+        per_episode.append(play(env, actions[nearest], max_reward) | {"seed": seed, "demo": episodes[nearest]})
         env.close()
     return rollout_rate([{"per_episode": per_episode}]) | {"per_episode": per_episode}
 

@@ -172,6 +172,7 @@ def merged_sim_settings(parts: list[dict]) -> dict:
     """The sim settings of datasets merged in this order: shared settings, each part's poses, all episodes."""
     first = parts[0]
     shared = {k: first.get(k) for k in ("task", "image_size", "render_quality", "fps", "episode_length", "waypoint_noise")}
+    shared |= {k: first[k] for k in ("robot", "marks", "placement_noise", "cameras") if k in first}  # SO-101's scene
     return shared | {"cube_pose": None, "pose_range": None,
                      "parts": [{k: p.get(k) for k in ("cube_pose", "pose_range", "seed", "kept")} for p in parts],
                      "attempted": sum(p.get("attempted", 0) for p in parts), "kept": sum(p.get("kept", 0) for p in parts),

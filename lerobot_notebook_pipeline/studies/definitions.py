@@ -196,7 +196,74 @@ def robustness_points(scale: Scale, seeds: list[int]) -> list[dict]:
                   training(scale, "all", seed) | {"val_fraction": RECIPE_VAL_FRACTION}, evals) for seed in seeds]
 
 
+# ------------------------------------------------------------------------------------------------ SO-101
+
+SO101_MARK_HALF = 0.05  # the user's 4 pencil marks: corners of the +/-5 cm square round the centre target
+SO101_TARGET = (0.20, 0.0)  # sim/so101_scene.TARGET_XY: where the cube must go (kept here so --plan imports no MuJoCo)
+SO101_SUCCESS_RADIUS = 0.02  # sim/so101_env.SUCCESS_RADIUS: a cube starting this close to the target starts placed
+SO101_REACH = (0.14, 0.30, -0.15, 0.15)  # sim/so101_placement.REACH_XY: where the scripted expert picks from
+SO101_FULL = replace(FULL, episode_length=300, steps=3000, margin=0.01)  # 10 s at 30 Hz; x margin limited by reach
+SO101_SMOKE = replace(SMOKE, episode_length=120)  # pick_place needs at least 120 frames
+
+
+def so101_square() -> tuple[float, float, float, float]:
+    """XMIN XMAX YMIN YMAX of the +/-5 cm square round the SO-101 target."""
+    (x, y), h = SO101_TARGET, SO101_MARK_HALF
+    return round(x - h, 4), round(x + h, 4), round(y - h, 4), round(y + h, 4)
+
+
+def so101_layouts() -> dict[str, list[list[float]] | None]:
+    """The SO-101 demos' marks per layout: 1 and 2 of the pencil marks (as `--marks 1|2` puts them), all 4, a 3x3
+    grid over their square (its centre is the target), or None for uniform over the square."""
+    x0, x1, y0, y1 = so101_square()
+    xm, ym = SO101_TARGET
+    return {"1 mark": [[x1, y1]], "2 marks": [[x1, y1], [x0, y0]], "4 marks": [[x1, y1], [x0, y1], [x0, y0], [x1, y0]],
+            "9 marks": [[x, y] for y in (y0, ym, y1) for x in (x0, xm, x1)], "uniform": None}
+
+
+def so101_recording(scale: Scale, episodes: int, seed: int, pose_range) -> dict:
+    """make_sim_dataset.py --robot so101 settings: the table shows the user's 4 pencil marks in every layout, so
+    only where the demos start differs."""
+    return {"robot": "so101", "task": "pick_place", "episodes": episodes, "seed": seed,
+            "image_size": list(scale.image_size), "episode_length": scale.episode_length,
+            "waypoint_noise": WAYPOINT_NOISE, "marks": 4, "placement_noise": PLACEMENT, "cube_pose": None,
+            "pose_range": pose_range}
+
+
+def so101_grid_bounds(scale: Scale) -> tuple[float, float, float, float]:
+    """The evaluation grid: the square plus the margin, clipped to the expert's reach."""
+    x0, x1, y0, y1 = so101_square()
+    rx0, rx1, ry0, ry1 = SO101_REACH
+    m = scale.margin
+    return max(x0 - m, rx0), min(x1 + m, rx1), max(y0 - m, ry0), min(y1 + m, ry1)
+
+
+def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """Pick at the pencil marks, place in the centre: a fixed total of SO-101 demos over 1, 2, 4, 9 marks or
+    uniform, each policy evaluated on a grid round the marks."""
+    evals = {"grid": grid_eval(so101_grid_bounds(scale), scale.grid, 2000, scale.episode_length)
+             | {"env": "so101_pick_place"}}
+    target = {"robot": "so101", "target_x": SO101_TARGET[0], "target_y": SO101_TARGET[1],
+              "target_radius": SO101_SUCCESS_RADIUS}  # scalars: settings are compared as tuples
+    points = []
+    for seed in seeds:
+        for name, marks in so101_layouts().items():
+            if marks is None:
+                recordings = [so101_recording(scale, scale.total_demos, 0, list(so101_square()))]
+            else:
+                counts = share(scale.total_demos, len(marks))
+                recordings = [so101_recording(scale, n, k, around(xy, PLACEMENT))
+                              for k, (xy, n) in enumerate(zip(marks, counts, strict=True)) if n > 0]
+            points.append(point("positions", f"{name.replace(' ', '-')}-seed{seed}", f"{name}, seed {seed}",
+                                {"layout": name, "positions": len(marks) if marks else None, "train_seed": seed}
+                                | target, recordings, training(scale, "all", seed) | {"robot": "so101"}, evals))
+    return points
+
+
 STUDIES = {"demos": demos_points, "positions": positions_points, "robustness": robustness_points}
+ROBOT_STUDIES = {"aloha": STUDIES, "so101": {"positions": so101_positions_points}}
+ROBOT_SCALES = {"aloha": (FULL, SMOKE), "so101": (SO101_FULL, SO101_SMOKE)}
+ROBOT_NAMES = {"aloha": "ALOHA transfer cube", "so101": "SO-101 pick and place"}
 QUESTIONS = {"demos": "Is one demonstration enough?",
              "positions": "How many cube positions do I need, and how do policies interpolate between them?",
              "robustness": "Could I move the table? How robust is the demo policy?"}
@@ -208,14 +275,26 @@ def default_seeds(study: str) -> list[int]:
     return list(DEFAULT_SEEDS.get(study, [0]))
 
 
-def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None, steps: int | None = None) -> list[dict]:
-    """The points of a study (the two-point tiny version with smoke), optionally with another training step count."""
+def check_robot(study: str, robot: str) -> str:
+    """The robot when it runs this study, else a UserError naming the studies it runs."""
+    if robot not in ROBOT_STUDIES:
+        raise UserError(f"--robot {robot}: choose one of {', '.join(ROBOT_STUDIES)}")
+    if study not in ROBOT_STUDIES[robot]:
+        raise UserError(f"--study {study} runs on ALOHA only; with --robot {robot} run "
+                        f"{', '.join(f'--study {s}' for s in ROBOT_STUDIES[robot])}, or drop --robot")
+    return robot
+
+
+def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None, steps: int | None = None,
+                 robot: str = "aloha") -> list[dict]:
+    """The points of a study on a robot (the two-point tiny version with smoke), optionally with another step count."""
     if name not in STUDIES:
         raise UserError(f"unknown study '{name}': choose one of {', '.join(STUDIES)}")
-    scale = SMOKE if smoke else FULL
+    check_robot(name, robot)
+    scale = ROBOT_SCALES[robot][1 if smoke else 0]
     if steps is not None:
         scale = replace(scale, steps=steps)
-    points = STUDIES[name](scale, seeds or default_seeds(name))
+    points = ROBOT_STUDIES[robot][name](scale, seeds or default_seeds(name))
     return points[:scale.points] if scale.points else points
 
 
@@ -236,17 +315,31 @@ def select_points(points: list[dict], ids: str | None) -> list[dict]:
 COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "replay_episode": 0.3, "script_start": 12.0}
 
 
+# SO-101 costs per step (issue 20's measurements, 2 cores, two cameras): the env ~400 steps/s with fast render at
+# 96x128 (a 300-frame demo with the expert's planning and retries about 1.5 s), a rollout with ACT ~72 steps/s
+# (300 steps, 4.2 s), ACT cpu preset at 64x85 0.75-1.6 s/step (1.2 taken), a physics-only replay ~1 s with the
+# scene's build.
+SO101_COST_S = COST_S | {"train_step": 1.2, "demo": 1.5 * 400 / 300, "rollout_episode": 4.2 * 400 / 300,
+                         "replay_episode": 1.0 * 400 / 300}
+
+
 def estimate_seconds(kind: str, settings: dict) -> float:
-    """Expected seconds of one step on a 2-core CPU, from the demo recipe's measured costs."""
+    """Expected seconds of one step on a 2-core CPU, from the measured costs of its robot."""
+    so101 = settings.get("robot") == "so101" or settings.get("env") == "so101_pick_place"
+    return _estimate(kind, settings, SO101_COST_S if so101 else COST_S)
+
+
+def _estimate(kind: str, settings: dict, cost: dict) -> float:
+    """Expected seconds of one step with these per-unit costs (per 400 frames for demos and episodes)."""
     if kind == "data":
-        return COST_S["script_start"] + settings["episodes"] * COST_S["demo"] * settings["episode_length"] / 400
+        return cost["script_start"] + settings["episodes"] * cost["demo"] * settings["episode_length"] / 400
     if kind == "train":
-        return COST_S["script_start"] + settings["steps"] * COST_S["train_step"]
+        return cost["script_start"] + settings["steps"] * cost["train_step"]
     if kind == "rollout":
-        return COST_S["script_start"] + settings["episodes"] * COST_S["rollout_episode"] * settings["max_steps"] / 400
+        return cost["script_start"] + settings["episodes"] * cost["rollout_episode"] * settings["max_steps"] / 400
     if kind == "baseline":
-        return COST_S["script_start"] + settings["episodes"] * COST_S["replay_episode"] * settings["max_steps"] / 400
-    return COST_S["script_start"]
+        return cost["script_start"] + settings["episodes"] * cost["replay_episode"] * settings["max_steps"] / 400
+    return cost["script_start"]
 
 
 def hours(seconds: float) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
 from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
@@ -40,8 +42,16 @@ def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str, replay: b
     return {k: success_summary(g["s"], g["n"]) | {"training_seeds": len(g["seeds"])} for k, g in sorted(groups.items())}
 
 
+def starts_placed(xy, settings: dict) -> bool:
+    """Whether a grid position already lies on the SO-101 target (the cube starts placed): not counted in any class."""
+    if "target_x" not in settings:
+        return False
+    return math.dist(xy, (settings["target_x"], settings["target_y"])) <= settings["target_radius"] + 1e-9
+
+
 def class_rates(results: list[dict], eval_name: str = "grid", replay: bool = False) -> dict[str, dict[str, dict]]:
-    """Per layout, the success rate at trained positions, between them and outside them (pooled over seeds)."""
+    """Per layout, the success rate at trained positions, between them and outside them (pooled over seeds);
+    positions on the SO-101 target are left out."""
     counts: dict[str, dict] = {}
     for r in results:
         rate = chosen_rate(r, eval_name, replay)
@@ -51,7 +61,7 @@ def class_rates(results: list[dict], eval_name: str = "grid", replay: bool = Fal
             continue
         layout = counts.setdefault(r["settings"]["layout"], {c: [0, 0] for c in CLASSES} | {"seeds": set()})
         layout["seeds"].add(r["settings"]["train_seed"])
-        for cell in rate["positions"]:
+        for cell in (c for c in rate["positions"] if not starts_placed(c["xy"], r["settings"])):
             tally = layout[position_class(cell["xy"], r["training_starts"])]
             tally[0] += cell["successes"]
             tally[1] += cell["episodes"]
@@ -122,6 +132,9 @@ def heatmaps_figure(results: list[dict], eval_name: str = "grid") -> Figure:
                           vmin=0, vmax=100, cmap="RdYlGn")
         starts = r.get("training_starts") or []
         ax.scatter([s[0] for s in starts], [s[1] for s in starts], s=12, c="black", marker="x", label="demo starts")
+        if "target_x" in r["settings"]:  # SO-101: where the cube must go
+            target = (r["settings"]["target_x"], r["settings"]["target_y"])
+            ax.add_patch(Circle(target, r["settings"]["target_radius"], fill=False, color="blue"))
         ax.set_title(f"{r['name']}\n{format_rate(rate)}", fontsize=8)
         ax.set_xlabel("cube x (m)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -356,11 +369,37 @@ def demos_summary(results: list[dict]) -> str:
     return " ".join(said)
 
 
+def robot_of(items: list[dict]) -> str:
+    """The robot of a study's points or results: 'so101' when their settings say so, else 'aloha'."""
+    return "so101" if items and items[0]["settings"].get("robot") == "so101" else "aloha"
+
+
+def marks_answer(results: list[dict]) -> str:
+    """The SO-101 question in one sentence: can the policy trained at the 4 pencil marks pick there and place in the
+    centre, and what happens between and beyond them."""
+    where = class_rates(results).get("4 marks")
+    if not where:
+        return ""
+    said = [f"{short_rate(where[c])} {label}" for c, label in (
+        ("trained", "at the marks"), ("between", "between them"), ("outside", "beyond them")) if where[c]["episodes"]]
+    return ("Can one policy pick the cube at 4 pencil marks and put it in the centre? On the simulated SO-101, ACT "
+            f"trained on 20 demos at the 4 marks succeeded {', '.join(said)} (grid positions already on the target "
+            "left out).")
+
+
 def positions_summary(results: list[dict]) -> str:
-    """The positions study's answer in at most three sentences: which layout did best, against the replay, and where."""
+    """The positions study's answer in at most three sentences (four on SO-101, the marks' question first): which
+    layout did best, against the replay, and where."""
     policy = {k[0]: v for k, v in pooled(results, ("layout",), "grid").items()}
     if not policy:
         return ""
+    if robot_of(results) == "so101":
+        return " ".join(filter(None, [marks_answer(results), aloha_positions_summary(results, policy)]))
+    return aloha_positions_summary(results, policy)
+
+
+def aloha_positions_summary(results: list[dict], policy: dict) -> str:
+    """Which layout did best on the whole grid, against the replay, and where (the positions study's sentences)."""
     replay = {k[0]: v for k, v in pooled(results, ("layout",), "grid", replay=True).items()}
     best = max(policy, key=lambda k: policy[k]["pc_success"])
     others = sorted((k for k in policy if k != best), key=lambda k: -policy[k]["pc_success"])
@@ -449,6 +488,22 @@ CAVEATS = {
         "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
         "has to see it. It shows how far the demos alone reach, not a method to use.",
     ],
+    "positions-so101": [
+        "Simulation only: a MuJoCo SO-101 (MuJoCo Menagerie's model) with a scripted expert, boxy fast-render "
+        "geometry and no real camera noise; these results make no claim about the real arm.",
+        "One training seed per layout unless the table says more.",
+        "Each grid position is one rollout from that exact position (a deterministic policy repeats itself there).",
+        "Grid positions within 2 cm of the target start already placed (success at the first step); they are left "
+        "out of 'trained', 'between' and 'outside' but counted in the whole-grid rate.",
+        "The 9-mark layout's centre mark is the target itself, so its demos there pick the cube up and put it back.",
+        "The table shows the user's 4 pencil marks in every layout; only where the demos start differs.",
+        "The grid spans the square plus 1 cm (the expert reaches from x 0.14 m), so 'beyond the marks' is at most "
+        "2.5 cm past them.",
+        "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
+        "A fixed total of demos and one step count for every layout; `--steps` reruns at another count on the same data.",
+        "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
+        "has to see it with its front and wrist cameras. It shows how far the demos alone reach, not a method to use.",
+    ],
     "robustness": [
         f"One robot and task: {ROBOT}. These are simulation results; they do not claim that a real robot "
         "loses or keeps success the same way (real cameras, lights and calibration drift differ from these edits).",
@@ -501,7 +556,9 @@ def setup_lines(points: list[dict]) -> list[str]:
     seeds = sorted({p["train"]["seed"] for p in points})
     held = (f"{100 * train['val_fraction']:g}% of the demos held out and the checkpoint with the lowest held-out action "
             "error rolled out (as train_ultimate.py does)" if train.get("val_fraction") else "no held-out episodes")
-    return [f"- Data: scripted transfer-cube demos in MuJoCo, {first['image_size'][0]}x{first['image_size'][1]} images, "
+    demos = ("SO-101 pick-and-place demos (front and wrist cameras)" if first.get("robot") == "so101"
+             else "transfer-cube demos")
+    return [f"- Data: scripted {demos} in MuJoCo, {first['image_size'][0]}x{first['image_size'][1]} images, "
             f"{first['episode_length']} frames each, {1000 * first['waypoint_noise']:g} mm noise on the expert's "
             "waypoints; where each point's demos start is in its name and in results.json.",
             f"- Training: {train['policy']} (`{train['preset']}` preset), {train['steps']} steps at batch "
@@ -538,7 +595,12 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
               "robustness": robustness_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
     seeds = seeds_per_setting(results)
+    robot = robot_of(points)
     lines = [f"# {QUESTIONS[study]}", ""]
+    if robot == "so101":
+        lines += ["Robot: a simulated SO-101 arm (6 joints, front and wrist cameras, 30 fps) that picks a 3 cm cube "
+                  "at the user's pencil marks and puts it on the centre target. Simulation only: no claim about the "
+                  "real arm.", ""]
     if smoke:
         lines += ["**Smoke run**: tiny settings that test the machinery; these numbers answer nothing.", ""]
     if len(finished) < len(results) or not answer:
@@ -552,7 +614,7 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
                   f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
                   f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {seeds} training "
                   "seed(s) per setting.", "", *[line for p in FIGURES[study] for line in (f"![{p}]({p})", "")]]
-    lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[study]], "",
+    lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[f"{study}-so101" if robot == "so101" else study]], "",
               "## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## Every point", "", results_table(results),
               ("Plots: " if finished else "Plots, once points are evaluated: ")

@@ -88,6 +88,8 @@ def record_args(settings: dict, out: Path) -> list:
         args += ["--cube-pose", *settings["cube_pose"]]
     if settings["pose_range"]:
         args += ["--pose-range", *settings["pose_range"]]
+    if settings.get("robot") == "so101":
+        args += ["--robot", "so101", "--marks", settings["marks"], "--placement-noise", settings["placement_noise"]]
     return args
 
 
@@ -103,7 +105,7 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
     """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, or on a grid; perturbed
     when settings name a perturbation."""
-    args = ["--policy-path", checkpoint, "--env", "aloha_transfer_cube", "--episodes", settings["episodes"],
+    args = ["--policy-path", checkpoint, "--env", settings.get("env", "aloha_transfer_cube"), "--episodes", settings["episodes"],
             "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
             "--output-dir", out, "--overwrite"]
     if settings.get("perturb"):
