@@ -171,3 +171,17 @@ def test_recorded_dataset_has_lerobots_follower_schema_and_loads(tmp_path):
     item = dataset[119]
     assert item["observation.images.front"].shape == (3, 48, 64) and item["action"].shape == (6,)
     assert item["task"].startswith("Pick up the cube")
+
+
+def test_a_cube_that_starts_on_the_target_is_not_a_success():
+    """Success needs a pick: the cube lifted earlier in the episode, then resting on the target."""
+    from lerobot_notebook_pipeline.sim.so101_env import make_env
+    from lerobot_notebook_pipeline.sim.so101_scene import TARGET_XY
+
+    env = make_env(image_size=(48, 64), cube_pose=TARGET_XY)
+    obs, info = env.reset(seed=0)
+    hold = obs["agent_pos"].astype("float32")
+    assert not info["is_success"]
+    for _ in range(10):
+        _, reward, terminated, _, info = env.step(hold)
+    assert not terminated and not info["is_success"] and reward < 4

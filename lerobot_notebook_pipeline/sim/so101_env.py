@@ -5,8 +5,8 @@ arm joints in degrees (0 at the middle of each joint's range, the model's zero) 
 the joint's lower limit) .. 100 (open, its upper limit), under lerobot's names (`shoulder_pan.pos` ...
 `gripper.pos`). The observation is {'pixels': {camera: H x W x 3 uint8}, 'agent_pos': the 6 joint positions},
 like the ALOHA env's. Control is 30 Hz; the reward is the task stage the current state is at (0-4, see
-STAGES) and `info["is_success"]` is True once the cube rests within SUCCESS_RADIUS of the target, released,
-with the gripper clear above it.
+STAGES) and `info["is_success"]` is True once the cube, lifted earlier in the episode, rests within SUCCESS_RADIUS of the
+target, released, with the gripper clear above it.
 """
 
 from __future__ import annotations
@@ -190,8 +190,8 @@ class SO101PickPlaceEnv(gym.Env):
         """The task stage the current state is at (index into STAGES): the reward."""
         cube = self.data.qpos[self.cube_qpos:self.cube_qpos + 3]
         fixed, moving = self.jaw_contacts()
-        if self.placed(cube, touching=fixed or moving):
-            return 4
+        if self._furthest >= 3 and self.placed(cube, touching=fixed or moving):  # placed only after a lift, so a
+            return 4  # cube that starts on the target is not a success
         grasped = fixed and moving
         if grasped and cube[2] > self.rest_z() + LIFT_HEIGHT:
             return 3
@@ -271,7 +271,9 @@ class SO101PickPlaceEnv(gym.Env):
         self.data.ctrl[self.ctrl_arm] = from_lerobot(action, self.grip_range)
         self.mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         self._steps += 1
-        return self.stage()
+        stage = self.stage()
+        self._furthest = max(self._furthest, stage)
+        return stage
 
     def step(self, action):
         stage = self.step_physics(action)
