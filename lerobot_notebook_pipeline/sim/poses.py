@@ -69,3 +69,12 @@ def ring_poses(centre, radius: float, count: int) -> list[tuple[float, float]]:
     x, y = centre
     angles = [2 * math.pi * k / count for k in range(count)]
     return [(x + radius * math.cos(a), y + radius * math.sin(a)) for a in angles]
+
+
+def flag_outside(cube_pose, pose_range, box) -> str | None:
+    """'--cube-pose' or '--pose-range' when that flag puts the object outside box (XMIN XMAX YMIN YMAX), else None."""
+    x0, x1, y0, y1 = box
+    corners = [cube_pose] if cube_pose else [pose_range[0::2], pose_range[1::2]] if pose_range else []
+    if any(not (x0 <= x <= x1 and y0 <= y <= y1) for x, y in corners):
+        return "--cube-pose" if cube_pose else "--pose-range"
+    return None

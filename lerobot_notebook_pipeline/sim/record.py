@@ -11,6 +11,7 @@ import numpy as np
 
 from lerobot_notebook_pipeline.data import add_episode, create_dataset, image_feature, vector_feature
 from lerobot_notebook_pipeline.sim.aloha_env import CAMERA, DEFAULT_POSE_RANGE, FPS, TASK_STRINGS, make_env
+from lerobot_notebook_pipeline.sim.poses import flag_outside
 
 os.environ.setdefault("SVT_LOG", "1")  # the AV1 encoder (SVT-AV1) logs only errors: keeps the progress bar readable
 
@@ -191,9 +192,8 @@ def no_success_message(attempted: int, task: str, episode_length: int, cube_pose
     if episode_length < MIN_EPISODE_LENGTH[task]:
         reasons.append(f"--episode-length {episode_length} is too short for {task} (it needs at least "
                        f"{MIN_EPISODE_LENGTH[task]}): use 400")
-    corners = [cube_pose] if cube_pose else [pose_range[0::2], pose_range[1::2]] if pose_range else []
-    if any(not (x0 <= x <= x1 and y0 <= y <= y1) for x, y in corners):
-        flag = "--cube-pose" if cube_pose else "--pose-range"
+    flag = flag_outside(cube_pose, pose_range, (x0, x1, y0, y1))
+    if flag:
         reasons.append(f"{flag} puts the object outside the range the expert is made for: keep it within x {x0:g} to "
                        f"{x1:g}, y {y0:g} to {y1:g}")
     if waypoint_noise > 0:

@@ -16,6 +16,7 @@ import numpy as np
 from lerobot_notebook_pipeline.data import add_episode, create_dataset
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import so101_placement as placement
+from lerobot_notebook_pipeline.sim.poses import flag_outside
 from lerobot_notebook_pipeline.sim.so101_env import (
     EPISODE_LENGTH,
     FPS,
@@ -129,9 +130,8 @@ def no_success_message(attempted: int, episode_length: int, cube_pose=None, pose
     if episode_length < MIN_EPISODE_LENGTH:
         reasons.append(f"--episode-length {episode_length} is too short (the expert needs at least "
                        f"{MIN_EPISODE_LENGTH}): use {EPISODE_LENGTH}")
-    corners = [cube_pose] if cube_pose else [pose_range[0::2], pose_range[1::2]] if pose_range else []
-    if any(not (x0 <= x <= x1 and y0 <= y <= y1) for x, y in corners):
-        flag = "--cube-pose" if cube_pose else "--pose-range"
+    flag = flag_outside(cube_pose, pose_range, (x0, x1, y0, y1))
+    if flag:
         reasons.append(f"{flag} puts the cube outside the expert's reach: keep it within x {x0:g} to {x1:g}, "
                        f"y {y0:g} to {y1:g}")
     if waypoint_noise > 0.005:
