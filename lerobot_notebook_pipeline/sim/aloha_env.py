@@ -8,8 +8,6 @@ turns shadows and multisampling off; ``"stock"`` keeps gym-aloha's visual settin
 
 from __future__ import annotations
 
-import atexit
-import weakref
 from pathlib import Path
 
 import gymnasium as gym
@@ -20,6 +18,7 @@ from lerobot_notebook_pipeline.files import write_json
 from lerobot_notebook_pipeline.preflight import SIM_SETTINGS_FIX, read_json_file
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import perturb as perturbations
+from lerobot_notebook_pipeline.sim.renderers import close_at_exit
 
 TASKS = ("transfer_cube", "insertion")
 RENDER_QUALITIES = ("fast", "stock")
@@ -148,7 +147,7 @@ class FastAlohaEnv(gym.Env):
         if self._renderer is None:
             height, width = self.image_size
             self._renderer = mujoco.Renderer(self.physics.model.ptr, height=height, width=width)
-            _close_at_exit(self)
+            close_at_exit(self)
         self._renderer.update_scene(self.physics.data.ptr, camera=CAMERA)
         return self._renderer.render().copy()
 
@@ -202,20 +201,6 @@ class FastAlohaEnv(gym.Env):
             self._renderer = None
 
 
-
-_LIVE_ENVS = weakref.WeakSet()
-
-
-def _close_renderers() -> None:
-    for env in list(_LIVE_ENVS):
-        env.close()
-
-
-def _close_at_exit(env) -> None:
-    """Free env's GL context at exit before EGL itself shuts down (avoids noisy errors at interpreter exit)."""
-    if not _LIVE_ENVS:
-        atexit.register(_close_renderers)  # registered after EGL's own handler, so it runs first
-    _LIVE_ENVS.add(env)
 
 
 def make_env(task="transfer_cube", image_size=(480, 640), render_quality="fast", cube_pose=None, pose_range=None,

@@ -19,6 +19,7 @@ from lerobot_notebook_pipeline.evaluation import success
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import perturb as perturbations
 from lerobot_notebook_pipeline.sim import so101_placement as placement
+from lerobot_notebook_pipeline.sim.renderers import close_at_exit
 from lerobot_notebook_pipeline.sim.so101_scene import (
     DEFAULT_CAMERAS,
     TARGET_XY,
@@ -217,11 +218,9 @@ class SO101PickPlaceEnv(gym.Env):
         if self._frames_step == self._steps and self._frames:
             return self._frames
         if self._renderer is None:
-            from lerobot_notebook_pipeline.sim.aloha_env import _close_at_exit
-
             height, width = self.image_size
             self._renderer = self.mujoco.Renderer(self.model, height=height, width=width)
-            _close_at_exit(self)
+            close_at_exit(self)
         frames = {}
         for name in self.camera_names:
             self._renderer.update_scene(self.data, camera=name, scene_option=self.scene_option)
