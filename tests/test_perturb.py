@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.sim import perturb
+from lerobot_notebook_pipeline.sim import perturb, so101_env
 from lerobot_notebook_pipeline.sim.aloha_env import make_env
 
 SIZE = (96, 128)
@@ -113,3 +113,64 @@ def test_rollout_settings_carry_the_perturbation_and_refuse_it_where_no_scene_ex
     assert "perturb" not in rollout.env_kwargs_for(rollout.env_spec("aloha_transfer_cube"), None, perturb={})
     with pytest.raises(UserError, match="--perturb applies to the aloha and so101_pick_place envs only"):
         rollout.env_kwargs_for(rollout.env_spec("pusht"), None, perturb={"light_scale": 0.5})
+
+
+DISTRACTOR_ENVS = {  # a maker of each env, the axis the distractor stands along and where the cube is carried on it
+    "aloha": (lambda extra: make_env(image_size=(192, 256), perturb=extra), 0, 0.0),  # x, the handover
+    "so101": (lambda extra: so101_env.make_env(image_size=(192, 256), cameras=("front",), perturb=extra), 1, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", DISTRACTOR_ENVS)
+def test_distractor_stands_beside_the_cube_in_view_and_leaves_robot_and_cube_alone(name):
+    make, axis, carried_to = DISTRACTOR_ENVS[name]
+    base, env = make({}), make({"distractor_cm": 8})
+    (today, _), (seen, _) = base.reset(seed=3), env.reset(seed=3)
+    cube, stand = env.unwrapped.object_pose(), env.unwrapped.distractor_pose()
+    assert np.array_equal(seen["agent_pos"], today["agent_pos"]) and np.array_equal(cube, base.unwrapped.object_pose())
+    assert stand[1 - axis] == cube[1 - axis] and abs(stand[axis] - cube[axis]) == pytest.approx(0.08)
+    assert np.sign(stand[axis] - cube[axis]) == np.sign(cube[axis] - carried_to)  # away from where the cube goes
+    assert stand[2] == pytest.approx(perturb.DISTRACTOR_HALF_HEIGHT)  # standing on the table top (z 0)
+    assert np.array_equal(env.reset(seed=3)[0]["agent_pos"], seen["agent_pos"])
+    assert np.array_equal(env.unwrapped.distractor_pose(), stand)  # the same seed, the same scene
+
+    camera = next(iter(seen["pixels"]))
+    before, after = today["pixels"][camera], seen["pixels"][camera]
+    changed = np.any(before != after, axis=-1)
+    rows, cols = np.nonzero(changed)
+    assert 0 < (np.ptp(rows) + 1) * (np.ptp(cols) + 1) < 0.03 * changed.size  # one small patch of the image
+    r, g, b = after[changed].astype(int).mean(axis=0)
+    assert r > g + 40 and b > g + 40  # purple: the distractor, not the red cube or the table
+
+    hold = today["agent_pos"].astype(np.float32)
+    for _ in range(10):
+        today, seen = base.step(hold)[0], env.step(hold)[0]
+    assert np.allclose(seen["agent_pos"], today["agent_pos"], rtol=0, atol=1e-9)
+    assert np.allclose(env.unwrapped.object_pose(), base.unwrapped.object_pose(), rtol=0, atol=1e-9)
+    assert np.linalg.norm(env.unwrapped.distractor_pose()[:3] - stand[:3]) < 0.001  # it rests where it stood
+
+
+def test_distractor_is_a_free_solid_body():
+    env = make_env(image_size=SIZE, cube_pose=POSE, perturb={"distractor_cm": 8})
+    env.reset(seed=0)
+    physics = env.unwrapped.physics
+    physics.step(200)  # the cube drops onto the table
+    cube = env.unwrapped.object_pose()
+    physics.named.data.qpos[perturb.DISTRACTOR][:3] = cube[:3] + [0, 0, 0.02 + perturb.DISTRACTOR_HALF_HEIGHT + 0.01]
+    physics.step(300)  # dropped 1 cm over the cube, it lands on it
+    assert env.unwrapped.distractor_pose()[2] == pytest.approx(cube[2] + 0.02 + perturb.DISTRACTOR_HALF_HEIGHT,
+                                                               abs=0.002)
+
+
+def test_distractor_refuses_a_scene_it_cannot_stand_in():
+    with pytest.raises(UserError, match="from 4 to 25"):
+        perturb.parse_perturb("distractor_cm=2")
+    with pytest.raises(UserError, match="no cube"):
+        make_env(task="insertion", image_size=SIZE, perturb={"distractor_cm": 8})
+    with pytest.raises(UserError, match="would touch the cube; use distractor_cm=5 or more"):
+        make_env(image_size=SIZE, perturb={"distractor_cm": 4, "cube_scale": 1.5})
+    narrow = perturb.Scene(camera="top", table_body=None, cube_geom="cube", state_size=6, table_xy=(0, 1, 0, 0.3))
+    y = lambda cm: perturb.distractor_pose((0.5, 0.2), (0.5, 0.1), narrow, {"distractor_cm": cm})[1]  # noqa: E731
+    assert y(8) == pytest.approx(0.28) and y(10) == pytest.approx(0.10)  # away from where the cube goes, else back
+    with pytest.raises(UserError, match="no room on the table"):
+        y(25)

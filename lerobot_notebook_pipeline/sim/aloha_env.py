@@ -30,6 +30,9 @@ DEFAULT_POSE_RANGE = {"transfer_cube": (0.0, 0.2, 0.4, 0.6), "insertion": (0.1, 
 SOCKET_POSE_RANGE = (-0.2, -0.1, 0.4, 0.6)
 TABLE_XY = (-0.6, 0.6, 0.22, 0.98)  # the table top (gym-aloha's 1.22 x 0.76 m tabletop mesh at (0, 0.6))
 OBJECT_Z = 0.05
+OBJECT_QPOS = {"transfer_cube": 7, "insertion": 14}  # the objects' free joints after the arms' 16 joints
+HANDOVER_XY = (0.0, 0.5)  # where the right arm carries the cube to, between the arms (the open fingers spread along y)
+CUBE_HALF = 0.02  # gym-aloha's red_box
 TASK_STRINGS = {
     "transfer_cube": "Pick up the cube with the right arm and transfer it to the left arm.",
     "insertion": "Insert the peg into the socket.",
@@ -90,7 +93,6 @@ class FastAlohaEnv(gym.Env):
     def __init__(self, task="transfer_cube", image_size=(480, 640), render_quality="fast", cube_pose=None,
                  pose_range=None, max_steps=400, perturb=None):
         super().__init__()
-        from dm_control import mujoco as dm_mujoco
         from gym_aloha.constants import ASSETS_DIR, DT
         from gym_aloha.tasks.sim import InsertionTask, TransferCubeTask
 
@@ -104,8 +106,11 @@ class FastAlohaEnv(gym.Env):
         self.max_steps = int(max_steps)
         self.render_mode = "rgb_array"
 
-        xml = ASSETS_DIR / f"bimanual_viperx_{task}.xml"
-        self.physics = dm_mujoco.Physics.from_xml_path(str(xml))
+        self.perturb = dict(perturb or {})
+        scene = scene_of(task)
+        if self.perturb:
+            perturbations.check_applies(self.perturb, scene, f"ALOHA {task}")
+        self.physics = load_physics(ASSETS_DIR / f"bimanual_viperx_{task}.xml", "distractor_cm" in self.perturb)
         self.task = TransferCubeTask() if task == "transfer_cube" else InsertionTask()
         self.max_reward = self.task.max_reward
         self.n_sub_steps = int(round(DT / self.physics.timestep()))
@@ -116,10 +121,7 @@ class FastAlohaEnv(gym.Env):
         height, width = self.image_size
         model.vis.global_.offheight = max(model.vis.global_.offheight, height)
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
-        self.perturb = dict(perturb or {})
         if self.perturb:
-            scene = scene_of(task)
-            perturbations.check_applies(self.perturb, scene, f"ALOHA {task}")
             perturbations.apply_to_model(model, self.physics.data.ptr, scene, self.perturb)
         self._renderer = None  # created on first render (GL context), reused afterwards
         self._steps = 0
@@ -134,7 +136,13 @@ class FastAlohaEnv(gym.Env):
     # -- state the scripted policy and rollouts read --------------------------------------------------
     def object_pose(self) -> np.ndarray:
         """Current pose(s) of the object(s): 7 numbers (cube) or 14 (peg, socket), xyz + wxyz quat each."""
-        return self.physics.data.qpos[16:].copy()
+        return self.physics.data.qpos[16:16 + OBJECT_QPOS[self.task_name]].copy()
+
+    def distractor_pose(self) -> np.ndarray | None:
+        """The distractor's current pose (xyz + wxyz quat), or None when there is none."""
+        if "distractor_cm" not in self.perturb:
+            return None
+        return self.physics.named.data.qpos[perturbations.DISTRACTOR].copy()
 
     def agent_pos(self) -> np.ndarray:
         """The 14 joint positions (grippers normalized 0 closed .. 1 open), as gym-aloha reports them."""
@@ -169,6 +177,10 @@ class FastAlohaEnv(gym.Env):
         sim.BOX_POSE[0] = pose  # gym-aloha's tasks read the object pose from this module global
         with self.physics.reset_context():
             self.task.initialize_episode(self.physics)
+            if "distractor_cm" in self.perturb:  # gym-aloha wrote the cube into the last free joint, the distractor's
+                self.physics.named.data.qpos["red_box_joint"] = pose
+                self.physics.named.data.qpos[perturbations.DISTRACTOR] = perturbations.distractor_pose(
+                    pose[:2], HANDOVER_XY, scene_of(self.task_name), self.perturb)
         self._steps = 0
         self.object_pose_at_reset = pose.copy()
         return pose
@@ -217,7 +229,23 @@ def make_env(task="transfer_cube", image_size=(480, 640), render_quality="fast",
 def scene_of(task: str) -> perturbations.Scene:
     """The names gym-aloha's scene gives the parts that perturbations touch."""
     return perturbations.Scene(camera=CAMERA, table_body="table", state_size=14,
-                               cube_geom="red_box" if task == "transfer_cube" else None)
+                               cube_geom="red_box" if task == "transfer_cube" else None, table_xy=TABLE_XY,
+                               cube_half=CUBE_HALF, clear_axis=0)
+
+
+def load_physics(xml: Path, distractor: bool):
+    """gym-aloha's scene as dm_control physics, loaded as gym-aloha does, or with the distractor added before it
+    compiles."""
+    from dm_control import mujoco as dm_mujoco
+
+    if not distractor:
+        return dm_mujoco.Physics.from_xml_path(str(xml))
+    import mujoco
+    from dm_control.mujoco import wrapper
+
+    spec = mujoco.MjSpec.from_file(str(xml))
+    perturbations.add_distractor(spec)
+    return dm_mujoco.Physics.from_model(wrapper.MjModel(spec.compile()))
 
 
 def moved_with_table(pose: np.ndarray, perturb: dict) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Named perturbations of a sim scene, each with a unit and a default ladder: "could I move the table?" as numbers.
 
 `--perturb camera_shift_cm=3,light_scale=0.5` parses into {name: value}. Scene factors edit the compiled MuJoCo
-model (camera, lights, table, cube); the rest wrap the env (a joint's calibration offset, observation and action
-delays). Values are fixed, not drawn, so a perturbed rollout is as deterministic by seed as an unperturbed one,
+model (camera, lights, table, cube) or, to add the distractor, its spec before it compiles; the rest wrap the env
+(a joint's calibration offset, observation and action delays). Values are fixed, not drawn, so a perturbed rollout is as deterministic by seed as an unperturbed one,
 and with no perturbation nothing is touched at all.
 """
 
@@ -16,6 +16,15 @@ import gymnasium as gym
 import numpy as np
 
 from lerobot_notebook_pipeline.runtime import UserError
+
+DISTRACTOR = "distractor"  # the name of its body, free joint and geom
+# A purple block standing up, 3 x 3 x 5 cm (a glue stick, a small carton). Not a cylinder: MuJoCo 3.8 finds false
+# 8 cm deep contacts between a cylinder and ALOHA's tabletop mesh in places, which fling it off the table.
+DISTRACTOR_HALF_WIDTH = 0.015  # m
+DISTRACTOR_HALF_HEIGHT = 0.025
+DISTRACTOR_MASS = 0.03  # kg
+DISTRACTOR_RGBA = (0.55, 0.25, 0.85, 1.0)  # unlike the cube, the SO-101 arm and table
+DISTRACTOR_GAP = 0.004  # m: the least clearance between it and the cube at the start
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,11 @@ FACTORS = {
     "table_y_cm": Factor("cm", (1, 3, 5), -15, 15, "the table and everything on it moved along y"),
     "cube_scale": Factor("x", (1.2, 0.8, 1.5), 0.5, 2, "the cube's size scaled"),
     "cube_hue_deg": Factor("deg", (30, 90, 180), -180, 180, "the cube's colour turned round the colour wheel"),
+    "distractor_cm": Factor("cm", (15, 8, 4), 4, 25,
+                            "a purple block (3 x 3 x 5 cm, free: the arm can knock it) stands on the table "
+                            "this far from the cube's start, beside it across the line the jaws close along (ALOHA: "
+                            "along x, SO-101: along y), on the side away from where the cube is carried (the "
+                            "handover, the target), or the other side where that one runs off the table"),
     "joint_offset": Factor("state units", (1, 3, 6), -90, 90,
                            "the observed state of one joint reads +X (ALOHA: radians; SO-101: degrees, gripper 0-100)"),
     "joint": Factor("index", (0,), 0, 31, "which joint joint_offset shifts (default 0)"),
@@ -59,6 +73,9 @@ class Scene:
     cube_geom: str | None
     state_size: int
     table_geoms: tuple[str, ...] = ()
+    table_xy: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # the table top before it moves (m)
+    cube_half: float = 0.0  # half the cube's edge before it is scaled (m)
+    clear_axis: int = 1  # 0 (x) or 1 (y): across the jaws' closing line, where the distractor stands by the cube
 
 
 def parse_perturb(spec: str | None) -> dict[str, float]:
@@ -89,9 +106,15 @@ def describe(perturb: dict[str, float]) -> str:
 
 
 def check_applies(perturb: dict[str, float], scene: Scene, env_name: str) -> None:
-    """Refuse a factor the env cannot apply (no cube to change, a joint it does not have)."""
-    if scene.cube_geom is None and {"cube_scale", "cube_hue_deg"} & perturb.keys():
-        raise UserError(f"--perturb: {env_name} has no cube to resize or recolour; drop cube_scale and cube_hue_deg")
+    """Refuse a factor the env cannot apply (no cube to change, a joint it does not have, a distractor on the cube)."""
+    if scene.cube_geom is None and {"cube_scale", "cube_hue_deg", "distractor_cm"} & perturb.keys():
+        raise UserError(f"--perturb: {env_name} has no cube to resize, recolour or stand a distractor by; drop "
+                        f"cube_scale, cube_hue_deg and distractor_cm")
+    if "distractor_cm" in perturb:
+        near = DISTRACTOR_HALF_WIDTH + scene.cube_half * perturb.get("cube_scale", 1.0) + DISTRACTOR_GAP
+        if perturb["distractor_cm"] / 100.0 < near - 1e-9:
+            raise UserError(f"--perturb distractor_cm={perturb['distractor_cm']:g}: the distractor would touch the "
+                            f"cube; use distractor_cm={math.ceil(near * 100):g} or more")
     if int(perturb.get("joint", 0)) >= scene.state_size:
         raise UserError(f"--perturb joint={perturb['joint']:g}: {env_name}'s state has joints 0 to "
                         f"{scene.state_size - 1}")
@@ -103,7 +126,37 @@ def object_offset(perturb: dict[str, float]) -> np.ndarray:
                      perturb.get("table_height_cm", 0.0)]) / 100.0
 
 
-# ---------------------------------------------------------------------------------- edits of the compiled model
+def distractor_pose(cube_xy, carry_xy, scene: Scene, perturb: dict[str, float]) -> np.ndarray:
+    """Where the distractor starts (xyz + wxyz quat): distractor_cm from the cube along the scene's clear axis, away
+    from carry_xy (where the cube goes), on the table (moved with it); a UserError where neither side has room."""
+    distance = perturb["distractor_cm"] / 100.0
+    offset = object_offset(perturb)
+    x0, x1, y0, y1 = np.add(scene.table_xy, offset[[0, 0, 1, 1]])
+    away = 1.0 if cube_xy[scene.clear_axis] >= carry_xy[scene.clear_axis] else -1.0
+    for side in (away, -away):
+        x, y = np.add(cube_xy[:2], side * distance * np.eye(2)[scene.clear_axis])
+        w = DISTRACTOR_HALF_WIDTH
+        if x0 + w <= x <= x1 - w and y0 + w <= y <= y1 - w:
+            return np.array([x, y, offset[2] + DISTRACTOR_HALF_HEIGHT, 1.0, 0.0, 0.0, 0.0])
+    raise UserError(f"--perturb distractor_cm={perturb['distractor_cm']:g}: no room on the table beside the cube at "
+                    f"({cube_xy[0]:g}, {cube_xy[1]:g}); use a smaller distractor_cm")
+
+
+# ------------------------------------------------------------------------------- edits of the model spec and model
+
+def add_distractor(spec) -> None:
+    """Add the distractor to an MjSpec before it compiles: a free, collidable block that reset places."""
+    import mujoco
+
+    w, h, m = DISTRACTOR_HALF_WIDTH, DISTRACTOR_HALF_HEIGHT, DISTRACTOR_MASS
+    body = spec.worldbody.add_body(name=DISTRACTOR, pos=[0.0, 0.0, h])
+    body.explicitinertial = True  # a solid block's inertia, given: some scenes take none from group-0 geoms
+    body.mass = m
+    body.inertia = [m * (w * w + h * h) / 3, m * (w * w + h * h) / 3, m * 2 * w * w / 3]
+    body.add_freejoint(name=DISTRACTOR)
+    body.add_geom(name=DISTRACTOR, type=mujoco.mjtGeom.mjGEOM_BOX, size=[w, w, h], group=0,
+                  rgba=list(DISTRACTOR_RGBA))
+
 
 def _turn_about_z(vector: np.ndarray, degrees: float) -> np.ndarray:
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))

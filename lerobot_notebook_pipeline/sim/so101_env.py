@@ -21,7 +21,9 @@ from lerobot_notebook_pipeline.sim import perturb as perturbations
 from lerobot_notebook_pipeline.sim import so101_placement as placement
 from lerobot_notebook_pipeline.sim.renderers import close_at_exit
 from lerobot_notebook_pipeline.sim.so101_scene import (
+    CUBE_SIZE,
     DEFAULT_CAMERAS,
+    TABLE_XY,
     TARGET_XY,
     build_model,
     check_cameras,
@@ -109,14 +111,16 @@ class SO101PickPlaceEnv(gym.Env):
         self.task_description = TASK_STRING
         self.task = TASK
 
-        self.model = build_model(self.cameras, self.marks, self.image_size, grip_site=(GRIP_SITE, GRIP_OFFSET))
+        self.perturb = dict(perturb or {})
+        self.scene = scene_of(self.camera_names, len(self.marks))
+        if self.perturb:
+            perturbations.check_applies(self.perturb, self.scene, "so101_pick_place")
+        self.model = build_model(self.cameras, self.marks, self.image_size, grip_site=(GRIP_SITE, GRIP_OFFSET),
+                                 distractor="distractor_cm" in self.perturb)
         self.scene_option = set_render_quality(self.model, render_quality)
         self.data = mujoco.MjData(self.model)
-        self.perturb = dict(perturb or {})
         if self.perturb:
-            scene = scene_of(self.camera_names, len(self.marks))
-            perturbations.check_applies(self.perturb, scene, "so101_pick_place")
-            perturbations.apply_to_model(self.model, self.data, scene, self.perturb)
+            perturbations.apply_to_model(self.model, self.data, self.scene, self.perturb)
         self.table_offset = perturbations.object_offset(self.perturb)  # the table and all on it; the arm stays
         self.target_xy = (TARGET_XY[0] + self.table_offset[0], TARGET_XY[1] + self.table_offset[1])
         self.table_z = float(self.table_offset[2])
@@ -150,6 +154,8 @@ class SO101PickPlaceEnv(gym.Env):
         self.cube_qvel = model.jnt_dofadr[cube_joint]
         self.cube_geom = model.geom("cube").id
         self.cube_half = float(model.geom_size[self.cube_geom][0])  # half the edge (cube_scale changes it)
+        distractor = "distractor_cm" in self.perturb
+        self.distractor_qpos = model.jnt_qposadr[model.joint(perturbations.DISTRACTOR).id] if distractor else None
         self.grip_site = model.site(GRIP_SITE).id
         self.tip_site = model.site(TIP_SITE).id
         jaw_bodies = [model.body(b).id for b in JAW_BODIES]
@@ -171,6 +177,12 @@ class SO101PickPlaceEnv(gym.Env):
     def object_pose(self) -> np.ndarray:
         """The cube's pose: xyz + wxyz quaternion."""
         return self.data.qpos[self.cube_qpos:self.cube_qpos + 7].copy()
+
+    def distractor_pose(self) -> np.ndarray | None:
+        """The distractor's current pose (xyz + wxyz quat), or None when there is none."""
+        if self.distractor_qpos is None:
+            return None
+        return self.data.qpos[self.distractor_qpos:self.distractor_qpos + 7].copy()
 
     def grip_point(self) -> np.ndarray:
         """Where a held cube's centre sits between the jaws (world xyz)."""
@@ -251,6 +263,9 @@ class SO101PickPlaceEnv(gym.Env):
         self.data.qpos[self.qpos_arm] = home
         self.data.ctrl[self.ctrl_arm] = home
         self.data.qpos[self.cube_qpos:self.cube_qpos + 7] = [x, y, self.rest_z(), 1.0, 0.0, 0.0, 0.0]
+        if self.distractor_qpos is not None:
+            stand = perturbations.distractor_pose((x, y), self.target_xy, self.scene, self.perturb)
+            self.data.qpos[self.distractor_qpos:self.distractor_qpos + 7] = stand
         self.mujoco.mj_forward(self.model, self.data)
         self._steps, self._furthest, self._frames_step = 0, 0, None
         self.object_pose_at_reset = self.object_pose()
@@ -303,7 +318,8 @@ def scene_of(camera_names, n_marks: int) -> perturbations.Scene:
     """The names this scene gives the parts perturbations touch: the first camera, the table geoms, the cube."""
     table = ("table", "target", *(f"mark_{k}" for k in range(n_marks)))
     return perturbations.Scene(camera=camera_names[0], table_body=None, cube_geom="cube", state_size=len(JOINTS),
-                               table_geoms=table)
+                               table_geoms=table, table_xy=TABLE_XY, cube_half=CUBE_SIZE / 2,
+                               clear_axis=1)  # the jaws close along x in front of the base
 
 
 def env_from_settings(settings: dict, max_steps: int | None = None):

@@ -198,10 +198,12 @@ def add_lights(spec) -> None:
                              diffuse=[0.5, 0.5, 0.5], castshadow=True)
 
 
-def build_model(cameras=DEFAULT_CAMERAS, marks=(), image_size=(480, 640), grip_site=None):
+def build_model(cameras=DEFAULT_CAMERAS, marks=(), image_size=(480, 640), grip_site=None, distractor=False):
     """The compiled scene (an MjModel): arm, table, target, marks, cube, cameras, lights and the mesh hulls;
-    grip_site=(name, xyz) adds a site at xyz on the gripper body."""
+    grip_site=(name, xyz) adds a site at xyz on the gripper body, distractor=True sim/perturb.py's distractor."""
     import mujoco
+
+    from lerobot_notebook_pipeline.sim.perturb import add_distractor
 
     robot = mujoco.MjSpec.from_file(str(model_dir() / MODEL_FILE))
     robot.option.timestep = PHYSICS_TIMESTEP
@@ -212,6 +214,8 @@ def build_model(cameras=DEFAULT_CAMERAS, marks=(), image_size=(480, 640), grip_s
     add_lights(spec)
     add_table(spec, marks)
     add_cube(spec)
+    if distractor:
+        add_distractor(spec)
     for cam in check_cameras(cameras):
         add_camera(spec, cam)
     height, width = int(image_size[0]), int(image_size[1])
