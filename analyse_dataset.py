@@ -36,6 +36,9 @@ parser.add_argument("--fail-on", default=None, choices=["warn", "error"],
 parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
 parser.add_argument("--compare", type=flags.path_or_repo, default=None, metavar="REFERENCE",
                     help="the training dataset (folder or hub id): report what changed in --dataset since then")
+parser.add_argument("--costs", type=flags.path, default=None, metavar="RESULTS_JSON",
+                    help="with --compare: the robustness study's results.json whose measured success drops set the "
+                    "risk levels (default experiments/robustness/results.json, when it exists)")
 args = parse_args(parser)
 
 # %% [markdown]
@@ -58,6 +61,7 @@ import pandas as pd
 
 from lerobot_notebook_pipeline import media, plots, preflight
 from lerobot_notebook_pipeline.analysis import checks, consistency, dataset_plots, drift, frames, scores, stats
+from lerobot_notebook_pipeline.analysis.costs import load_costs
 from lerobot_notebook_pipeline.analysis.report import findings_lines, markdown_report
 from lerobot_notebook_pipeline.convert import conversion_problems, is_v30, v30_root
 from lerobot_notebook_pipeline.data import open_dataset, resolve_dataset
@@ -104,8 +108,11 @@ def damaged_videos(root: Path) -> dict[Path, str]:
 
 preflight.check_not_input(out_path, {"--dataset": args.dataset, "--compare": args.compare, "the converted dataset": root})
 damaged = damaged_videos(root)
-reference_root = None
+reference_root, costs = None, None
+if args.costs and not args.compare:
+    raise UserError("--costs sets the risk levels of --compare: add --compare REFERENCE, or drop --costs")
 if args.compare:
+    costs = load_costs(args.costs)
     _, reference_root, _, _ = local_root(args.compare, "--compare")
     preflight.check_not_input(out_path, {"--compare": reference_root})
     for flag, broken in (("--compare", damaged_videos(reference_root)), ("--dataset", damaged)):
@@ -348,8 +355,11 @@ else:
 # data the policy was trained on. Each difference is measured in units you can act on: how many pixels a camera
 # moved (phase correlation of the mean first frames, a few decoded frames per dataset), how much brighter the
 # picture is, how far each joint rests from where it rested in training (a calibration offset), how far the new
-# episodes reach beyond every training frame, where the objects sit (sim datasets), and the timing. Each one gets a
-# likely risk from its size; it is a measured difference, not a prediction of success.
+# episodes reach beyond every training frame, where the objects sit (sim datasets), and the timing. Where the
+# robustness study (`experiments.py --study robustness`, on the simulated ALOHA) measured a change of that kind, each
+# difference quotes what a change of its size cost the demo policy there, interpolated between the sizes measured,
+# and its risk level comes from that drop (`--costs` picks another results.json); elsewhere the risk is judged from
+# the size. Either way it is a guide for your robot, not a prediction of its success.
 
 # %%
 comparison = None
@@ -363,14 +373,17 @@ else:
         pair = (frames.mean_first_frame(reference, camera), frames.mean_first_frame(table, camera))
         if all(image is not None for image in pair) and pair[0].shape == pair[1].shape:
             mean_frames[camera] = pair
-    comparison = drift.compare(reference, table, mean_frames, read_sim_settings(reference_root), read_sim_settings(root))
+    comparison = drift.compare(reference, table, mean_frames, read_sim_settings(reference_root), read_sim_settings(root),
+                               costs)
     timings["compare"] = time.perf_counter() - start
     findings += comparison.pop("findings")
     counts = checks.count_by_severity(findings)
     comparison = {"reference": str(args.compare), "reference_root": str(reference_root), **comparison}
     print(f"verdict: {comparison['verdict']}")
+    if comparison["costs"].get("note"):
+        print(comparison["costs"]["note"])
     for d in comparison["differences"]:
-        print(f"- [{d['risk']} risk] {d['message']}")
+        print(f"- [{d['risk']} risk] {d['message']}" + (f"\n  {d['cost_line']}" if d["cost_line"] else ""))
     if mean_frames:
         show(dataset_plots.drift_frames(mean_frames), "compare_first_frames.png")
     key = comparison["calibration"][0]["key"]

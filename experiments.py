@@ -16,6 +16,12 @@
 # * **`robustness`**: could I move the table? The `make demo` policy on 3 training seeds, evaluated from the same 30
 #   starts in distribution and with the table moved, the camera shifted, the light dimmed, a joint's reading offset,
 #   and combinations (`sim/perturb.py`), each change against in distribution as a paired difference; about 3.2 hours.
+# * **`noise`**: does noise buy robustness? The `make demo` recipe with no noise, action noise on the targets (two
+#   levels), DART noise on the expert's executed actions while recording (`make_sim_dataset.py --dart-noise`),
+#   lerobot's robotics image augmentations, and all three combined; 3 training seeds each, evaluated from the same
+#   starts in distribution, with the cube 3 cm off and under the robustness factors expected to hurt most, each
+#   variant against no noise as a paired difference. It works in the robustness study's folder, where its no-noise
+#   variant is the robustness study's policy (cached once for both); about 10 hours on its own.
 #
 # A study is a grid of points. Each point records data (`make_sim_dataset.py`), trains with a fixed step count
 # (`train.py`, never a time budget, so points compare) and evaluates with seeded rollouts (`visualize_policy.py`,
@@ -54,12 +60,12 @@ CORES = os.cpu_count() or 1
 THREADS = min(2, CORES)  # torch threads per training: the recipe's 0.41 s/step used 2 cores
 
 parser = argparse.ArgumentParser(description="Run a study: record, train and evaluate a grid of points, cached.")
-parser.add_argument("--study", default="demos", choices=["demos", "positions", "robustness"])
+parser.add_argument("--study", default="demos", choices=["demos", "positions", "robustness", "noise"])
 parser.add_argument("--robot", default="aloha",
                     help="aloha (every study) or so101 (positions: the SO-101 pick and place at the pencil marks)")
 parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
 parser.add_argument("--seeds", default=None,
-                    help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness 0,1,2)")
+                    help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness and noise 0,1,2)")
 parser.add_argument("--steps", type=flags.positive_int, default=None,
                     help="training steps of every point (default: the study's, 2500; 30 with --smoke)")
 parser.add_argument("--only", default=None, metavar="ID[,ID]",
@@ -78,7 +84,7 @@ parser.add_argument("--threads", type=flags.threads, default=THREADS,
 parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
 parser.add_argument("--gpus-per-point", type=flags.non_negative_float, default=0.0, help="Ray: GPUs each point asks for")
 parser.add_argument("--output-dir", type=flags.path, default=None, help="datasets, checkpoints, rollouts and logs (default "
-                    "outputs/experiments/<study>, with --smoke <study>-smoke)")
+                    "outputs/experiments/<study>, noise: robustness's, with --smoke <study>-smoke)")
 parser.add_argument("--results-dir", type=flags.path, default=None, help="results.json, plots and README (default experiments/<study>; "
                     "with --smoke OUTPUT_DIR/results)")
 args = parse_args(parser)
@@ -136,7 +142,11 @@ except ValueError:
 if not seeds:
     raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
 points = select_points(study_points(args.study, args.smoke, seeds, args.steps, args.robot), args.only)
-root = args.output_dir or flags.path(f"outputs/experiments/{study_name}{'-smoke' if args.smoke else ''}")
+# The noise study works in the robustness study's folder: its no-noise variant is the robustness study's policy (the
+# same recording, trainings and rollouts, cached under the same keys), so neither study makes them twice.
+STUDY_FOLDERS = {"noise": "robustness"}
+folder = study_name if args.smoke else STUDY_FOLDERS.get(study_name, study_name)
+root = args.output_dir or flags.path(f"outputs/experiments/{folder}{'-smoke' if args.smoke else ''}")
 results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{study_name}"))
 if not args.plan:
     check_results_dir(results_dir, args.study)
@@ -198,7 +208,7 @@ if not (args.plan or args.report):
 
 # %%
 from lerobot_notebook_pipeline.files import write_atomic, write_json
-from lerobot_notebook_pipeline.studies.results import machine, saved_results, study_summary
+from lerobot_notebook_pipeline.studies.results import machine, missing_summary, saved_results, study_summary
 
 given = [(f"--robot {args.robot}", args.robot != "aloha"), ("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study)), (f"--steps {args.steps}", args.steps),
          (f"--only {args.only}", args.only), (f"--results-dir {shown_path(results_dir)}", args.results_dir and not args.smoke)]
@@ -206,6 +216,9 @@ command = " ".join([f"python experiments.py --study {args.study}", *(flag for fl
 if args.report:  # the results of an earlier run of the same command, maybe on another machine
     saved = saved_results(results_dir, command)
     results, host, plan = saved["points"], saved["machine"], saved["plan"]
+    missing = missing_summary(args.study, saved)
+    if missing:  # from a run older than a study-level part (robustness: compare_costs): add it, keep the rest
+        write_json(results_dir / "results.json", saved | missing)
 else:
     results = [point_result(p, root, records.get(p["id"])) for p in points]
     host = machine(args.threads, args.engine, args.workers)

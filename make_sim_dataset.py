@@ -49,6 +49,10 @@ parser.add_argument("--placement-noise", type=flags.float_in(0.0, 0.05), default
                     help="so101: how far (m, uniform in x and y) a person puts the cube from a mark")
 parser.add_argument("--waypoint-noise", type=flags.float_in(0.0, 0.1), default=0.0,
                     help="std (m, 0 to 0.1) of Gaussian noise on the waypoints")
+parser.add_argument("--dart-noise", type=flags.float_in(0.0, 10.0), default=0.0, metavar="STD",
+                    help="DART: std of seeded Gaussian noise added to every action the env executes, in the action's "
+                         "units (aloha: radians, the grippers 0-1; so101: degrees, the gripper 0-100); the clean expert "
+                         "action is recorded, so the demos show recoveries (aloha 0.02 and so101 0.5 keep most episodes)")
 parser.add_argument("--max-attempts", type=flags.int_in(1, 1_000_000), default=None, help="give up after this many tries (default 3x episodes + 5)")
 parser.add_argument("--num-workers", type=flags.workers, default=1, help="record shards in this many processes, then merge")
 parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --root")
@@ -102,6 +106,11 @@ log.info("recording %d %s episodes of %d frames at %dx%d (%s render) into %s", a
 # object's position from the simulator. The reward goes 0..4 (touch, lift, other gripper touches, transfer done);
 # only episodes that reach 4 are kept. Each try is first run without the camera, which costs a fraction of a second;
 # only a success is run again with the camera on and recorded.
+#
+# `--dart-noise STD` (DART, Laskey et al. 2017) adds seeded Gaussian noise to every action the env executes, while the
+# dataset keeps the expert's clean action. The expert's actions are absolute joint targets, so after a push off its
+# path the next clean label points back to the plan: the demos show small recoveries, the states a policy drifts
+# into. A noisy execution that fails the task is dropped like any failed demo (kept against attempted below).
 
 # %%
 from lerobot_notebook_pipeline.sim.aloha_env import make_env
@@ -141,6 +150,8 @@ settings = {"task": args.task, "image_size": list(image_size), "render_quality":
 recording = dict(task=args.task, seed=args.seed, image_size=image_size, episode_length=args.episode_length,
                  render_quality=args.render_quality, cube_pose=args.cube_pose, pose_range=args.pose_range,
                  waypoint_noise=args.waypoint_noise)
+if args.dart_noise > 0:  # recorded only when used, so a clean dataset's settings read as before
+    settings["dart_noise"] = recording["dart_noise"] = args.dart_noise
 if args.robot == "so101":
     so101_options = dict(robot="so101", marks=args.marks, placement_noise=args.placement_noise)
     settings |= so101_options | {"cameras": list(preview_env.camera_names)}
@@ -177,13 +188,16 @@ seconds = clock()
 # %% [markdown]
 # ## 4. Summary
 #
-# Kept against attempted is the scripted expert's success rate: how often the plan works for a random object pose.
+# Kept against attempted is the scripted expert's success rate: how often the plan works for a random object pose
+# (with `--dart-noise`, and survives the noisy execution).
 
 # %%
 size_mb = record.folder_size_mb(root)
 summary = (f"kept {report['kept']}/{report['attempted']} attempted episodes "
            f"({100 * report['kept'] / report['attempted']:.0f}%), {report['frames']} frames in {seconds:.1f} s "
            f"({report['frames'] / seconds:.1f} frames/s), {size_mb:.1f} MB on disk at {root}")
+if args.dart_noise > 0:
+    summary += f"; DART noise {args.dart_noise:g} on the executed actions, tries it spoiled were dropped"
 print(summary)
 if report["kept"] < args.episodes:
     log.warning("only %d of the %d requested episodes succeeded within --max-attempts %d", report["kept"],

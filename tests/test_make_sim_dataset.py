@@ -92,6 +92,44 @@ def test_notebook_with_same_args_gives_identical_parquet_data(recorded, tmp_path
     assert inline_images(nb), "the first/last frames and joint plot should be shown inline"
 
 
+ARM = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]  # ALOHA's arm joints in state and action (the rest are grippers)
+HANDOVER = 59  # the left arm re-plans the handover from where the cube is at step round(235 * 100 / 400)
+
+
+def test_dart_noise_runs_noisy_actions_but_records_the_clean_experts():
+    """--dart-noise: the env runs the expert's actions plus seeded noise and the episode keeps the expert's own. The
+    labels are a clean run's (ALOHA: the right arm's throughout, the left arm's until it re-plans the handover from
+    the cube it sees; SO-101: until it re-aims the place from the held cube), the states stray further from them,
+    and the same seed draws the same noise."""
+    from lerobot_notebook_pipeline.sim import record, so101_record
+    from lerobot_notebook_pipeline.sim.aloha_env import make_env
+    from lerobot_notebook_pipeline.sim.aloha_expert import run_episode
+    from lerobot_notebook_pipeline.sim.so101_env import make_env as make_so101_env
+    from lerobot_notebook_pipeline.sim.so101_expert import PickPlacePolicy
+
+    env = make_env("transfer_cube", image_size=(24, 32), max_steps=100)
+    seed = record.attempt_seed(3, 0)
+    noisy, again, clean = (record.record_episode(env, "transfer_cube", seed, 100, 0.005, dart_noise=noise)["frames"]
+                           for noise in (0.02, 0.02, 0.0))
+    labels, states = noisy["action"], noisy["observation.state"]
+    assert np.array_equal(labels[:, 7:], clean["action"][:, 7:]) and np.array_equal(labels[:HANDOVER], clean["action"][:HANDOVER])
+    assert not np.allclose(states[:HANDOVER], clean["observation.state"][:HANDOVER])  # it ran other actions
+    strayed = np.abs(states[1:, ARM] - labels[:-1, ARM]).mean()
+    tracked = np.abs(clean["observation.state"][1:, ARM] - clean["action"][:-1, ARM]).mean()
+    assert strayed > 1.3 * tracked, (strayed, tracked)
+    assert all(np.array_equal(noisy[key], again[key]) for key in noisy)
+    other = run_episode(env, record.make_policy(env, "transfer_cube", 100, 0.005, seed), seed,
+                        execute=record.dart_executor(0.02, seed + 1))
+    assert not np.allclose(other[1], states)
+    env = make_so101_env(image_size=(24, 32), max_steps=120)
+    seed = 1576890651  # attempt 0 of --seed 3: the noisy pick and place still succeeds
+    noisy = so101_record.record_episode(env, seed, 120, 0.005, dart_noise=0.5)["frames"]
+    clean = so101_record.record_episode(env, seed, 120, 0.005)["frames"]
+    carry = int(PickPlacePolicy(env, 120).at("lift"))  # the re-aim reads the held cube here
+    assert np.array_equal(noisy["action"][:carry], clean["action"][:carry])
+    assert not np.allclose(noisy["observation.state"], clean["observation.state"], atol=0.05)
+
+
 def test_existing_root_needs_overwrite_and_is_left_untouched(tmp_path):
     root = tmp_path / "mine"
     root.mkdir()
@@ -118,7 +156,7 @@ def test_help_lists_the_knobs():
     proc = run_script("--help", timeout=60)
     assert proc.returncode == 0
     for flag in ("--task", "--episodes", "--root", "--image-size", "--episode-length", "--render-quality", "--cube-pose",
-                 "--pose-range", "--waypoint-noise", "--max-attempts", "--num-workers", "--overwrite"):
+                 "--pose-range", "--waypoint-noise", "--dart-noise", "--max-attempts", "--num-workers", "--overwrite"):
         assert flag in proc.stdout
 
 

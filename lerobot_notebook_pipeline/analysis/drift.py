@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from lerobot_notebook_pipeline.analysis.checks import finding, state_action_lags
+from lerobot_notebook_pipeline.analysis.costs import costs_summary, priced
 from lerobot_notebook_pipeline.analysis.stats import (
     ACTION,
     STATE,
@@ -462,8 +463,10 @@ def rank(differences: list[dict]) -> list[dict]:
 
 
 def to_findings(differences: list[dict]) -> list[dict]:
-    """The differences as report findings: medium and high risk warn, low risk is a note."""
-    return [finding(d["check"], "warn" if d["risk"] != "low" else "info", f"{d['risk']} risk: {d['message']}")
+    """The differences as report findings: medium and high risk warn, low risk is a note; each with its measured
+    cost (or that none covers it) when costs were looked up."""
+    return [finding(d["check"], "warn" if d["risk"] != "low" else "info",
+                    f"{d['risk']} risk: {d['message']}" + (f". {d['cost_line']}" if d.get("cost_line") else ""))
             for d in differences]
 
 
@@ -481,9 +484,10 @@ def verdict(differences: list[dict]) -> str:
 
 
 def compare(reference: Table, new: Table, mean_frames: dict | None = None, reference_sim: dict | None = None,
-            new_sim: dict | None = None) -> dict:
+            new_sim: dict | None = None, costs: dict | None = None) -> dict:
     """Every measurement and ranked difference between two datasets; mean_frames maps camera -> (reference, new)
-    mean first frames, the sim dicts are meta/sim_settings.json when present."""
+    mean first frames, the sim dicts are meta/sim_settings.json when present. With costs (costs.load_costs) each
+    difference gets its cost measured in simulation and the risk level from it, where a measurement covers it."""
     key = STATE if STATE in reference.columns and STATE in new.columns else ACTION
     calibration = calibration_offsets(reference, new, key)
     offsets = np.array([c["offset"] for c in calibration])
@@ -497,7 +501,9 @@ def compare(reference: Table, new: Table, mean_frames: dict | None = None, refer
     found = [d for camera, m in cameras.items() for d in camera_differences(camera, m["motion"], m["lighting"])]
     found += joint_differences(calibration, gaps, workspace) + placement_differences(placements)
     found += timing_differences(times["reference"], times["new"])
+    if costs is not None:
+        found = [priced(d, costs, new.info.get("robot_type")) for d in found]
     ranked = rank(found)
     return {"cameras": cameras, "calibration": calibration, "leader_follower": gaps, "workspace": workspace,
             "objects": placements, "timing": times, "differences": ranked, "findings": to_findings(ranked),
-            "verdict": verdict(ranked)}
+            "verdict": verdict(ranked), "costs": None if costs is None else costs_summary(costs)}

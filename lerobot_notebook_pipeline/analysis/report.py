@@ -41,10 +41,16 @@ def comparison_lines(comparison: dict) -> list[str]:
     """The --compare section: the verdict, then every measured difference, the riskiest first."""
     lines = [f"## Compared with the training data `{comparison['reference']}`", "", f"**Verdict:** {comparison['verdict']}", ""]
     rows = [{"risk": d["risk"], "check": d["check"], "what": d["subject"], "size": f"{d['size']:g} {d['unit']}",
-             "finding": d["message"]} for d in comparison["differences"]]
+             "finding": d["message"], "measured in simulation": d.get("cost_line")} for d in comparison["differences"]]
+    priced = any(d.get("cost_line") for d in comparison["differences"])
     if rows:
-        lines += _table(rows, ["risk", "check", "what", "size", "finding"]) + [""]
-    lines += ["Risk is a likely effect on the policy, judged from the size of each measured difference; it is not a "
+        lines += _table(rows, ["risk", "check", "what", "size", "finding", *(["measured in simulation"] * priced)]) + [""]
+    costs = comparison.get("costs") or {}
+    if costs.get("note"):
+        lines += [f"{costs['note']}.", ""]
+    lines += ["Risk is a likely effect on the policy: where a simulation study measured a change of that kind, it comes "
+              "from the success drop measured at that size (the study and robot are named, and on another robot it is "
+              "a guide, not a measurement); elsewhere it is judged from the size of the difference. It is not a "
               "prediction of success. Every measurement is in report.json under `comparison`.", ""]
     return lines
 

@@ -247,10 +247,11 @@ def quat_to_mat(quat) -> np.ndarray:
 POLICIES = {"transfer_cube": TransferCubePolicy, "insertion": InsertionPolicy}
 
 
-def run_episode(env, policy, seed: int, render: bool = False):
+def run_episode(env, policy, seed: int, render: bool = False, execute=None):
     """Reset env with seed and run the scripted policy for its episode length.
 
-    Returns (actions, states, images or None, rewards) as arrays; images only when render is True.
+    Returns (actions, states, images or None, rewards) as arrays; images only when render is True. execute, when
+    given, turns each expert action into the one the env runs (DART noise); the returned actions stay the expert's.
     """
     env = env.unwrapped
     env.reset_pose(seed)
@@ -262,5 +263,5 @@ def run_episode(env, policy, seed: int, render: bool = False):
             images.append(env.render())
         action = policy()
         actions.append(action)
-        rewards.append(env.step_physics(action))
+        rewards.append(env.step_physics(action if execute is None else execute(action)))
     return (np.array(actions), np.array(states), np.array(images) if render else None, np.array(rewards))

@@ -20,6 +20,10 @@ STATE_NAMES = [f"{side}_{joint}" for side in ("left", "right")
                for joint in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
 IMAGE_KEY = f"observation.images.{CAMERA}"
 MIN_EPISODE_LENGTH = {"transfer_cube": 60, "insertion": 300}  # the shortest episodes the scripted expert completes
+DART_STREAM = 1  # the DART noise draws from its own stream, so the waypoint noise stays that of a clean recording
+# A --dart-noise the expert still mostly succeeds with (measured with 5 mm waypoint noise): ALOHA 0.02 rad kept 19 of
+# 20 transfer cubes (0.03: 6 of 20; 0.05: 0 of 10); SO-101 0.5 degrees kept 8 of 10 pick and places (1: 7; 2: 3).
+DART_WORKS = {"aloha": 0.02, "so101": 0.5}
 
 
 def sim_features(image_size: tuple[int, int]) -> dict:
@@ -33,6 +37,15 @@ def attempt_seed(seed: int, attempt: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(attempt)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def dart_executor(std: float, seed: int):
+    """What the env runs while recording with DART noise: the expert's action plus seeded Gaussian noise of std on
+    every dimension (None without noise). Make a new one per pass, so the planning and the camera pass match."""
+    if std <= 0:
+        return None
+    rng = np.random.default_rng([int(seed), DART_STREAM])
+    return lambda action: action + rng.normal(0.0, std, np.shape(action))
+
+
 def make_policy(env, task: str, episode_length: int, waypoint_noise: float, seed: int):
     """The scripted policy for task on env."""
     from lerobot_notebook_pipeline.sim.aloha_expert import POLICIES
@@ -40,26 +53,30 @@ def make_policy(env, task: str, episode_length: int, waypoint_noise: float, seed
     return POLICIES[task](env, episode_length, waypoint_noise=waypoint_noise, seed=seed)
 
 
-def scripted_success(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> float:
+def scripted_success(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0,
+                     dart_noise: float = 0.0) -> float:
     """Max reward of the scripted episode for seed, run without rendering (a cheap planning pass)."""
     from lerobot_notebook_pipeline.sim.aloha_expert import run_episode
 
     policy = make_policy(env, task, episode_length, waypoint_noise, seed)
-    return float(run_episode(env, policy, seed, render=False)[3].max())
+    return float(run_episode(env, policy, seed, render=False, execute=dart_executor(dart_noise, seed))[3].max())
 
 
-def record_episode(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> dict | None:
+def record_episode(env, task: str, seed: int, episode_length: int, waypoint_noise: float = 0.0,
+                   dart_noise: float = 0.0) -> dict | None:
     """Frames of one scripted episode, or None when it misses the max reward.
 
     A planning pass without rendering decides first; only a successful plan is run again with the camera,
-    and that recorded run must reach the max reward too.
+    and that recorded run must reach the max reward too. With dart_noise the env runs noisy actions and the
+    clean ones are recorded.
     """
     from lerobot_notebook_pipeline.sim.aloha_expert import run_episode
 
-    if scripted_success(env, task, seed, episode_length, waypoint_noise) < env.unwrapped.max_reward:
+    if scripted_success(env, task, seed, episode_length, waypoint_noise, dart_noise) < env.unwrapped.max_reward:
         return None
     policy = make_policy(env, task, episode_length, waypoint_noise, seed)
-    actions, states, images, rewards = run_episode(env, policy, seed, render=True)
+    actions, states, images, rewards = run_episode(env, policy, seed, render=True,
+                                                   execute=dart_executor(dart_noise, seed))
     if rewards.max() < env.unwrapped.max_reward:
         return None
     return {"frames": {IMAGE_KEY: images, "observation.state": states.astype(np.float32),
@@ -70,18 +87,20 @@ def record_episode(env, task: str, seed: int, episode_length: int, waypoint_nois
 
 def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attempts: list[int], image_size,
                    episode_length: int, render_quality: str, cube_pose=None, pose_range=None,
-                   waypoint_noise: float = 0.0, progress=None, robot: str = "aloha", **robot_options) -> dict:
+                   waypoint_noise: float = 0.0, progress=None, robot: str = "aloha", dart_noise: float = 0.0,
+                   **robot_options) -> dict:
     """Record up to `episodes` successful episodes, trying the attempt indices in order, into a new dataset at root.
 
     Returns {'kept', 'attempted', 'frames', 'episodes': [per-episode seed/pose]}; progress(kept, attempted) is
     called after each attempt. robot="so101" records the SO-101 pick and place (robot_options: marks,
-    placement_noise, cameras) with sim/so101_record.py.
+    placement_noise, cameras) with sim/so101_record.py. dart_noise: std of the noise on the executed actions.
     """
     if robot == "so101":
         from lerobot_notebook_pipeline.sim.so101_record import record_so101_dataset
 
         return record_so101_dataset(root, episodes, seed, attempts, image_size, episode_length, render_quality,
-                                    cube_pose, pose_range, waypoint_noise, progress, task=task, **robot_options)
+                                    cube_pose, pose_range, waypoint_noise, progress, task=task, dart_noise=dart_noise,
+                                    **robot_options)
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # lerobot's per-episode 'Map' bars would interleave with ours
@@ -93,7 +112,7 @@ def record_dataset(root: str | Path, task: str, episodes: int, seed: int, attemp
         if kept >= episodes:
             break
         attempted += 1
-        result = record_episode(env, task, attempt_seed(seed, attempt), episode_length, waypoint_noise)
+        result = record_episode(env, task, attempt_seed(seed, attempt), episode_length, waypoint_noise, dart_noise)
         if result is not None:
             add_episode(dataset, result["frames"], TASK_STRINGS[task])
             kept += 1
@@ -173,6 +192,7 @@ def merged_sim_settings(parts: list[dict]) -> dict:
     """The sim settings of datasets merged in this order: shared settings, each part's poses, all episodes."""
     first = parts[0]
     shared = {k: first.get(k) for k in ("task", "image_size", "render_quality", "fps", "episode_length", "waypoint_noise")}
+    shared |= {"dart_noise": first["dart_noise"]} if "dart_noise" in first else {}
     shared |= {k: first[k] for k in ("robot", "marks", "placement_noise", "cameras") if k in first}  # SO-101's scene
     return shared | {"cube_pose": None, "pose_range": None,
                      "parts": [{k: p.get(k) for k in ("cube_pose", "pose_range", "seed", "kept")} for p in parts],
@@ -181,12 +201,13 @@ def merged_sim_settings(parts: list[dict]) -> dict:
 
 
 def no_success_message(attempted: int, task: str, episode_length: int, cube_pose=None, pose_range=None,
-                       waypoint_noise: float = 0.0, robot: str = "aloha", **_) -> str:
+                       waypoint_noise: float = 0.0, robot: str = "aloha", dart_noise: float = 0.0, **_) -> str:
     """Why no scripted episode succeeded, and what to change: the settings that make the expert fail, if any."""
     if robot == "so101":
         from lerobot_notebook_pipeline.sim import so101_record
 
-        return so101_record.no_success_message(attempted, episode_length, cube_pose, pose_range, waypoint_noise)
+        return so101_record.no_success_message(attempted, episode_length, cube_pose, pose_range, waypoint_noise,
+                                               dart_noise)
     x0, x1, y0, y1 = DEFAULT_POSE_RANGE[task]
     reasons = []
     if episode_length < MIN_EPISODE_LENGTH[task]:
@@ -198,6 +219,8 @@ def no_success_message(attempted: int, task: str, episode_length: int, cube_pose
                        f"{x1:g}, y {y0:g} to {y1:g}")
     if waypoint_noise > 0:
         reasons.append(f"--waypoint-noise {waypoint_noise:g} may spoil every plan: lower it (0.005 works)")
+    if dart_noise > DART_WORKS["aloha"]:
+        reasons.append(f"--dart-noise {dart_noise:g} may spoil every execution: lower it ({DART_WORKS['aloha']:g} works)")
     advice = "; ".join(reasons) or "raise --max-attempts"
     return f"no scripted {task} episode reached the max reward in {attempted} attempts: {advice}"
 

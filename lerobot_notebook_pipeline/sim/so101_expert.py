@@ -179,10 +179,11 @@ class PickPlacePolicy:
         return np.append(arm_degrees(self.q_cmd), gripper)
 
 
-def run_episode(env, policy, seed: int, render: bool = False):
+def run_episode(env, policy, seed: int, render: bool = False, execute=None):
     """Reset env with seed and run the scripted policy for its episode length.
 
-    Returns (actions, states, images or None, rewards): images is {camera: frames} when render is True.
+    Returns (actions, states, images or None, rewards): images is {camera: frames} when render is True. execute,
+    when given, turns each expert action into the one the env runs (DART noise); the returned actions stay the expert's.
     """
     env = env.unwrapped
     env.reset_pose(seed)
@@ -196,7 +197,7 @@ def run_episode(env, policy, seed: int, render: bool = False):
                 images[name].append(frame)
         action = policy()
         actions.append(action)
-        rewards.append(env.step_physics(action))
+        rewards.append(env.step_physics(action if execute is None else execute(action)))
     if render:
         images = {name: np.array(frames) for name, frames in images.items()}
     return np.array(actions), np.array(states), images, np.array(rewards)

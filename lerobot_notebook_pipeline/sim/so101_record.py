@@ -60,22 +60,27 @@ def image_key(camera: str) -> str:
     return f"observation.images.{camera}"
 
 
-def plan_succeeds(env, seed: int, episode_length: int, waypoint_noise: float) -> bool:
+def plan_succeeds(env, seed: int, episode_length: int, waypoint_noise: float, dart_noise: float = 0.0) -> bool:
     """Whether the scripted episode for seed reaches the last stage, run without rendering (a cheap pass)."""
+    from lerobot_notebook_pipeline.sim.record import dart_executor
     from lerobot_notebook_pipeline.sim.so101_expert import PickPlacePolicy, run_episode
 
     policy = PickPlacePolicy(env, episode_length, waypoint_noise=waypoint_noise, seed=seed)
-    return run_episode(env, policy, seed)[3].max() >= MAX_REWARD
+    return run_episode(env, policy, seed, execute=dart_executor(dart_noise, seed))[3].max() >= MAX_REWARD
 
 
-def record_episode(env, seed: int, episode_length: int, waypoint_noise: float = 0.0) -> dict | None:
-    """Frames of one scripted episode, or None when it fails: a planning pass decides, the camera run records."""
+def record_episode(env, seed: int, episode_length: int, waypoint_noise: float = 0.0,
+                   dart_noise: float = 0.0) -> dict | None:
+    """Frames of one scripted episode, or None when it fails: a planning pass decides, the camera run records
+    (with dart_noise the env runs noisy actions and the clean ones are recorded)."""
+    from lerobot_notebook_pipeline.sim.record import dart_executor
     from lerobot_notebook_pipeline.sim.so101_expert import PickPlacePolicy, run_episode
 
-    if not plan_succeeds(env, seed, episode_length, waypoint_noise):
+    if not plan_succeeds(env, seed, episode_length, waypoint_noise, dart_noise):
         return None
     policy = PickPlacePolicy(env, episode_length, waypoint_noise=waypoint_noise, seed=seed)
-    actions, states, images, rewards = run_episode(env, policy, seed, render=True)
+    actions, states, images, rewards = run_episode(env, policy, seed, render=True,
+                                                   execute=dart_executor(dart_noise, seed))
     if rewards.max() < MAX_REWARD:
         return None
     frames = {image_key(cam): frames for cam, frames in images.items()}
@@ -88,7 +93,7 @@ def record_so101_dataset(root: str | Path, episodes: int, seed: int, attempts: l
                          episode_length: int = EPISODE_LENGTH, render_quality: str = "fast", cube_pose=None,
                          pose_range=None, waypoint_noise: float = 0.0, progress=None, marks=placement.MARKS,
                          placement_noise: float = placement.PLACEMENT_NOISE, cameras=DEFAULT_CAMERAS,
-                         task: str = TASK, **_) -> dict:
+                         task: str = TASK, dart_noise: float = 0.0, **_) -> dict:
     """Record up to `episodes` successful episodes, trying the attempt indices in order, into a new dataset at root.
 
     Returns {'kept', 'attempted', 'frames', 'episodes': [per-episode seed/pose]}, like the ALOHA recorder.
@@ -107,7 +112,7 @@ def record_so101_dataset(root: str | Path, episodes: int, seed: int, attempts: l
         if kept >= episodes:
             break
         attempted += 1
-        result = record_episode(env, attempt_seed(seed, attempt), episode_length, waypoint_noise)
+        result = record_episode(env, attempt_seed(seed, attempt), episode_length, waypoint_noise, dart_noise)
         if result is not None:
             add_episode(dataset, result["frames"], TASK_STRING)
             kept += 1
@@ -123,8 +128,10 @@ def record_so101_dataset(root: str | Path, episodes: int, seed: int, attempts: l
 
 
 def no_success_message(attempted: int, episode_length: int, cube_pose=None, pose_range=None,
-                       waypoint_noise: float = 0.0, **_) -> str:
+                       waypoint_noise: float = 0.0, dart_noise: float = 0.0, **_) -> str:
     """Why no scripted SO-101 episode succeeded, and what to change."""
+    from lerobot_notebook_pipeline.sim.record import DART_WORKS
+
     x0, x1, y0, y1 = placement.REACH_XY
     reasons = []
     if episode_length < MIN_EPISODE_LENGTH:
@@ -136,5 +143,7 @@ def no_success_message(attempted: int, episode_length: int, cube_pose=None, pose
                        f"y {y0:g} to {y1:g}")
     if waypoint_noise > 0.005:
         reasons.append(f"--waypoint-noise {waypoint_noise:g} may spoil every plan: lower it (0.005 works)")
+    if dart_noise > DART_WORKS["so101"]:
+        reasons.append(f"--dart-noise {dart_noise:g} may spoil every execution: lower it ({DART_WORKS['so101']:g} works)")
     advice = "; ".join(reasons) or "raise --max-attempts"
     return f"no scripted pick_place episode placed the cube in {attempted} attempts: {advice}"

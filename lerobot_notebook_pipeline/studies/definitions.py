@@ -196,6 +196,99 @@ def robustness_points(scale: Scale, seeds: list[int]) -> list[dict]:
                   training(scale, "all", seed) | {"val_fraction": RECIPE_VAL_FRACTION}, evals) for seed in seeds]
 
 
+# ------------------------------------------------------------------------------------------------ noise
+
+# train.py --action-noise-std adds noise to the normalised target actions, so its unit is one std of each joint over
+# the demos (the recipe's action stds are 0.02-0.5 rad, a typical joint 0.2): 0.05 is about 0.01 rad on a typical
+# joint, the size of the DART noise below; 0.2 about 0.04 rad, twice what the expert survives executed (0.03 rad
+# DART noise kept 6 of 20 demos).
+ACTION_NOISE = {"low": 0.05, "high": 0.2}
+# make_sim_dataset.py --dart-noise (radians, on every executed action): the expert kept 19 of 20 transfer cubes at
+# 0.02 rad and 6 of 20 at 0.03 (sim/record.DART_WORKS; kept here so --plan imports no MuJoCo).
+DART_NOISE = 0.02
+AUGMENT = "robotics"  # train.py --image-transforms: lerobot's camera-style set (noise, blur, JPEG, shadow, gamma, ...)
+RECORD_KNOBS = ("dart_noise",)  # the variant settings that change the recording; the others change the training
+# The variants, by id: what each adds to the demo recipe. "combined" is DART + augmentation + the low action noise;
+# which mix is best is not known before the run.
+NOISE_VARIANTS = {
+    "none": {},
+    "action_noise_low": {"action_noise_std": ACTION_NOISE["low"]},
+    "action_noise_high": {"action_noise_std": ACTION_NOISE["high"]},
+    "dart": {"dart_noise": DART_NOISE},
+    "augment": {"image_transforms": AUGMENT},
+    "combined": {"dart_noise": DART_NOISE, "image_transforms": AUGMENT, "action_noise_std": ACTION_NOISE["low"]},
+}
+NOISE_LABELS = {"none": "no noise", "action_noise_low": f"action noise {ACTION_NOISE['low']:g} std",
+                "action_noise_high": f"action noise {ACTION_NOISE['high']:g} std",
+                "dart": f"DART noise {DART_NOISE:g} rad", "augment": "image augmentation (robotics)",
+                "combined": "DART + augmentation + low action noise"}
+CUBE_OFF = "cube 3 cm off"
+CUBE_OFF_M = (0.0, 0.03)  # the in-distribution square of starts moved 3 cm along y (table_x_cm=3 moves it along x)
+# The robustness factors expected to hurt most, from the robustness study's ladder (ROBUSTNESS_FACTORS): the remounted
+# camera, the dim room and the table moved past the demos' spread. Revise once its results land.
+NOISE_FACTORS = [{"camera_shift_cm": 6}, {"light_scale": 0.3}, {"table_x_cm": 3}]
+
+@dataclass(frozen=True)
+class NoiseSet:
+    """What the noise study runs at one scale (Scale.conditions)."""
+
+    variants: tuple[str, ...]
+    cube_off: bool  # whether the cube-off evaluation runs
+    perturbations: tuple[dict, ...]
+    dart_noise: float  # the DART variants' level
+
+
+# The smoke runs the two variants that between them use every knob, in distribution only, with the robustness smoke's
+# recording and training for no noise (the same cache keys); its 60-frame demos survive only a little DART noise
+# (0.005 rad kept 3 of 8, 0.02 none of 8).
+NOISE_SETS = {"full": NoiseSet(tuple(NOISE_VARIANTS), True, tuple(NOISE_FACTORS), DART_NOISE),
+              "smoke": NoiseSet(("none", "combined"), False, (), 0.005)}
+
+
+def noise_evals(scale: Scale) -> dict:
+    """The noise study's evaluations, all from the robustness study's starts: in distribution, the square moved
+    3 cm, and under each hurting perturbation."""
+    chosen = NOISE_SETS[scale.conditions]
+    start = square_eval(MARK, PLACEMENT, scale.eval_episodes, 1000, scale.episode_length)
+    evals = {IN_DISTRIBUTION: start}
+    if chosen.cube_off:
+        moved = [round(m + d, 4) for m, d in zip(MARK, CUBE_OFF_M, strict=True)]
+        evals[CUBE_OFF] = start | {"cube_pose": moved}
+    return evals | {condition_name(p): start | {"perturb": p} for p in chosen.perturbations}
+
+
+def noise_recipe(scale: Scale, variant: str, seed: int) -> tuple[dict, dict]:
+    """A variant's recording and training: the demo recipe's (as the robustness study's) plus the variant's knobs."""
+    knobs = NOISE_VARIANTS[variant]
+    if "dart_noise" in knobs:
+        knobs = knobs | {"dart_noise": NOISE_SETS[scale.conditions].dart_noise}
+    demos = recording(scale, scale.total_demos, 0, pose_range=around(MARK, PLACEMENT))
+    demos |= {k: v for k, v in knobs.items() if k in RECORD_KNOBS}
+    train = training(scale, "all", seed) | {"val_fraction": RECIPE_VAL_FRACTION}
+    return demos, train | {k: v for k, v in knobs.items() if k not in RECORD_KNOBS}
+
+
+def noise_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """Does noise buy robustness? Each variant of the demo recipe per training seed, from one set of starts; every
+    variant but none names its paired reference (none, the same seed) for the paired changes."""
+    variants = NOISE_SETS[scale.conditions].variants
+    evals = noise_evals(scale)
+    points = []
+    for seed in seeds:
+        for variant in variants:
+            demos, train = noise_recipe(scale, variant, seed)
+            settings = {"variant": variant, "dart_noise": demos.get("dart_noise", 0.0),
+                        "action_noise_std": train.get("action_noise_std", 0.0),
+                        "image_transforms": train.get("image_transforms", "none"), "train_seed": seed}
+            p = point("noise", f"{variant}-seed{seed}", f"{NOISE_LABELS[variant]}, training seed {seed}", settings,
+                      [demos], train, evals)
+            if variant != "none":
+                reference, reference_train = noise_recipe(scale, "none", seed)
+                p["paired_with"] = {"variant": "none", "recordings": [reference], "train": reference_train}
+            points.append(p)
+    return points
+
+
 # ------------------------------------------------------------------------------------------------ SO-101
 
 SO101_MARK_HALF = 0.05  # the user's 4 pencil marks: corners of the +/-5 cm square round the centre target
@@ -260,14 +353,15 @@ def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
     return points
 
 
-STUDIES = {"demos": demos_points, "positions": positions_points, "robustness": robustness_points}
+STUDIES = {"demos": demos_points, "positions": positions_points, "robustness": robustness_points, "noise": noise_points}
 ROBOT_STUDIES = {"aloha": STUDIES, "so101": {"positions": so101_positions_points}}
 ROBOT_SCALES = {"aloha": (FULL, SMOKE), "so101": (SO101_FULL, SO101_SMOKE)}
 ROBOT_NAMES = {"aloha": "ALOHA transfer cube", "so101": "SO-101 pick and place"}
 QUESTIONS = {"demos": "Is one demonstration enough?",
              "positions": "How many cube positions do I need, and how do policies interpolate between them?",
-             "robustness": "Could I move the table? How robust is the demo policy?"}
-DEFAULT_SEEDS = {"robustness": [0, 1, 2]}  # training seeds when --seeds is not given (others: [0])
+             "robustness": "Could I move the table? How robust is the demo policy?",
+             "noise": "Does noise buy robustness?"}
+DEFAULT_SEEDS = {"robustness": [0, 1, 2], "noise": [0, 1, 2]}  # training seeds when --seeds is not given (others: [0])
 
 
 def default_seeds(study: str) -> list[int]:

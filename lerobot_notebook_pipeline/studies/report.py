@@ -520,6 +520,24 @@ CAVEATS = {
         "Not measured (compute budget): camera tilt, table height, cube size and colour, light direction, distractors "
         "and delays; sim/perturb.py has them for a larger run.",
     ],
+    "noise": [
+        f"One robot and task: {ROBOT}; a real arm's noise, cameras and lights differ, and these results make no "
+        "claim about one.",
+        "One level per kind of noise, and one step count for every variant: noise makes the targets harder to fit, so "
+        "a variant that loses here may win with longer training (the evidence says where the held-out error was still "
+        "falling at the end). `--steps` reruns every variant at another count on the same data.",
+        "DART noise is drawn afresh each control step at 0.02 rad, about the most the scripted expert survives (19 of "
+        "20 demos kept; 0.03 rad kept 6 of 20); tries the noise spoiled are dropped, so the demos show only "
+        "recoveries that worked, and the DART variants train on other demos than the rest (the same seeds and starts).",
+        "The held-out action error of the DART variants is measured on DART demos, so it compares training progress "
+        "within a variant, not the variants with each other.",
+        "Action noise is in normalised units (stds of each joint over the demos): the same level is a different angle "
+        "on each joint.",
+        "The robustness conditions were chosen from the robustness study's ladder before its results were in; the "
+        "ones that hurt most there may differ.",
+        "Pooled paired intervals treat the seeds' 30 starts each as 90 pairs; the seed columns show how much "
+        "retraining moves each rate.",
+    ],
 }
 
 
@@ -592,7 +610,7 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
     """The study's README, answer first: three sentences and a table, then the evidence, caveats, setup and every point."""
     finished = [r for r in results if "eval" in r["finished"]]
     answer = {"demos": demos_answer, "positions": positions_answer,
-              "robustness": robustness_answer}[study](finished) if finished else ""
+              "robustness": robustness_answer, "noise": noise_answer}[study](finished) if finished else ""
     compute = sum(sum(r["compute_s"].values()) for r in results)
     seeds = seeds_per_setting(results)
     robot = robot_of(points)
@@ -909,9 +927,177 @@ def robustness_answer(results: list[dict]) -> str:
     return " ".join(parts)
 
 
+# ------------------------------------------------------------------------------------------------ noise
+
+
+def noise_parts(results: list[dict]) -> dict:
+    """The noise study's cells (variant x condition over the seeds) and trainings (the study-level part of results.json)."""
+    from lerobot_notebook_pipeline.studies.results import noise_summary as noise_results
+
+    return noise_results(results)
+
+
+def variant_label(variant: str) -> str:
+    """A variant as the README names it: 'no noise', 'DART noise 0.02 rad', ..."""
+    from lerobot_notebook_pipeline.studies.definitions import NOISE_LABELS
+
+    return NOISE_LABELS.get(variant, variant)
+
+
+def noise_condition_label(cell: dict) -> str:
+    """A condition as plots and tables name it: 'in distribution', 'cube 3 cm off' or 'camera shift +6 cm'."""
+    perturb = cell["spec"].get("perturb") or {}
+    return ", ".join(magnitude_text(k, v) for k, v in perturb.items()) if perturb else cell["condition"]
+
+
+def where_text(cell: dict) -> str:
+    """A condition inside a sentence: 'in distribution', 'with the cube 3 cm off', 'under camera shift +6 cm'."""
+    from lerobot_notebook_pipeline.studies.definitions import IN_DISTRIBUTION
+
+    if cell["spec"].get("perturb"):
+        return f"under {noise_condition_label(cell)}"
+    return cell["condition"] if cell["condition"] == IN_DISTRIBUTION else f"with the {cell['condition']}"
+
+
+def cell_text(cell: dict) -> str:
+    """'DART noise 0.02 rad under light x0.3 (+20 points)': a variant's pooled paired change under one condition."""
+    return f"{variant_label(cell['variant'])} {where_text(cell)} ({cell['paired_vs_none']['difference_points']:+.0f} points)"
+
+
+def noise_figure(results: list[dict]) -> Figure:
+    """Grouped bars: per condition, each variant's pooled success with its Wilson 95% interval, the seeds as dots."""
+    cells = noise_parts(results)["cells"]
+    conditions = list(dict.fromkeys(c["condition"] for c in cells))
+    variants = list(dict.fromkeys(c["variant"] for c in cells))
+    by = {(c["variant"], c["condition"]): c for c in cells}
+    width = 0.8 / max(1, len(variants))
+    fig = Figure(figsize=(max(7.0, 0.28 * len(conditions) * len(variants) + 2), 5.4), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    for k, variant in enumerate(variants):
+        shown = [(i + width * (k + 0.5) - 0.4, by[(variant, name)]) for i, name in enumerate(conditions)
+                 if (variant, name) in by]
+        xs, rates = [x for x, _ in shown], [c["pooled"] for _, c in shown]
+        ys = [r["pc_success"] for r in rates]
+        ax.bar(xs, ys, width, color=f"C{k}", alpha=0.8, label=variant_label(variant))
+        ax.errorbar(xs, ys, yerr=[[y - r["ci95"][0] for y, r in zip(ys, rates, strict=True)],
+                                  [r["ci95"][1] - y for y, r in zip(ys, rates, strict=True)]],
+                    fmt="none", color="black", capsize=3, linewidth=0.8)
+        for x, c in shown:
+            seeds = [r["pc_success"] for r in c["per_seed"]]
+            ax.scatter([x] * len(seeds), seeds, s=9, color="black", zorder=3,
+                       label="one training seed" if k == 0 and x == xs[0] else None)
+    labels = [noise_condition_label(next(c for c in cells if c["condition"] == name)) for name in conditions]
+    ax.set_xticks(range(len(conditions)), labels, rotation=20, ha="right")
+    seeds = max((c["pooled"]["training_seeds"] for c in cells), default=0)
+    ax.set(ylabel="success % (Wilson 95% CI)", ylim=(0, 105),
+           title=f"Does noise buy robustness? Success per condition and variant\n({plural(seeds, 'training seed')} "
+                 "pooled, the same starts for every variant)")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
+    return fig
+
+
+def longer_training(trainings: list[dict]) -> list[dict]:
+    """The variants whose held-out error was still at its lowest at the last step in more seeds than without noise."""
+    base = next((t["still_improving"] for t in trainings if t["variant"] == "none"), 0)
+    return [t for t in trainings if t["variant"] != "none" and t["still_improving"] > base]
+
+
+def training_sentence(trainings: list[dict]) -> str:
+    """Whether ACT needed longer training with noise: where the held-out error was still lowest at the last step."""
+    none = next((t for t in trainings if t["variant"] == "none"), None)
+    if none is None or none["steps"] is None:
+        return ""
+    base = f"{none['still_improving']} of {len(none['seeds'])}"
+    longer = longer_training(trainings)
+    if not longer:
+        return (f"No variant's held-out action error was lowest at the last of {none['steps']} steps more often than "
+                f"without noise ({base} seeds): no sign that noise needed longer training.")
+    names = listed([variant_label(t["variant"]) for t in longer])
+    counts = listed([f"{t['still_improving']} of {len(t['seeds'])}" for t in longer])
+    return (f"ACT likely needed longer training with {names}: the held-out action error was still falling at the "
+            f"last of {none['steps']} steps in {counts} seeds, against {base} without noise.")
+
+
+def noise_summary(results: list[dict]) -> str:
+    """The noise study's answer in at most three sentences: does noise help, where it hurt, and whether ACT needed
+    longer training with it."""
+    from lerobot_notebook_pipeline.studies.definitions import IN_DISTRIBUTION
+
+    parts = noise_parts(results)
+    compared_cells = [c for c in parts["cells"] if "effect" in c]
+    reference = next((c for c in parts["cells"] if c["variant"] == "none" and c["condition"] == IN_DISTRIBUTION), None)
+    if not compared_cells or reference is None:
+        return ""
+    helped = [c for c in compared_cells if c["effect"] == "helps"]
+    hurt = [c for c in compared_cells if c["effect"] == "hurts"]
+    basis = (f"on {ROBOT_SHORT}, pooled over {plural(reference['pooled']['training_seeds'], 'training seed')} from the "
+             f"same starts (no noise: {short_rate(reference['pooled'])} in distribution)")
+    said = [(f"{'Yes' if len(helped) == len(compared_cells) else 'In places'}: {basis}, "
+             f"{capped([cell_text(c) for c in helped])} beat no noise by a margin the paired 95% intervals show.")
+            if helped else f"Not measurably: {basis}, no noise variant beat no noise by a margin the paired 95% "
+                           "intervals show."]
+    said.append(f"Noise hurt at {capped([cell_text(c) for c in hurt])}." if hurt else
+                "No variant did measurably worse than no noise either.")
+    said.append(training_sentence(parts["training"]))
+    return " ".join(s for s in said if s)
+
+
+def noise_table(results: list[dict]) -> str:
+    """The noise study at a glance: per condition and variant, pooled success, the paired change against no noise,
+    each seed and whether the seeds agree."""
+    cells = noise_parts(results)["cells"]
+    conditions = list(dict.fromkeys(c["condition"] for c in cells))
+    seeds = sorted({r["train_seed"] for c in cells for r in c["per_seed"]})
+    lines = ["| condition | variant | success (pooled) | change vs no noise (paired) | McNemar p | "
+             + " | ".join(f"seed {s}" for s in seeds) + " | seeds within one episode interval | effect |",
+             "|---" * (7 + len(seeds)) + "|"]
+    for name in conditions:
+        for c in (c for c in cells if c["condition"] == name):
+            by_seed = {r["train_seed"]: r for r in c["per_seed"]}
+            paired = c.get("paired_vs_none")
+            agree = "" if c["seeds"]["seeds"] < 2 else ("no" if c["seeds"]["wider_than_episode_interval"] else "yes")
+            row = [noise_condition_label(c), variant_label(c["variant"]), short_rate(c["pooled"]),
+                   change_text(paired) if paired else "", p_text(paired["mcnemar_p"]) if paired else "",
+                   *(short_rate(by_seed[s]) if s in by_seed else "" for s in seeds), agree, c.get("effect", "")]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def noise_answer(results: list[dict]) -> str:
+    """The noise study's evidence, in words: every condition's rates and paired changes, the trainings, the seeds."""
+    parts = noise_parts(results)
+    cells = parts["cells"]
+    if not any(c["variant"] == "none" for c in cells):
+        return ""
+    said = ["Every variant is the demo recipe (20 scripted demos within +/-1.5 cm of the mark, `cpu` ACT, one step "
+            "count) with its noise: " + ", ".join(variant_label(v) for v in dict.fromkeys(c["variant"] for c in cells)
+                                                   if v != "none") + "; each is compared with no noise from the same "
+            "starts and training seed (pair tables added up over the seeds)."]
+    for name in dict.fromkeys(c["condition"] for c in cells):
+        here = [c for c in cells if c["condition"] == name]
+        none = next((c for c in here if c["variant"] == "none"), None)
+        changes = [f"{variant_label(c['variant'])} {short_rate(c['pooled'])}, {change_text(c['paired_vs_none'])}, "
+                   f"McNemar p {p_text(c['paired_vs_none']['mcnemar_p'])}" for c in here if "paired_vs_none" in c]
+        if none is not None:
+            said.append(f"{where_text(none).capitalize()}: no noise {short_rate(none['pooled'])}"
+                        + (f"; {'; '.join(changes)}" if changes else "") + ".")
+    runs = [t for t in parts["training"] if t["val_action_mae"] is not None]
+    if runs:
+        said.append("Held-out action error of the chosen checkpoint (mean over seeds; still lowest at the last step "
+                    "in how many seeds): " + "; ".join(
+                        f"{variant_label(t['variant'])} {t['val_action_mae']:.3f} ({t['still_improving']} of "
+                        f"{len(t['seeds'])}, {t['s_per_step']:.2f} s/step)" for t in runs) + ".")
+    for c in (c for c in cells if c["seeds"]["seeds"] > 1 and c["seeds"]["wider_than_episode_interval"]):
+        said.append(f"With {variant_label(c['variant'])} {where_text(c)} the seeds ranged over "
+                    f"{c['seeds']['range_points']:.0f} points (" + ", ".join(
+                        f"seed {r['train_seed']} {short_rate(r)}" for r in c["per_seed"]) + ").")
+    return " ".join(said)
+
+
 FIGURES = {"demos": {"success_vs_demos.png": demos_figure},
            "positions": {"heatmaps.png": heatmaps_figure, "success_vs_positions.png": positions_figure},
            "robustness": {"change_vs_in_distribution.png": robustness_bars_figure, "first_frames.png": first_frames_figure,
-                          "success_vs_magnitude.png": magnitude_figure}}
+                          "success_vs_magnitude.png": magnitude_figure},
+           "noise": {"success_by_variant.png": noise_figure}}
 SUMMARIES = {"demos": (demos_summary, demos_table), "positions": (positions_summary, positions_table),
-             "robustness": (robustness_summary, robustness_table)}
+             "robustness": (robustness_summary, robustness_table), "noise": (noise_summary, noise_table)}

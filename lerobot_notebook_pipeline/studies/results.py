@@ -137,6 +137,8 @@ def point_result(point: dict, root: Path, record: dict | None = None) -> dict:
         if perturb and reference is not None:  # the same starts, relative to the table, with and without the change
             outcomes = paired_by_seed(_metrics(steps["rollouts"][name])["per_episode"], reference["per_episode"], perturb)
             rate["paired_vs_in_distribution"] = paired_comparison(*outcomes)
+    if point["study"] == "noise":  # pairs across points: each variant against no noise from the same starts
+        add_noise_pairs(result, point, root)
     result["compute_s"]["eval"] = round(eval_seconds, 1)
     result["finished"] = [stage for stage, ok in (("record", steps["dataset"].done()), ("train", train),
                                                   ("eval", len(result["evals"]) == len(point["evals"]))) if ok]
@@ -264,10 +266,102 @@ def robustness_summary(results: list[dict]) -> dict:
     return {"conditions": conditions, "factors": factor_curves(conditions)}
 
 
-STUDY_SUMMARIES = {"robustness": robustness_summary}
+def robustness_study_summary(results: list[dict]) -> dict:
+    """robustness_summary with compare_costs: each measured change in analyse_dataset --compare's units, with its drop."""
+    from lerobot_notebook_pipeline.studies.costs import compare_costs
+
+    summary = robustness_summary(results)
+    return summary | {"compare_costs": compare_costs(summary["conditions"])}
+
+
+# ------------------------------------------------------------------------------------------------ noise
+
+
+def paired_with_reference(point: dict, root: Path) -> dict[str, dict]:
+    """Per evaluation both ran, a noise variant (a) against its reference point (b: no noise, the same training
+    seed) from the same reset seeds, checked to be the same starts (both under the same perturbation)."""
+    ours, reference = point_steps(root, point), point_steps(root, point["paired_with"] | {"evals": point["evals"]})
+    out = {}
+    for name in point["evals"]:
+        a, b = _metrics(ours["rollouts"][name]), _metrics(reference["rollouts"][name])
+        if a is not None and b is not None:
+            out[name] = paired_comparison(*paired_by_seed(a["per_episode"], b["per_episode"], {}))
+    return out
+
+
+def training_progress(train_step) -> dict:
+    """Where a finished training's held-out action error was lowest: its step and value (train.py's summary)."""
+    path = train_step.out / "summary.json"
+    best = (json.loads(path.read_text()).get("best") or {}) if train_step.done() and path.is_file() else {}
+    return {"best_step": best.get("step"), "val_action_mae": best.get("val_action_mae")}
+
+
+def add_noise_pairs(result: dict, point: dict, root: Path) -> None:
+    """The noise study's part of a point's result: each evaluation's paired change against no noise, and where the
+    held-out error was lowest (still at the last step: the training may be too short)."""
+    if point.get("paired_with"):
+        for name, paired in paired_with_reference(point, root).items():
+            result["evals"][name]["paired_vs_reference"] = paired
+    if "training" in result:
+        result["training"] |= training_progress(point_steps(root, point)["train"])
+
+
+def effect(paired: dict) -> str:
+    """'helps' or 'hurts' when the paired 95% interval excludes no change, else 'unclear'."""
+    low, high = paired["ci95_points"]
+    return "helps" if low > 0 else "hurts" if high < 0 else "unclear"
+
+
+def variant_condition(variant: str, condition: str, entries: list[tuple[int, dict]]) -> dict:
+    """One variant under one condition over the training seeds: each seed's rate and paired change against no noise,
+    pooled (Wilson; pair tables added up), and the seeds' agreement."""
+    from lerobot_notebook_pipeline.evaluation.success import success_summary
+
+    keep = ("successes", "episodes", "pc_success", "ci95", "distinct_initial_conditions", "paired_vs_reference")
+    per_seed = [{"train_seed": seed, **{k: rate[k] for k in keep if k in rate}} for seed, rate in entries]
+    pooled = success_summary(sum(r["successes"] for r in per_seed), sum(r["episodes"] for r in per_seed))
+    out = {"variant": variant, "condition": condition, "spec": entries[0][1]["spec"], "per_seed": per_seed,
+           "pooled": pooled | {"training_seeds": len(per_seed)}, "seeds": seed_agreement(per_seed)}
+    paired = [r["paired_vs_reference"] for r in per_seed if "paired_vs_reference" in r]
+    if paired and len(paired) == len(per_seed):
+        out["paired_vs_none"] = pooled_pairs(paired)
+        out["effect"] = effect(out["paired_vs_none"])
+    return out
+
+
+def variant_training(variant: str, results: list[dict]) -> dict:
+    """A variant's trainings: steps, seconds per step, and per seed where the held-out error was lowest."""
+    runs = [r["training"] | {"train_seed": r["settings"]["train_seed"]} for r in results if r.get("training")]
+    errors = [t["val_action_mae"] for t in runs if t.get("val_action_mae") is not None]
+    return {"variant": variant, "seeds": [t["train_seed"] for t in runs], "steps": max((t["steps"] for t in runs), default=None),
+            "s_per_step": round(sum(t["s_per_step"] for t in runs) / len(runs), 4) if runs else None,
+            "best_steps": [t.get("best_step") for t in runs],
+            "still_improving": sum(t.get("best_step") == t["steps"] for t in runs),  # lowest held-out error at the end
+            "val_action_mae": round(sum(errors) / len(errors), 5) if errors else None}
+
+
+def noise_summary(results: list[dict]) -> dict:
+    """results.json's study-level part of the noise study: every variant under every condition over the seeds,
+    against no noise from the same starts, and each variant's training."""
+    cells: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    by_variant: dict[str, list[dict]] = {}
+    for r in results:
+        by_variant.setdefault(r["settings"]["variant"], []).append(r)
+        for name, rate in r["evals"].items():
+            cells.setdefault((r["settings"]["variant"], name), []).append((r["settings"]["train_seed"], rate))
+    return {"cells": [variant_condition(v, c, entries) for (v, c), entries in cells.items()],
+            "training": [variant_training(v, rs) for v, rs in by_variant.items()]}
+
+
+STUDY_SUMMARIES = {"robustness": robustness_study_summary, "noise": noise_summary}
 
 
 def study_summary(study: str, results: list[dict]) -> dict:
     """The study-level part of results.json beyond its points (empty for studies that have none)."""
     finished = [r for r in results if r["evals"]]
     return STUDY_SUMMARIES[study](finished) if study in STUDY_SUMMARIES and finished else {}
+
+
+def missing_summary(study: str, saved: dict) -> dict:
+    """The study-level parts a saved results.json lacks (a run from before they existed), made from its points."""
+    return {k: v for k, v in study_summary(study, saved["points"]).items() if k not in saved}

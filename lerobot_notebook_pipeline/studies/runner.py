@@ -90,16 +90,19 @@ def record_args(settings: dict, out: Path) -> list:
         args += ["--pose-range", *settings["pose_range"]]
     if settings.get("robot") == "so101":
         args += ["--robot", "so101", "--marks", settings["marks"], "--placement-noise", settings["placement_noise"]]
+    if settings.get("dart_noise"):
+        args += ["--dart-noise", settings["dart_noise"]]
     return args
 
 
 def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
-    """train.py flags: a fixed step count, held-out episodes only when settings say (val_fraction); continues a
-    stopped run from its last checkpoint."""
+    """train.py flags: a fixed step count, held-out episodes only when settings say (val_fraction), noise on the
+    target actions and image augmentations when they say; continues a stopped run from its last checkpoint."""
     return ["--dataset", dataset, "--policy", settings["policy"], "--preset", settings["preset"],
             "--steps", settings["steps"], "--batch-size", settings["batch_size"], "--episodes", settings["episodes"],
             "--val-fraction", settings.get("val_fraction", 0), "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
-            "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite"]
+            "--action-noise-std", settings.get("action_noise_std", 0), "--image-transforms",
+            settings.get("image_transforms", "none"), "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite"]
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
