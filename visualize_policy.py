@@ -163,10 +163,10 @@ if not OPEN_LOOP:
     if explicit_poses is None and env_kwargs.get("cube_pose") and n_episodes > 1:
         print(f"note: every episode starts with the cube at {tuple(env_kwargs['cube_pose'])}; a deterministic policy "
               "then repeats one trial (counted once): pass --pose-radius R or --pose-ring R to vary it")
-device = pick_device(args.device)
 out_dir = args.output_dir or flags.path("outputs/rollouts") / rollout.run_name(policy_dir, suffix)
 preflight.check_not_input(check_output_dir(out_dir, args.overwrite), {"--policy-path": policy_dir, "--dataset": args.dataset,
                                     "--dataset-settings": args.dataset_settings})
+device = pick_device(args.device)  # imports torch (seconds): after the checks above, which refuse in a fraction of one
 out_dir = prepare_output_dir(out_dir, args.overwrite)
 print("writing to", out_dir)
 

@@ -11,7 +11,7 @@ import pytest
 from drift_pairs import SHIFT_PX, record, training_targets
 from v21_dataset import make_v21_dataset
 
-from conftest import ROOT, run_notebook
+from conftest import ROOT, run_notebook, run_script
 from lerobot_notebook_pipeline.convert import convert_to_v30, is_v30
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
@@ -21,8 +21,14 @@ TINY = ["--chunk-size", "20"]
 
 
 def run(args, cwd):
+    """The script in a subprocess, as a terminal runs it: for exit codes and error lines."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def run_here(args, cwd):
+    """The script in this process (its imports are loaded already): for what a run writes and prints."""
+    return run_script(SCRIPT, *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,8 @@ def test_fail_on_warn_exits_1_and_existing_output_is_kept(clean, tmp_path):
     refused = run(["--dataset", str(clean), "--output-dir", str(out)], cwd=tmp_path)
     assert refused.returncode == 2 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
     assert (out / "keep.txt").read_text() == "user data"
-    result = run(["--dataset", str(clean), "--output-dir", str(out), "--chunk-size", "100", "--fail-on", "warn",
-                  "--episodes", "0,2,4", "--no-animation", "--overwrite"], cwd=tmp_path)
+    result = run_here(["--dataset", str(clean), "--output-dir", str(out), "--chunk-size", "100", "--fail-on", "warn",
+                       "--episodes", "0,2,4", "--no-animation", "--overwrite"], cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     warned = [f for f in report["findings"] if f["severity"] == "warn"]
@@ -99,7 +105,7 @@ def test_missing_videos_do_not_stop_the_analysis(clean, tmp_path):
     shutil.copytree(clean, broken)
     shutil.rmtree(broken / "videos" / "observation.images.wrist")
     out = tmp_path / "out"
-    result = run(["--dataset", str(broken), "--output-dir", str(out), *TINY, "--max-mb", "0.03"], cwd=tmp_path)
+    result = run_here(["--dataset", str(broken), "--output-dir", str(out), *TINY, "--max-mb", "0.03"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     gif = next(m for m in report["media"] if m["path"] == "episode.gif")  # a tiny budget shrinks the animation
@@ -116,7 +122,7 @@ def test_missing_videos_do_not_stop_the_analysis(clean, tmp_path):
 def test_v21_dataset_is_converted_and_analysed(tmp_path):
     src = make_v21_dataset(tmp_path / "old_format", num_episodes=3, length=40)
     out = tmp_path / "out"
-    result = run(["--dataset", str(src), "--output-dir", str(out), *TINY], cwd=tmp_path)
+    result = run_here(["--dataset", str(src), "--output-dir", str(out), *TINY], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["converted_from"] == str(src)
@@ -131,7 +137,7 @@ def test_v21_dataset_with_missing_videos_is_read_as_it_is(tmp_path):
     src = make_v21_dataset(tmp_path / "old_partial", num_episodes=3, length=40)
     sorted((src / "videos").glob("**/*.mp4"))[1].unlink()
     out = tmp_path / "out"
-    result = run(["--dataset", str(src), "--output-dir", str(out), *TINY], cwd=tmp_path)
+    result = run_here(["--dataset", str(src), "--output-dir", str(out), *TINY], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "without converting it to v3.0" in result.stderr and not (tmp_path / "outputs" / "datasets").exists()
     report = json.loads((out / "report.json").read_text())
@@ -146,8 +152,8 @@ def test_compare_reports_a_moved_camera(tmp_path):
     reference = record(tmp_path / "training", training_targets(5, 0), seed=0)
     moved = record(tmp_path / "today", training_targets(3, 7), seed=100, shift=(0, SHIFT_PX))
     out = tmp_path / "out"
-    result = run(["--dataset", str(moved), "--compare", str(reference), "--output-dir", str(out), "--no-animation",
-                  *TINY, "--fail-on", "error"], cwd=tmp_path)
+    result = run_here(["--dataset", str(moved), "--compare", str(reference), "--output-dir", str(out), "--no-animation",
+                       *TINY, "--fail-on", "error"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "verdict: 1 difference(s) of medium or high risk" in result.stdout
     report = json.loads((out / "report.json").read_text())

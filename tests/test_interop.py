@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MUJOCO_GL": "egl", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
@@ -23,23 +23,12 @@ def run(cmd, cwd=ROOT, timeout=300):
     return out
 
 
-def start(cmd, cwd=ROOT):
-    return subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=cwd, env=ENV)
-
-
-def finish(process, timeout=300):
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-3000:]
-    return output
-
-
 @pytest.fixture(scope="module")
 def sim_dataset(tmp_path_factory) -> Path:
     """Two scripted transfer-cube episodes of 60 frames at 48x64, recorded by make_sim_dataset.py."""
     root = tmp_path_factory.mktemp("interop") / "transfer_cube"
-    run([sys.executable, ROOT / "make_sim_dataset.py", "--task", "transfer_cube", "--episodes", 2,
-         "--episode-length", 60, "--image-size", 48, 64, "--root", root])
+    assert run_script("make_sim_dataset.py", "--task", "transfer_cube", "--episodes", 2, "--episode-length", 60,
+                      "--image-size", 48, 64, "--root", root).returncode == 0
     return root
 
 
@@ -50,10 +39,9 @@ def test_lerobot_train_checkpoint_rolls_out_and_replays_here(sim_dataset, tmp_pa
          f"--output_dir={tmp_path / 'lerobot_run'}"])
     policy = tmp_path / "lerobot_run" / "checkpoints" / "last" / "pretrained_model"
     assert json.loads((policy / "config.json").read_text())["type"] == "act"
-    script = [sys.executable, ROOT / "visualize_policy.py", "--policy-path", policy, "--device", "cpu"]
-    rollout = start([*script, "--episodes", 1, "--output-dir", tmp_path / "rollout"])
-    replay = start([*script, "--dataset", sim_dataset, "--episode", 1, "--output-dir", tmp_path / "replay"])
-    finish(rollout), finish(replay)
+    script = ["visualize_policy.py", "--policy-path", policy, "--device", "cpu"]
+    assert run_script(*script, "--episodes", 1, "--output-dir", tmp_path / "rollout").returncode == 0
+    assert run_script(*script, "--dataset", sim_dataset, "--episode", 1, "--output-dir", tmp_path / "replay").returncode == 0
     metrics = json.loads((tmp_path / "rollout" / "metrics.json").read_text())
     assert len(metrics["per_episode"]) == 1 and "pc_success" in metrics
     replayed = json.loads((tmp_path / "replay" / "metrics.json").read_text())
@@ -61,8 +49,8 @@ def test_lerobot_train_checkpoint_rolls_out_and_replays_here(sim_dataset, tmp_pa
 
 
 def test_our_checkpoint_runs_in_lerobot_eval(sim_dataset, tmp_path):
-    run([sys.executable, ROOT / "train.py", "--dataset", sim_dataset, "--policy", "act", "--preset", "tiny",
-         "--steps", 2, "--batch-size", 2, "--output-dir", tmp_path / "run", "--threads", 1])
+    assert run_script("train.py", "--dataset", sim_dataset, "--policy", "act", "--preset", "tiny", "--steps", 2,
+                      "--batch-size", 2, "--output-dir", tmp_path / "run", "--threads", 1).returncode == 0
     policy = tmp_path / "run" / "checkpoints" / "last" / "pretrained_model"
     run([BIN / "lerobot-eval", f"--policy.path={policy}", "--policy.device=cpu", "--env.type=aloha",
          "--env.task=AlohaTransferCube-v0", "--env.episode_length=5", "--eval.n_episodes=1", "--eval.batch_size=1",
@@ -83,6 +71,6 @@ def test_our_dataset_loads_in_lerobot_and_its_tools_write_one_we_analyse(sim_dat
          "--new_repo_id", "local/edited", "--new_root", edited, "--operation.type", "delete_episodes",
          "--operation.episode_indices", "[0]"])
     assert json.loads((edited / "meta" / "info.json").read_text())["total_episodes"] == 1
-    run([sys.executable, ROOT / "analyse_dataset.py", "--dataset", edited, "--output-dir", tmp_path / "report"])
+    assert run_script("analyse_dataset.py", "--dataset", edited, "--output-dir", tmp_path / "report").returncode == 0
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["summary"]["episodes"] == 1

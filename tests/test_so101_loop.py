@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 from lerobot_notebook_pipeline.evaluation import rollout, success
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import so101_env
@@ -41,8 +41,8 @@ def run(cmd, cwd=ROOT, timeout=300):
 def so101_dataset(tmp_path_factory) -> Path:
     """Two scripted pick-and-place episodes of 120 frames at 48x64, recorded by make_sim_dataset.py --robot so101."""
     root = tmp_path_factory.mktemp("so101") / "pick_place"
-    run([sys.executable, ROOT / "make_sim_dataset.py", "--robot", "so101", "--episodes", 2, "--episode-length", 120,
-         "--image-size", 48, 64, "--root", root])
+    assert run_script("make_sim_dataset.py", "--robot", "so101", "--episodes", 2, "--episode-length", 120,
+                      "--image-size", 48, 64, "--root", root).returncode == 0
     return root
 
 
@@ -50,8 +50,9 @@ def so101_dataset(tmp_path_factory) -> Path:
 def so101_checkpoint(so101_dataset, tmp_path_factory) -> Path:
     """A train.py --preset tiny ACT after 2 steps on the SO-101 recording."""
     out = tmp_path_factory.mktemp("so101_train") / "run"
-    run([sys.executable, ROOT / "train.py", "--dataset", so101_dataset, "--policy", "act", "--preset", "tiny",
-         "--steps", 2, "--batch-size", 2, "--val-every", 2, "--val-samples", 4, "--output-dir", out, "--threads", 1])
+    assert run_script("train.py", "--dataset", so101_dataset, "--policy", "act", "--preset", "tiny", "--steps", 2,
+                      "--batch-size", 2, "--val-every", 2, "--val-samples", 4, "--output-dir", out,
+                      "--threads", 1).returncode == 0
     return out / "checkpoints" / "last" / "pretrained_model"
 
 
@@ -233,19 +234,23 @@ def test_train_py_checkpoint_rolls_out_here_and_in_lerobot_eval_alike(so101_chec
     """The same checkpoint, seeds and env in visualize_policy.py and lerobot-eval --env.type=so101_pick_place."""
     assert importlib.metadata.distribution("lerobot_env_notebook_pipeline"), "run make setup (installs the plugin)"
     steps, seed, episodes = 12, 21, 2
-    ours = subprocess.Popen([str(c) for c in [sys.executable, ROOT / "visualize_policy.py", "--policy-path", so101_checkpoint,
-                             "--episodes", episodes, "--seed", seed, "--max-steps", steps, "--device", "cpu",
-                             "--perturb", "light_scale=0.8", "--output-dir", tmp_path / "ours"]],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=ENV)
     kwargs = rollout.env_kwargs_for(SPEC, rollout.sim_settings_for(so101_checkpoint), max_steps=steps,
                                     perturb={"light_scale": 0.8})
     env_flags = rollout.lerobot_eval_flags(SPEC, kwargs)  # the recording's image size, marks, noise, cameras
     assert "--env.observation_height=48" in env_flags and "--env.perturb=light_scale=0.8" in env_flags
-    theirs = run([BIN / "lerobot-eval", f"--policy.path={so101_checkpoint}", "--policy.device=cpu", *env_flags,
-                  f"--eval.n_episodes={episodes}", "--eval.batch_size=1", f"--seed={seed}",
-                  f"--output_dir={tmp_path / 'eval'}"], cwd=tmp_path)
-    output, _ = ours.communicate(timeout=300)
-    assert ours.returncode == 0, output[-3000:] + theirs.stderr[-1000:]
+    theirs = subprocess.Popen([str(c) for c in [BIN / "lerobot-eval", f"--policy.path={so101_checkpoint}",
+                                                "--policy.device=cpu", *env_flags, f"--eval.n_episodes={episodes}",
+                                                "--eval.batch_size=1", f"--seed={seed}",
+                                                f"--output_dir={tmp_path / 'eval'}"]],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=ENV)
+    try:  # ours in this process meanwhile
+        ours = run_script("visualize_policy.py", "--policy-path", so101_checkpoint, "--episodes", episodes, "--seed",
+                          seed, "--max-steps", steps, "--device", "cpu", "--perturb", "light_scale=0.8",
+                          "--output-dir", tmp_path / "ours")
+    finally:
+        eval_output, _ = theirs.communicate(timeout=300)
+    assert theirs.returncode == 0, eval_output[-3000:]
+    output = ours.stdout + ours.stderr
     metrics = json.loads((tmp_path / "ours" / "metrics.json").read_text())
     assert metrics["env"] == "so101_pick_place" and metrics["env_settings"]["image_size"] == [48, 64]
     assert {"successes", "episodes", "ci95", "stages"} <= set(metrics) and metrics["episodes"] == episodes

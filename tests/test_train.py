@@ -3,7 +3,6 @@ identical actions, --resume continues exactly, SIGTERM leaves a loadable checkpo
 
 import json
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, inline_images, run_notebook
+from conftest import ROOT, inline_images, run_notebook, run_script
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.synthetic import make_synthetic_dataset
 from lerobot_notebook_pipeline.training import loop
@@ -28,13 +27,8 @@ def dataset(tmp_path_factory):
 
 def run_train(*argv) -> dict:
     """Run train.py in this process (saves the import time of a subprocess); return its globals."""
-    old_argv, old_hook = sys.argv, sys.excepthook
-    sys.argv = [str(TRAIN), *map(str, argv)]
-    try:
-        torch.set_num_threads(1)
-        return runpy.run_path(str(TRAIN), run_name="__main__")
-    finally:
-        sys.argv, sys.excepthook = old_argv, old_hook
+    torch.set_num_threads(1)
+    return run_script(TRAIN, *argv).globals
 
 
 def same_input(dataset_root, pre):

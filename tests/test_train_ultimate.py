@@ -11,7 +11,7 @@ def notebook_text(notebook) -> str:
     """Everything the notebook's cells printed."""
     return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
-TINY = ("--episodes 2 --image-size 48 64 --episode-length 100 --preset tiny --steps 3 --val-fraction 0.5 "
+TINY = ("--episodes 2 --image-size 48 64 --episode-length 60 --preset tiny --steps 3 --val-fraction 0.5 "
         "--eval-episodes 1 --nearby-radii 0.02 --nearby-episodes 2 --max-mb 2 --num-workers 1")
 
 
@@ -26,7 +26,7 @@ def test_story_writes_every_artefact(story):
     out, notebook = story
     assert (out / "dataset" / "meta" / "info.json").is_file()
     report = json.loads((out / "analysis" / "report.json").read_text())
-    assert report["summary"]["episodes"] == 2 and report["summary"]["frames"] == 200
+    assert report["summary"]["episodes"] == 2 and report["summary"]["frames"] == 120
     summary = json.loads((out / "train" / "act" / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["train_episodes"] and summary["val_episodes"]
     assert not set(summary["train_episodes"]) & set(summary["val_episodes"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, inline_images, run_notebook
+from conftest import ROOT, inline_images, run_notebook, run_script
 
 pytest_plugins = ("policy_fixtures",)  # tiny policies and datasets, built once per session
 SCRIPT = ROOT / "visualize_policy.py"
@@ -22,8 +22,14 @@ def script_cmd(*args):
     return [sys.executable, str(SCRIPT), *map(str, args)]
 
 
-def run_script(*args, timeout=180):
+def run_cli(*args, timeout=180):
+    """The script in a subprocess, as a terminal runs it: for exit codes and error lines."""
     return subprocess.run(script_cmd(*args), capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=timeout)
+
+
+def run_here(*args):
+    """The script in this process (its imports are loaded already): for what a run writes and prints."""
+    return run_script(SCRIPT, *args)
 
 
 def run_side_by_side(tmp_path, policy, eval_args, seed, episodes, script_args):
@@ -32,13 +38,14 @@ def run_side_by_side(tmp_path, policy, eval_args, seed, episodes, script_args):
     eval_cmd = [str(LEROBOT_EVAL) if LEROBOT_EVAL.exists() else "lerobot-eval", *eval_args,
                 f"--eval.n_episodes={episodes}", "--eval.batch_size=1", f"--policy.path={policy}",
                 "--policy.device=cpu", f"--seed={seed}", f"--output_dir={out}"]
-    ours_cmd = script_cmd("--policy-path", policy, "--episodes", episodes, "--seed", seed, "--output-dir",
-                          tmp_path / "ours", "--device", "cpu", *script_args)
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=ENV)
-             for cmd, cwd in ((eval_cmd, tmp_path), (ours_cmd, ROOT))]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-3000:]
+    theirs_run = subprocess.Popen(eval_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                                  env=ENV)
+    try:  # ours in this process meanwhile
+        run_here("--policy-path", policy, "--episodes", episodes, "--seed", seed, "--output-dir", tmp_path / "ours",
+                 "--device", "cpu", *script_args)
+    finally:
+        _, err = theirs_run.communicate(timeout=300)
+    assert theirs_run.returncode == 0, err[-3000:]
     m = json.loads((out / "eval_info.json").read_text())["per_task"][0]["metrics"]
     theirs = list(zip(m["sum_rewards"], m["max_rewards"], m["successes"], strict=True))
     mine, metrics = ours(tmp_path / "ours" / "metrics.json")
@@ -53,9 +60,9 @@ def ours(metrics_path):
 
 def test_rollout_writes_videos_gif_strip_and_metrics(tiny_aloha_policy, tmp_path):
     out = tmp_path / "run"
-    result = run_script("--policy-path", tiny_aloha_policy, "--env", "aloha_transfer_cube", "--image-size", 48, 64,
-                        "--episodes", 2, "--max-steps", 8, "--seed", 5, "--output-dir", out, "--max-mb", 0.5,
-                        "--action-panel", "--device", "cpu")
+    result = run_here("--policy-path", tiny_aloha_policy, "--env", "aloha_transfer_cube", "--image-size", 48, 64,
+                      "--episodes", 2, "--max-steps", 8, "--seed", 5, "--output-dir", out, "--max-mb", 0.5,
+                      "--action-panel", "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"pc_success", "avg_sum_reward", "avg_max_reward", "per_episode", "inference", "media"}
@@ -106,8 +113,8 @@ SPREAD = {"task": "transfer_cube", "image_size": [48, 64], "render_quality": "fa
 
 def test_episodes_start_from_the_training_datas_spread_by_default(tiny_aloha_policy, tmp_path):
     policy = policy_trained_on(tmp_path, tiny_aloha_policy, SPREAD)
-    result = run_script("--policy-path", policy, "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o",
-                        "--device", "cpu")
+    result = run_here("--policy-path", policy, "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o",
+                      "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     xy = [tuple(e["object_pose"][:2]) for e in metrics["per_episode"]]
@@ -117,9 +124,9 @@ def test_episodes_start_from_the_training_datas_spread_by_default(tiny_aloha_pol
 
 
 def test_a_fixed_pose_is_one_trial_however_many_rollouts(tiny_aloha_policy, tmp_path):
-    result = run_script("--policy-path", tiny_aloha_policy, "--image-size", 48, 64, "--cube-pose", 0.1, 0.5,
-                        "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o", "--device", "cpu",
-                        "--perturb", "table_height_cm=1,obs_delay=1")
+    result = run_here("--policy-path", tiny_aloha_policy, "--image-size", 48, 64, "--cube-pose", 0.1, 0.5,
+                      "--episodes", 3, "--max-steps", 3, "--output-dir", tmp_path / "o", "--device", "cpu",
+                      "--perturb", "table_height_cm=1,obs_delay=1")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (metrics["n_episodes"], metrics["episodes"], metrics["distinct_initial_conditions"]) == (3, 1, 1)
@@ -132,8 +139,8 @@ def test_pose_grid_writes_a_heatmap_with_the_training_positions(tiny_aloha_polic
     settings = tmp_path / "sim_settings.json"
     settings.write_text(json.dumps(SPREAD))
     out = tmp_path / "grid"
-    result = run_script("--policy-path", tiny_aloha_policy, "--dataset-settings", settings, "--pose-grid", 2, 2,
-                        "--pose-range", 0.05, 0.15, 0.45, 0.55, "--max-steps", 3, "--output-dir", out, "--device", "cpu")
+    result = run_here("--policy-path", tiny_aloha_policy, "--dataset-settings", settings, "--pose-grid", 2, 2,
+                      "--pose-range", 0.05, 0.15, 0.45, 0.55, "--max-steps", 3, "--output-dir", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     xy = [tuple(round(v, 5) for v in e["object_pose"][:2]) for e in metrics["per_episode"]]
@@ -172,8 +179,8 @@ def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
 
     root, policy = synthetic_replay
     out = tmp_path / "ol"
-    result = run_script("--policy-path", policy, "--dataset", root, "--episode", 1, "--output-dir", out,
-                        "--device", "cpu")
+    result = run_here("--policy-path", policy, "--dataset", root, "--episode", 1, "--output-dir", out,
+                      "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     predicted, recorded = direct_replay(root, policy, 1)
@@ -199,7 +206,7 @@ def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
 ])
 def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, words):
     root, policy = synthetic_replay
-    result = run_script(*make_args(policy, root, tmp_path), "--output-dir", tmp_path / "o", "--device", "cpu")
+    result = run_cli(*make_args(policy, root, tmp_path), "--output-dir", tmp_path / "o", "--device", "cpu")
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and words in lines[-1], result.stderr[-2000:]
@@ -211,7 +218,7 @@ def test_refuses_to_overwrite_without_flag(tiny_aloha_policy, tmp_path):
     out.mkdir()
     (out / ".lnp-output").touch()  # an earlier output of ours: only such a folder is ever replaced
     (out / "keep.txt").write_text("user data")
-    result = run_script("--policy-path", tiny_aloha_policy, "--output-dir", out, "--device", "cpu")
+    result = run_cli("--policy-path", tiny_aloha_policy, "--output-dir", out, "--device", "cpu")
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert (out / "keep.txt").read_text() == "user data"
 
@@ -228,8 +235,8 @@ def test_notebook_executes_headless_with_tiny_settings(tiny_aloha_policy, tmp_pa
 def test_parallel_envs_from_the_command_line(tiny_pusht_policy, tmp_path):
     """--num-envs 2 with 3 episodes: two batches, the padded slot of the last one dropped."""
     out = tmp_path / "par"
-    result = run_script("--policy-path", tiny_pusht_policy, "--env", "pusht", "--episodes", 3, "--num-envs", 2,
-                        "--max-steps", 6, "--seed", 0, "--output-dir", out, "--device", "cpu")
+    result = run_here("--policy-path", tiny_pusht_policy, "--env", "pusht", "--episodes", 3, "--num-envs", 2,
+                      "--max-steps", 6, "--seed", 0, "--output-dir", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_envs"] == 2 and [e["seed"] for e in metrics["per_episode"]] == [0, 1, 2]
