@@ -152,10 +152,20 @@ def test_compare_reports_a_moved_camera(tmp_path):
     reference = record(tmp_path / "training", training_targets(5, 0), seed=0)
     moved = record(tmp_path / "today", training_targets(3, 7), seed=100, shift=(0, SHIFT_PX))
     out = tmp_path / "out"
+    # test data, not a measurement: a camera-shift ladder whose 5%-of-the-frame rung cost 40 points (so a 6% shift is
+    # past it: "at least" 40, high risk), given with --costs so the committed study's numbers do not decide this test
+    rung = {"size": 5.0, "condition": "camera_shift_cm=6", "drop_points": 40.0, "drop_ci95_points": [25.0, 55.0],
+            "pooled": {"successes": 15, "episodes": 30, "pc_success": 50.0, "ci95": [33.2, 66.8]}}
+    costs = tmp_path / "costs" / "results.json"
+    costs.parent.mkdir()
+    costs.write_text(json.dumps({"study": "robustness", "compare_costs": {
+        "study": "robustness", "robot_type": "aloha", "robot": "ALOHA transfer cube", "robot_short": "ALOHA",
+        "ladders": {"camera_shift_pc": {"unit": "% of the frame", "signed": False, "rungs": [rung]}}}}))
     result = run_here(["--dataset", str(moved), "--compare", str(reference), "--output-dir", str(out), "--no-animation",
-                       *TINY, "--fail-on", "error"], cwd=tmp_path)
+                       *TINY, "--fail-on", "error", "--costs", str(costs)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "verdict: 1 difference(s) of medium or high risk" in result.stdout
+    assert "cost the demo policy at least 40 points (95% CI 25 to 55" in result.stdout
     report = json.loads((out / "report.json").read_text())
     (moved_camera,) = report["comparison"]["differences"]
     assert moved_camera["check"] == "drift_camera" and abs(moved_camera["sizes"]["dx_px"] - SHIFT_PX) < 0.2 * SHIFT_PX
