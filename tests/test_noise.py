@@ -13,7 +13,7 @@ from lerobot_notebook_pipeline.studies.results import noise_summary
 from lerobot_notebook_pipeline.studies.runner import point_steps, record_args, train_args, unique_steps
 
 SMOKE = ["--study", "noise", "--smoke", "--seeds", "0"]
-SHIFTED, DIM, MOVED = "camera_shift_cm=6", "light_scale=0.3", "table_x_cm=3"
+TABLE_Y1, TABLE_Y3, JOINT_OFF = "table_y_cm=1", "table_y_cm=3", "joint_offset=0.2"
 
 
 # ------------------------------------------------------------------------------------------- the study as data
@@ -23,7 +23,7 @@ def test_every_variant_trains_the_demo_recipe_on_three_seeds_and_meets_the_same_
     points = study_points("noise")
     assert [p["id"] for p in points[:6]] == [f"{v}-seed0" for v in NOISE_VARIANTS] and len(points) == 18
     assert sorted({p["settings"]["train_seed"] for p in points}) == [0, 1, 2]
-    assert list(points[0]["evals"]) == [IN_DISTRIBUTION, CUBE_OFF, SHIFTED, DIM, MOVED]
+    assert list(points[0]["evals"]) == [IN_DISTRIBUTION, CUBE_OFF, TABLE_Y1, TABLE_Y3, JOINT_OFF]
     assert all(p["evals"] == points[0]["evals"] for p in points)  # one set of starts for every variant and seed
     home, off = points[0]["evals"][IN_DISTRIBUTION], points[0]["evals"][CUBE_OFF]
     assert off == home | {"cube_pose": [0.1, 0.53]} and home["episodes"] == 30 and home["radius"] == 0.015
@@ -33,7 +33,7 @@ def test_every_variant_trains_the_demo_recipe_on_three_seeds_and_meets_the_same_
     plain = {v: by[f"{v}-seed0"]["dataset"].key for v in ("none", "action_noise_low", "action_noise_high", "augment")}
     assert set(plain.values()) == {robustness["dataset"].key}  # the robustness study's recording, cached once
     assert by["none-seed0"]["train"].key == robustness["train"].key
-    assert by["none-seed0"]["rollouts"][SHIFTED].key == robustness["rollouts"][SHIFTED].key
+    assert by["none-seed0"]["rollouts"][TABLE_Y1].key == robustness["rollouts"][TABLE_Y1].key
     dart = {by[f"{v}-seed{s}"]["dataset"].key for v in ("dart", "combined") for s in (0, 1, 2)}
     assert len(dart) == 1 and dart != {robustness["dataset"].key}
     kinds = [s.kind for s in unique_steps(tmp_path, points).values()]
@@ -56,19 +56,19 @@ def test_plan_prints_the_variants_the_conditions_and_the_estimate_and_writes_not
                          tmp_path / "results")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "combined-seed2               DART + augmentation + low action noise, training seed 2" in result.stdout
-    assert ("each point is evaluated 5 way(s): in distribution; cube 3 cm off; camera_shift_cm=6; light_scale=0.3; "
-            "table_x_cm=3") in result.stdout
+    assert ("each point is evaluated 5 way(s): in distribution; cube 3 cm off; table_y_cm=1; table_y_cm=3; "
+            "joint_offset=0.2") in result.stdout
     assert "18 points, 114 distinct steps" in result.stdout and "expected compute about 10.5 h" in result.stdout
     assert not (tmp_path / "study").exists() and not (tmp_path / "results").exists()
 
 
 # ------------------------------------------------------------------------------------------- pairs and the summary
 
-NONE = {IN_DISTRIBUTION: 27, CUBE_OFF: 10, SHIFTED: 15, DIM: 5, MOVED: 8}
+NONE = {IN_DISTRIBUTION: 27, CUBE_OFF: 10, TABLE_Y1: 15, TABLE_Y3: 5, JOINT_OFF: 8}
 SCENARIO = {  # successes of 30 per condition (a tuple: per training seed); the rest as with no noise
     "none": NONE, "action_noise_low": NONE, "action_noise_high": NONE | {IN_DISTRIBUTION: 15},
-    "dart": NONE | {CUBE_OFF: 20}, "augment": NONE | {DIM: 20, SHIFTED: (25, 5, 15)},
-    "combined": NONE | {CUBE_OFF: 18, DIM: 18},
+    "dart": NONE | {CUBE_OFF: 20}, "augment": NONE | {TABLE_Y3: 20, TABLE_Y1: (25, 5, 15)},
+    "combined": NONE | {CUBE_OFF: 18, TABLE_Y3: 18},
 }
 BEST_STEP = {"none": (2500, 2250, 2000), "action_noise_high": (2500, 2500, 2500)}  # others: 2250 for every seed
 
@@ -108,8 +108,8 @@ def test_each_variant_pools_its_paired_changes_against_no_noise_over_the_seeds()
     assert dart["paired_vs_none"]["pairs"] == 90 and dart["paired_vs_none"]["only_a"] == 30
     assert dart["paired_vs_none"]["difference_points"] == pytest.approx(33.33) and dart["effect"] == "helps"
     assert by[("action_noise_high", IN_DISTRIBUTION)]["effect"] == "hurts"
-    assert by[("action_noise_low", DIM)]["effect"] == "unclear" and by[("combined", DIM)]["effect"] == "helps"
-    shifted = by[("augment", SHIFTED)]
+    assert by[("action_noise_low", TABLE_Y3)]["effect"] == "unclear" and by[("combined", TABLE_Y3)]["effect"] == "helps"
+    shifted = by[("augment", TABLE_Y1)]
     assert shifted["effect"] == "unclear" and shifted["paired_vs_none"]["difference_points"] == 0
     assert [r["paired_vs_reference"]["difference_points"] for r in shifted["per_seed"]] == [33.33, -33.33, 0.0]
     assert shifted["seeds"]["wider_than_episode_interval"] and shifted["seeds"]["range_points"] == pytest.approx(66.67)
@@ -130,9 +130,9 @@ def test_the_readme_answers_whether_noise_helps_where_it_hurt_and_where_training
     said = answer(results)
     assert said.startswith("In places: on simulated ALOHA transfer cube (SO-101 is not yet available), pooled over 3 "
                            "training seeds from the same starts (no noise: 81/90 (82-95%) in distribution), DART noise "
-                           "0.02 rad with the cube 3 cm off (+33 points), image augmentation (robotics) under light "
-                           "x0.3 (+50 points), DART + augmentation + low action noise with the cube 3 cm off (+27 "
-                           "points) and DART + augmentation + low action noise under light x0.3 (+43 points) beat no "
+                           "0.02 rad with the cube 3 cm off (+33 points), image augmentation (robotics) under table "
+                           "y +3 cm (+50 points), DART + augmentation + low action noise with the cube 3 cm off (+27 "
+                           "points) and DART + augmentation + low action noise under table y +3 cm (+43 points) beat no "
                            "noise by a margin the paired 95% intervals show.")
     assert " Noise hurt at action noise 0.2 std in distribution (-40 points). " in said
     assert said.endswith("ACT likely needed longer training with action noise 0.2 std: the held-out action error was "
@@ -149,7 +149,7 @@ def test_the_readme_answers_whether_noise_helps_where_it_hurt_and_where_training
     assert readme.startswith("# Does noise buy robustness?") and opening(readme) == said
     evidence = readme.split("## The evidence\n\n", 1)[1].split("\n\n")[0]
     assert "With the cube 3 cm off: no noise 30/90 (24-44%); action noise 0.05 std 30/90" in evidence
-    assert "With image augmentation (robotics) under camera shift +6 cm the seeds ranged over 67 points" in evidence
+    assert "With image augmentation (robotics) under table y +1 cm the seeds ranged over 67 points" in evidence
     assert "DART noise is drawn afresh each control step at 0.02 rad" in readme
     save_figure(noise_figure(results), tmp_path / "bars.png")
     assert (tmp_path / "bars.png").stat().st_size > 10000
