@@ -824,7 +824,10 @@ def seeds_sentence(conditions: list[dict]) -> str:
         return f"The {seeds} training seeds agreed: every seed's rate lay inside every other seed's 95% interval."
     where = [f"{condition_label(c)} (" + ", ".join(f"{r['successes']}/{r['episodes']}" for r in c["per_seed"]) + ")"
              for c in apart]
-    return f"The {seeds} training seeds disagreed beyond the episode interval at {capped(where, 3)}."
+    if len(apart) == 1:
+        return f"The {seeds} training seeds disagreed beyond the episode interval at {where[0]}."
+    return (f"The {seeds} training seeds disagreed beyond the episode interval in {len(apart)} of {len(conditions)} "
+            f"conditions, {where[0]} among them.")
 
 
 def capped(items: list[str], most: int = 5) -> str:
@@ -849,7 +852,7 @@ def robustness_summary(results: list[dict]) -> str:
             + (f"; it lost ground (kept 50% or more) at {dropped(hurt)}" if hurt else "") + "."]
     calm, unclear = by.get("shrugs off", []), by.get("unclear", [])
     if calm or unclear:
-        said.append((f"It shrugged off {capped([condition_label(c) for c in calm])} (paired intervals rule out a "
+        said.append((f"It shrugged off {capped([condition_label(c) for c in calm], 3)} (paired intervals rule out a "
                      f"{SHRUG_POINTS}-point drop)" if calm else "It shrugged off none of the changes")
                     + (f"; for {capped([condition_label(c) for c in unclear], 3)} the intervals cannot tell" if unclear
                        else "") + ".")
