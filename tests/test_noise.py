@@ -4,7 +4,7 @@ plot, and the smoke study end to end with a stop and a resume."""
 import json
 
 import pytest
-from test_robustness import experiments, markers, stop_when_logged
+from test_robustness import experiments, markers, stopped_and_resumed
 
 from lerobot_notebook_pipeline.evaluation.paired import paired_comparison
 from lerobot_notebook_pipeline.evaluation.success import success_summary
@@ -162,13 +162,7 @@ def test_the_readme_answers_whether_noise_helps_where_it_hurt_and_where_training
 def noise_smoke(tmp_path_factory):
     """The noise smoke study (no noise and combined, one seed, in distribution), stopped after its first rollout and
     run again."""
-    root = tmp_path_factory.mktemp("noise") / "study"
-    args = [*SMOKE, "--workers", 1, "--threads", 1, "--output-dir", root]
-    code, err = stop_when_logged(args, root / "logs" / "none-seed0.log", "] rollout ")
-    first = markers(root)
-    result = experiments(*args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, first, code, err
+    return stopped_and_resumed(tmp_path_factory.mktemp("noise") / "study", SMOKE, "none-seed0.log")
 
 
 def test_the_noise_smoke_stops_resumes_and_pairs_combined_noise_against_none(noise_smoke):

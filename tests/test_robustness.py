@@ -220,16 +220,21 @@ def stop_when_logged(args, log, text):
     return process.returncode, err
 
 
-@pytest.fixture(scope="module")
-def robustness_smoke(tmp_path_factory):
-    """The robustness smoke study (one seed, two factors), stopped after its first rollout and run again."""
-    root = tmp_path_factory.mktemp("robustness") / "study"
-    args = [*SMOKE, "--workers", 1, "--threads", 1, "--output-dir", root]
-    code, err = stop_when_logged(args, root / "logs" / "seed0.log", "] rollout ")
+def stopped_and_resumed(root, smoke, log_name):
+    """Run a smoke study, stop it after its first rollout (logged in log_name) and run it again: the folder, the
+    finished steps at the stop, the stop's exit code and stderr."""
+    args = [*smoke, "--workers", 1, "--threads", 1, "--output-dir", root]
+    code, err = stop_when_logged(args, root / "logs" / log_name, "] rollout ")
     first = markers(root)
     result = experiments(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     return root, first, code, err
+
+
+@pytest.fixture(scope="module")
+def robustness_smoke(tmp_path_factory):
+    """The robustness smoke study (one seed, two factors), stopped after its first rollout and run again."""
+    return stopped_and_resumed(tmp_path_factory.mktemp("robustness") / "study", SMOKE, "seed0.log")
 
 
 def test_a_stopped_robustness_study_resumes_without_redoing_finished_steps(robustness_smoke):
