@@ -67,7 +67,7 @@ parser.add_argument("--smoke", action="store_true", help="a two-point tiny versi
 parser.add_argument("--seeds", default=None,
                     help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness and noise 0,1,2)")
 parser.add_argument("--steps", type=flags.positive_int, default=None,
-                    help="training steps of every point (default: the study's, 2500; 30 with --smoke)")
+                    help="training steps of every point (default: the study's, 2500 on ALOHA; 5 with --smoke)")
 parser.add_argument("--only", default=None, metavar="ID[,ID]",
                     help="run and report only these points (ids as --plan prints them)")
 parser.add_argument("--until", default="eval", choices=["record", "train", "eval"],
@@ -221,7 +221,7 @@ if args.report:  # the results of an earlier run of the same command, maybe on a
         write_json(results_dir / "results.json", saved | missing)
 else:
     results = [point_result(p, root, records.get(p["id"])) for p in points]
-    host = machine(args.threads, args.engine, args.workers)
+    host = {} if args.plan else machine(args.threads, args.engine, args.workers)  # --plan needs no torch import
     host["devices"] = sorted({r["training"]["device"] for r in results if r.get("training")})
 if not (args.plan or args.report):
     write_json(results_dir / "results.json", {"study": args.study, "question": QUESTIONS[args.study],

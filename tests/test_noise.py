@@ -1,10 +1,8 @@
 """experiments.py --study noise: the variants as data, paired against no noise over training seeds, the answer and the
-plot, and the smoke study end to end with a stop and a resume."""
-
-import json
+plot. The smoke study end to end with a stop and a resume is in test_robustness.py (in the robustness smoke's folder)."""
 
 import pytest
-from test_robustness import experiments, markers, stopped_and_resumed
+from test_robustness import experiments
 
 from lerobot_notebook_pipeline.evaluation.paired import paired_comparison
 from lerobot_notebook_pipeline.evaluation.success import success_summary
@@ -12,7 +10,6 @@ from lerobot_notebook_pipeline.studies.definitions import CUBE_OFF, IN_DISTRIBUT
 from lerobot_notebook_pipeline.studies.results import noise_summary
 from lerobot_notebook_pipeline.studies.runner import point_steps, record_args, train_args, unique_steps
 
-SMOKE = ["--study", "noise", "--smoke", "--seeds", "0"]
 TABLE_Y1, TABLE_Y3, JOINT_OFF = "table_y_cm=1", "table_y_cm=3", "joint_offset=0.2"
 
 
@@ -155,45 +152,5 @@ def test_the_readme_answers_whether_noise_helps_where_it_hurt_and_where_training
     assert (tmp_path / "bars.png").stat().st_size > 10000
 
 
-# ------------------------------------------------------------------------------- real steps, small settings
-
-
-@pytest.fixture(scope="module")
-def noise_smoke(tmp_path_factory):
-    """The noise smoke study (no noise and combined, one seed, in distribution), stopped after its first rollout and
-    run again."""
-    return stopped_and_resumed(tmp_path_factory.mktemp("noise") / "study", SMOKE, "none-seed0.log")
-
-
-def test_the_noise_smoke_stops_resumes_and_pairs_combined_noise_against_none(noise_smoke):
-    from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
-
-    root, first, code, err = noise_smoke
-    assert code == 2 and "Traceback" not in err
-    after = markers(root)
-    assert len(first) >= 3 and all(after[path] == mtime for path, mtime in first.items())  # data, training, rollout
-    assert len(after) == 2 + 2 + 2 + 2  # per variant: its recording, training, rollout and nearest-demo replay
-    log = (root / "logs" / "none-seed0.log").read_text()
-    assert log.split("point done")[-2].count("already done") >= 3  # the resumed point redid nothing finished
-    results = json.loads((root / "results" / "results.json").read_text())
-    assert results["command"] == "python experiments.py --study noise --smoke --seeds 0"
-    none, combined = results["points"]
-    assert none["status"] == combined["status"] == "done" and "paired_vs_reference" not in none["evals"][IN_DISTRIBUTION]
-    paired = combined["evals"][IN_DISTRIBUTION]["paired_vs_reference"]
-    assert paired["pairs"] == 2 and {"difference_points", "ci95_points", "mcnemar_p"} <= set(paired)
-    cell = next(c for c in results["cells"] if c["variant"] == "combined")
-    assert cell["paired_vs_none"]["pairs"] == 2 and cell["effect"] in ("helps", "hurts", "unclear")
-    assert [t["variant"] for t in results["training"]] == ["none", "combined"]
-    assert all(isinstance(t["best_steps"][0], int) for t in results["training"])
-    trained = [json.loads(p.read_text()) for p in (root / "train").glob("*.done.json")]
-    noisy = next(m for m in trained if m["settings"].get("image_transforms") == "robotics")
-    assert noisy["settings"]["action_noise_std"] == 0.05
-    assert (root / "train" / noisy["key"] / "augmentation_preview.png").is_file()  # train.py augmented its images
-    dart = [read_sim_settings(d) for d in (root / "data").iterdir() if d.is_dir()]
-    dart = [s for s in dart if s.get("dart_noise")]
-    assert len(dart) == 1 and dart[0]["dart_noise"] == 0.005 and dart[0]["kept"] == 2 <= dart[0]["attempted"]
-    recorded = (root / "logs" / "combined-seed0.log").read_text()
-    assert "--dart-noise 0.005" in recorded and "DART noise 0.005 on the executed actions" in recorded
-    assert (root / "results" / "success_by_variant.png").stat().st_size > 5000
-    readme = (root / "results" / "README.md").read_text()
-    assert "Smoke run" in readme and "| in distribution | DART + augmentation + low action noise |" in readme
+# The noise smoke study end to end (a stop and a resume) is in test_robustness.py: it runs in the robustness smoke's
+# folder, as the noise study works in the robustness study's, so its no-noise variant is cached there.

@@ -1,13 +1,16 @@
 """experiments.py --study robustness: the conditions as data, paired results over training seeds, the answer and the
-plots, and the smoke study end to end with a stop and a resume."""
+plots, and the smoke study end to end with a stop and a resume; then the noise smoke study in its folder (as the noise
+study works in the robustness study's), so its no-noise variant is the robustness smoke's cached steps."""
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +30,7 @@ from lerobot_notebook_pipeline.studies.runner import point_steps, rollout_args, 
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 SMOKE = ["--study", "robustness", "--smoke", "--seeds", "0"]
+NOISE_SMOKE = ["--study", "noise", "--smoke", "--seeds", "0"]
 
 
 def experiments(*args, timeout=600):
@@ -275,3 +279,59 @@ def test_robustness_report_rewrites_from_results_and_runs_nothing(robustness_smo
     assert report.returncode == 0, report.stderr[-3000:]
     assert markers(root) == before and (root / "results" / "README.md").read_text() == readme
     assert (root / "results" / "first_frames.png").stat().st_size > 5000
+
+
+# ------------------------------------------------------------- the noise smoke study in the robustness smoke's folder
+
+
+@pytest.fixture(scope="module")
+def noise_smoke(robustness_smoke, tmp_path_factory):
+    """The noise smoke study (no noise and combined, one seed, in distribution) in a copy of the robustness smoke's
+    folder (hard links, its results left out), as the noise study works in the robustness study's: no noise is the
+    robustness smoke's recording, training, rollout and replay. Stopped after its first own rollout (combined's) and
+    run again; also returns the done markers the copy started with."""
+    source, root = robustness_smoke[0], tmp_path_factory.mktemp("noise") / "study"
+    shutil.copytree(source, root, symlinks=True, copy_function=os.link,
+                    ignore=lambda folder, names: ["results"] if Path(folder) == source else [])
+    shared = markers(root)
+    return (*stopped_and_resumed(root, NOISE_SMOKE, "combined-seed0.log"), shared)
+
+
+def test_the_noise_smoke_reuses_no_noise_stops_resumes_and_pairs_combined_noise_against_none(noise_smoke,
+                                                                                             robustness_smoke):
+    from lerobot_notebook_pipeline.sim.aloha_env import read_sim_settings
+
+    root, first, code, err, shared = noise_smoke
+    assert code == 2 and "Traceback" not in err
+    after = markers(root)
+    own = set(first) - set(shared)  # combined's data, training and rollout, maybe its replay
+    assert len(shared) == 1 + 1 + 3 + 1 and len(own) >= 3 and all(after[path] == mtime for path, mtime in first.items())
+    assert len(after) == len(shared) + 4  # combined's recording, training, rollout and nearest-demo replay
+    none_log = (root / "logs" / "none-seed0.log").read_text()  # both runs found all four of no noise's steps done
+    assert none_log.count("already done") == 2 * 4 and ": ran" not in none_log and none_log.count("point done") == 2
+    log = (root / "logs" / "combined-seed0.log").read_text()
+    resumed = log.rsplit("(up to eval)", 1)[1]  # the resumed point redid nothing finished at the stop
+    assert resumed.count("already done") == len(own) and resumed.count(": ran") == 4 - len(own)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["command"] == "python experiments.py --study noise --smoke --seeds 0"
+    none, combined = results["points"]
+    assert none["status"] == combined["status"] == "done" and "paired_vs_reference" not in none["evals"][IN_DISTRIBUTION]
+    paired = combined["evals"][IN_DISTRIBUTION]["paired_vs_reference"]
+    assert paired["pairs"] == 2 and {"difference_points", "ci95_points", "mcnemar_p"} <= set(paired)
+    cell = next(c for c in results["cells"] if c["variant"] == "combined")
+    assert cell["paired_vs_none"]["pairs"] == 2 and cell["effect"] in ("helps", "hurts", "unclear")
+    assert [t["variant"] for t in results["training"]] == ["none", "combined"]
+    assert all(isinstance(t["best_steps"][0], int) for t in results["training"])
+    trained = [json.loads(p.read_text()) for p in (root / "train").glob("*.done.json")]
+    noisy = next(m for m in trained if m["settings"].get("image_transforms") == "robotics")
+    assert noisy["settings"]["action_noise_std"] == 0.05
+    assert (root / "train" / noisy["key"] / "augmentation_preview.png").is_file()  # train.py augmented its images
+    dart = [read_sim_settings(d) for d in (root / "data").iterdir() if d.is_dir()]
+    dart = [s for s in dart if s.get("dart_noise")]
+    assert len(dart) == 1 and dart[0]["dart_noise"] == 0.005 and dart[0]["kept"] == 2 <= dart[0]["attempted"]
+    recorded = (root / "logs" / "combined-seed0.log").read_text()
+    assert "--dart-noise 0.005" in recorded and "DART noise 0.005 on the executed actions" in recorded
+    assert (root / "results" / "success_by_variant.png").stat().st_size > 5000
+    readme = (root / "results" / "README.md").read_text()
+    assert "Smoke run" in readme and "| in distribution | DART + augmentation + low action noise |" in readme
+    assert markers(robustness_smoke[0]) == {path: after[path] for path in shared}  # the robustness folder: untouched
