@@ -134,7 +134,7 @@ def shown_path(path: Path) -> str:
 
 check_robot(args.study, args.robot)
 study_name = args.study if args.robot == "aloha" else f"{args.study}-{args.robot}"  # folders of this robot's run
-seeds_given = args.seeds if args.seeds is not None else ",".join(map(str, default_seeds(args.study)))
+seeds_given = args.seeds if args.seeds is not None else ",".join(map(str, default_seeds(args.study, args.robot)))
 try:
     seeds = [int(s) for s in seeds_given.split(",") if s.strip()]
 except ValueError:
@@ -210,7 +210,7 @@ if not (args.plan or args.report):
 from lerobot_notebook_pipeline.files import write_atomic, write_json
 from lerobot_notebook_pipeline.studies.results import machine, missing_summary, saved_results, study_summary
 
-given = [(f"--robot {args.robot}", args.robot != "aloha"), ("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study)), (f"--steps {args.steps}", args.steps),
+given = [(f"--robot {args.robot}", args.robot != "aloha"), ("--smoke", args.smoke), (f"--seeds {args.seeds}", seeds != default_seeds(args.study, args.robot)), (f"--steps {args.steps}", args.steps),
          (f"--only {args.only}", args.only), (f"--results-dir {shown_path(results_dir)}", args.results_dir and not args.smoke)]
 command = " ".join([f"python experiments.py --study {args.study}", *(flag for flag, on in given if on)])
 if args.report:  # the results of an earlier run of the same command, maybe on another machine

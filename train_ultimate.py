@@ -36,7 +36,8 @@ parser.add_argument("--robot", default="aloha", choices=["aloha", "so101"],
 parser.add_argument("--output-dir", type=flags.path, default="outputs/demo", help="everything this run makes goes here")
 parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output-dir")
 parser.add_argument("--dataset", type=flags.path_or_repo, default=None, help="use this dataset (folder or hub id) instead of recording one")
-parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=20, help="scripted demonstrations to record")
+parser.add_argument("--episodes", type=flags.int_in(1, 100_000), default=None,
+                    help="scripted demonstrations to record (default aloha: 20; so101: 40, 10 per mark)")
 parser.add_argument("--cube-pose", type=flags.finite_float, nargs=2, default=None, metavar=("X", "Y"),
                     help="the mark the cube is placed around, for recording and for the rollouts (default aloha: "
                     "0.1 0.5; so101: the cube goes to --marks marks, and the moved-cube circles centre on the first)")
@@ -52,6 +53,9 @@ parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=
 parser.add_argument("--policies", default="act", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
 parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=2500, help="training steps per policy")
+parser.add_argument("--chunk-size", type=flags.int_in(1, 1000), default=None,
+                    help="ACT's action chunk, all of it executed before the next (default aloha: the preset's 50; "
+                    "so101: 100)")
 parser.add_argument("--time-budget-min", type=flags.minutes, default=None,
                     help="stop training after this many minutes (default: train all --steps)")
 parser.add_argument("--val-fraction", type=flags.fraction, default=0.1)
@@ -87,12 +91,18 @@ from lerobot_notebook_pipeline.sim import aloha_env, so101_placement
 from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
+# The make demo recipe of each robot, measured on 3 seeds (benchmarks/RESULTS.md); flags given override it.
+RECIPES = {"aloha": {"episodes": 20, "chunk_size": None},  # None: the preset's chunk (50 for cpu)
+           "so101": {"episodes": 40, "chunk_size": 100}}  # 10 demos per mark; a 3.3 s chunk carries a whole grasp
 
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
 if unknown or not policies:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
 SO101 = args.robot == "so101"
+for key, value in RECIPES[args.robot].items():
+    if getattr(args, key) is None:
+        setattr(args, key, value)
 ENV = "so101_pick_place" if SO101 else "aloha_transfer_cube"
 if SO101:
     args.cube_pose = so101_placement.check_on_table(args.cube_pose or so101_placement.mark_positions(args.marks)[0])
@@ -176,6 +186,8 @@ for policy in policies:
                   "--val-fraction", args.val_fraction, "--seed", args.seed, "--output-dir", run_dir]
     if args.time_budget_min:
         train_args += ["--time-budget-min", args.time_budget_min]
+    if policy == "act" and args.chunk_size:  # every predicted action is executed before the next chunk
+        train_args += ["--set", f"chunk_size={args.chunk_size}", "--set", f"n_action_steps={args.chunk_size}"]
     stop_eta = print_eta_once_measured(run_dir / "metrics.jsonl", args.steps, story_start, rest_s)
     try:
         timings[f"train_{policy}"] = run_step("train.py", train_args)

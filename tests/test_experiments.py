@@ -399,9 +399,11 @@ def committed_report(results_json):
     parser = argparse.ArgumentParser()
     for flag in ("--study", "--seeds", "--steps", "--only", "--results-dir"):
         parser.add_argument(flag)
+    parser.add_argument("--robot", default="aloha")
     flags = parser.parse_args(shlex.split(saved["command"])[2:])
-    seeds = [int(s) for s in flags.seeds.split(",")] if flags.seeds else default_seeds(flags.study)
-    points = select_points(study_points(flags.study, False, seeds, int(flags.steps) if flags.steps else None), flags.only)
+    seeds = [int(s) for s in flags.seeds.split(",")] if flags.seeds else default_seeds(flags.study, flags.robot)
+    steps = int(flags.steps) if flags.steps else None
+    points = select_points(study_points(flags.study, False, seeds, steps, flags.robot), flags.only)
     return study_readme(flags.study, points, saved["points"], saved["machine"], saved["plan"], saved["command"], False)
 
 

@@ -47,21 +47,24 @@ def test_layouts_are_the_pencil_marks():
 
 
 def test_points_seeds_and_grid():
-    """20 demos per layout split over the marks with one recording seed each, 3000 steps, one 7x7 grid in reach."""
+    """The demo recipe's 40 demos per layout split over the marks with one recording seed each, 2500 steps of its
+    chunk-100 ACT, one 7x7 grid in reach; 3 training seeds by default."""
     points = d.study_points("positions", robot="so101", seeds=[0, 1])
     assert [p["id"] for p in points[:5]] == ["1-mark-seed0", "2-marks-seed0", "4-marks-seed0", "9-marks-seed0",
                                              "uniform-seed0"]
     assert len(points) == 10 and {p["train"]["seed"] for p in points[5:]} == {1}
     for p in points:
-        assert sum(r["episodes"] for r in p["recordings"]) == 20
+        assert sum(r["episodes"] for r in p["recordings"]) == 40
         assert [r["seed"] for r in p["recordings"]] == list(range(len(p["recordings"])))
         assert all(r["placement_noise"] == 0.015 and r["waypoint_noise"] == 0.005 and r["marks"] == 4
                    and r["image_size"] == [64, 85] and r["episode_length"] == 300 for r in p["recordings"])
-        assert p["train"]["steps"] == 3000 and p["train"]["preset"] == "cpu"
+        assert p["train"]["steps"] == 2500 and p["train"]["preset"] == "cpu" and p["train"]["chunk_size"] == 100
         grid = p["evals"]["grid"]
         assert grid["n"] == 7 and grid["episodes"] == 49 and grid["seed"] == 2000
         assert grid["bounds"] == [0.14, 0.26, -0.06, 0.06]
     assert d.study_points("positions", robot="so101", steps=50)[0]["train"]["steps"] == 50
+    assert [p["train"]["seed"] for p in d.study_points("positions", robot="so101")[::5]] == [0, 1, 2]
+    assert {p["train"]["seed"] for p in d.study_points("positions")} == {0}  # ALOHA's stays one seed
 
 
 def test_robot_reaches_every_command_line(tmp_path):
@@ -73,7 +76,9 @@ def test_robot_reaches_every_command_line(tmp_path):
         assert flags[flags.index("--robot") + 1] == "so101" and flags[flags.index("--task") + 1] == "pick_place"
         assert flags[flags.index("--marks") + 1] == "4" and flags[flags.index("--placement-noise") + 1] == "0.015"
     assert steps["train"].settings["robot"] == "so101"
-    assert "--robot" not in train_args(steps["train"].settings, tmp_path, tmp_path, 1)  # train.py reads the dataset
+    train = list(map(str, train_args(steps["train"].settings, tmp_path, tmp_path, 1)))
+    assert "--robot" not in train  # train.py reads the robot from the dataset
+    assert " ".join(train).endswith("--set chunk_size=100 --set n_action_steps=100")  # the demo recipe's chunk
     rollout = list(map(str, rollout_args(steps["rollouts"]["grid"].settings, tmp_path, tmp_path)))
     assert rollout[rollout.index("--env") + 1] == "so101_pick_place"
     assert steps["baselines"]["grid"].settings["env"] == "so101_pick_place"

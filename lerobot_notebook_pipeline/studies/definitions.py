@@ -298,7 +298,9 @@ SO101_MARK_HALF = 0.05  # the user's 4 pencil marks: corners of the +/-5 cm squa
 SO101_TARGET = (0.20, 0.0)  # sim/so101_scene.TARGET_XY: where the cube must go (kept here so --plan imports no MuJoCo)
 SO101_SUCCESS_RADIUS = 0.02  # sim/so101_env.SUCCESS_RADIUS: a cube starting this close to the target starts placed
 SO101_REACH = (0.14, 0.30, -0.15, 0.15)  # sim/so101_placement.REACH_XY: where the scripted expert picks from
-SO101_FULL = replace(FULL, episode_length=300, steps=3000, margin=0.01)  # 10 s at 30 Hz; x margin limited by reach
+SO101_CHUNK = 100  # the make demo ROBOT=so101 recipe's ACT chunk (train_ultimate.py RECIPES), all of it executed
+# 10 s at 30 Hz, the recipe's 40 demos (10 per mark) and 2500 steps; the x margin is limited by the expert's reach
+SO101_FULL = replace(FULL, episode_length=300, steps=2500, total_demos=40, margin=0.01)
 SO101_SMOKE = replace(SMOKE, episode_length=120)  # pick_place needs at least 120 frames
 
 
@@ -334,6 +336,12 @@ def so101_grid_bounds(scale: Scale) -> tuple[float, float, float, float]:
     return max(x0 - m, rx0), min(x1 + m, rx1), max(y0 - m, ry0), min(y1 + m, ry1)
 
 
+def so101_training(scale: Scale, seed: int) -> dict:
+    """train.py settings of an SO-101 point: the demo recipe's ACT (its chunk) on all episodes."""
+    chunk = {"chunk_size": SO101_CHUNK} if scale.preset == "cpu" else {}  # the smoke's tiny preset keeps its own
+    return training(scale, "all", seed) | {"robot": "so101"} | chunk
+
+
 def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
     """Pick at the pencil marks, place in the centre: a fixed total of SO-101 demos over 1, 2, 4, 9 marks or
     uniform, each policy evaluated on a grid round the marks."""
@@ -352,7 +360,7 @@ def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
                               for k, (xy, n) in enumerate(zip(marks, counts, strict=True)) if n > 0]
             points.append(point("positions", f"{name.replace(' ', '-')}-seed{seed}", f"{name}, seed {seed}",
                                 {"layout": name, "positions": len(marks) if marks else None, "train_seed": seed}
-                                | target, recordings, training(scale, "all", seed) | {"robot": "so101"}, evals))
+                                | target, recordings, so101_training(scale, seed), evals))
     return points
 
 
@@ -364,12 +372,13 @@ QUESTIONS = {"demos": "Is one demonstration enough?",
              "positions": "How many cube positions do I need, and how do policies interpolate between them?",
              "robustness": "Could I move the table? How robust is the demo policy?",
              "noise": "Does noise buy robustness?"}
-DEFAULT_SEEDS = {"robustness": [0, 1, 2], "noise": [0, 1, 2]}  # training seeds when --seeds is not given (others: [0])
+# training seeds when --seeds is not given (others: [0])
+DEFAULT_SEEDS = {"robustness": [0, 1, 2], "noise": [0, 1, 2], "so101 positions": [0, 1, 2]}
 
 
-def default_seeds(study: str) -> list[int]:
-    """The training seeds a study runs when --seeds is not given."""
-    return list(DEFAULT_SEEDS.get(study, [0]))
+def default_seeds(study: str, robot: str = "aloha") -> list[int]:
+    """The training seeds a study runs on a robot when --seeds is not given."""
+    return list(DEFAULT_SEEDS.get(f"{robot} {study}", DEFAULT_SEEDS.get(study, [0])))
 
 
 def check_robot(study: str, robot: str) -> str:
@@ -391,7 +400,7 @@ def study_points(name: str, smoke: bool = False, seeds: list[int] | None = None,
     scale = ROBOT_SCALES[robot][1 if smoke else 0]
     if steps is not None:
         scale = replace(scale, steps=steps)
-    points = ROBOT_STUDIES[robot][name](scale, seeds or default_seeds(name))
+    points = ROBOT_STUDIES[robot][name](scale, seeds or default_seeds(name, robot))
     return points[:scale.points] if scale.points else points
 
 
@@ -414,9 +423,9 @@ COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "replay_episo
 
 # SO-101 costs per step (issue 20's measurements, 2 cores, two cameras): the env ~400 steps/s with fast render at
 # 96x128 (a 300-frame demo with the expert's planning and retries about 1.5 s), a rollout with ACT ~72 steps/s
-# (300 steps, 4.2 s), ACT cpu preset at 64x85 0.75-1.6 s/step (1.2 taken), a physics-only replay ~1 s with the
-# scene's build.
-SO101_COST_S = COST_S | {"train_step": 1.2, "demo": 1.5 * 400 / 300, "rollout_episode": 4.2 * 400 / 300,
+# (300 steps, 4.2 s), ACT cpu preset at 64x85 0.67 s/step with 1 thread while a second such job runs (so 0.34 s
+# of the machine per step; alone with 2 threads 0.47), a physics-only replay ~1 s with the scene's build.
+SO101_COST_S = COST_S | {"train_step": 0.34, "demo": 1.5 * 400 / 300, "rollout_episode": 4.2 * 400 / 300,
                          "replay_episode": 1.0 * 400 / 300}
 
 

@@ -102,7 +102,14 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
             "--steps", settings["steps"], "--batch-size", settings["batch_size"], "--episodes", settings["episodes"],
             "--val-fraction", settings.get("val_fraction", 0), "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
             "--action-noise-std", settings.get("action_noise_std", 0), "--image-transforms",
-            settings.get("image_transforms", "none"), "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite"]
+            settings.get("image_transforms", "none"), "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite",
+            *chunk_args(settings)]
+
+
+def chunk_args(settings: dict) -> list:
+    """train.py flags of an ACT chunk other than the preset's, all of it executed before the next."""
+    chunk = settings.get("chunk_size")
+    return ["--set", f"chunk_size={chunk}", "--set", f"n_action_steps={chunk}"] if chunk else []
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
