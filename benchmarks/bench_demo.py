@@ -112,6 +112,6 @@ lines = [
     "",
     verdict(runs),
 ]
-heading = "make demo ROBOT=so101 end to end, 3 seeds (bench_demo.py)" if so101 else "make demo end to end (bench_demo.py)"
+heading = "make demo ROBOT=so101 end to end, per seed (bench_demo.py)" if so101 else "make demo end to end (bench_demo.py)"
 write_results_section(args.results, heading, "\n".join(lines))
 print("\n".join(lines))

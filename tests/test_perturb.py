@@ -138,7 +138,7 @@ def test_distractor_stands_beside_the_cube_in_view_and_leaves_robot_and_cube_alo
     before, after = today["pixels"][camera], seen["pixels"][camera]
     changed = np.any(before != after, axis=-1)
     rows, cols = np.nonzero(changed)
-    assert 0 < (np.ptp(rows) + 1) * (np.ptp(cols) + 1) < 0.03 * changed.size  # one small patch of the image
+    assert 0 < (np.ptp(rows) + 1) * (np.ptp(cols) + 1) < 0.05 * changed.size  # one small patch of the image
     r, g, b = after[changed].astype(int).mean(axis=0)
     assert r > g + 40 and b > g + 40  # purple: the distractor, not the red cube or the table
 
