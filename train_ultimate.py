@@ -89,6 +89,7 @@ from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import aloha_env, so101_placement
 from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
+from lerobot_notebook_pipeline.training.policies import chunk_flags
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
 # The make demo recipe of each robot (benchmarks/RESULTS.md); flags given override it. ALOHA's met its bar on 3
@@ -187,8 +188,8 @@ for policy in policies:
                   "--val-fraction", args.val_fraction, "--seed", args.seed, "--output-dir", run_dir]
     if args.time_budget_min:
         train_args += ["--time-budget-min", args.time_budget_min]
-    if policy == "act" and args.chunk_size:  # every predicted action is executed before the next chunk
-        train_args += ["--set", f"chunk_size={args.chunk_size}", "--set", f"n_action_steps={args.chunk_size}"]
+    if policy == "act":
+        train_args += chunk_flags(args.chunk_size)
     stop_eta = print_eta_once_measured(run_dir / "metrics.jsonl", args.steps, story_start, rest_s)
     try:
         timings[f"train_{policy}"] = run_step("train.py", train_args)

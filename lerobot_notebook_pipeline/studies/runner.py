@@ -18,6 +18,7 @@ from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
 from lerobot_notebook_pipeline.studies.cache import Step, run_cached
 from lerobot_notebook_pipeline.studies.definitions import estimate_seconds
+from lerobot_notebook_pipeline.training.policies import chunk_flags
 
 STAGES = ("record", "train", "eval")
 STATUS_EVERY_S = 5.0  # how often the progress display refreshes while no point finishes
@@ -103,13 +104,7 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
             "--val-fraction", settings.get("val_fraction", 0), "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
             "--action-noise-std", settings.get("action_noise_std", 0), "--image-transforms",
             settings.get("image_transforms", "none"), "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite",
-            *chunk_args(settings)]
-
-
-def chunk_args(settings: dict) -> list:
-    """train.py flags of an ACT chunk other than the preset's, all of it executed before the next."""
-    chunk = settings.get("chunk_size")
-    return ["--set", f"chunk_size={chunk}", "--set", f"n_action_steps={chunk}"] if chunk else []
+            *chunk_flags(settings.get("chunk_size"))]
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:

@@ -57,6 +57,11 @@ PRESET_FIELDS = {
 }
 
 
+def chunk_flags(chunk: int | None) -> list[str]:
+    """train.py `--set` flags for an ACT chunk other than the preset's, all of it executed before the next; none for None."""
+    return ["--set", f"chunk_size={chunk}", "--set", f"n_action_steps={chunk}"] if chunk else []
+
+
 def parse_overrides(pairs: list[str] | None) -> dict:
     """Turn ['key=value', ...] into a dict, reading values as Python/JSON literals when possible."""
     overrides = {}
