@@ -31,6 +31,8 @@ parser.add_argument("--batch-size", type=flags.int_in(1, 65_536), default=8)
 parser.add_argument("--time-budget-min", type=flags.minutes, default=None,
                     help="stop (with a checkpoint) after this many minutes of training, even before --steps")
 parser.add_argument("--lr", type=flags.learning_rate, default=None, help="learning rate (default: the policy's own preset)")
+parser.add_argument("--lr-schedule", default="preset", choices=["preset", "cosine"],
+                    help="preset: the policy's own (constant for ACT); cosine: anneal the rate to 0 by the last step")
 parser.add_argument("--episodes", default="all", help="episodes to train on: 3 | 0,3,7 | 0:5 | all")
 split = parser.add_mutually_exclusive_group()
 split.add_argument("--val-episodes", default=None, help="held-out validation episodes (never trained on)")
@@ -53,7 +55,7 @@ parser.add_argument("--image-transforms", default="none",
                          "blur, JPEG, shadow, dropout, gamma, white balance) | a list such as brightness,shadow")
 parser.add_argument("--action-noise-std", type=flags.float_in(0.0, 10.0), default=0.0,
                     help="Gaussian noise on target actions, in normalised units (stds for ACT)")
-parser.add_argument("--save-every", type=flags.positive_int, default=None, help="checkpoint every N steps (default steps/4)")
+parser.add_argument("--save-every", type=flags.positive_int, default=None, help="checkpoint every N steps, and at the last (default steps/4, at least 100)")
 parser.add_argument("--keep-last", type=flags.non_negative_int, default=3, help="keep the newest N step checkpoints (0: keep all)")
 parser.add_argument("--val-every", type=flags.positive_int, default=None, help="validate every N steps (default steps/10)")
 parser.add_argument("--val-samples", type=flags.int_in(1, 1_000_000), default=64, help="held-out samples per validation")
@@ -146,7 +148,7 @@ from lerobot_notebook_pipeline.training import loop
 DEFAULT_STEPS = {"tiny": 20, "cpu": 4000, "paper": 100_000}
 steps = args.steps if args.steps is not None else DEFAULT_STEPS[args.preset]
 val_every = args.val_every or max(1, steps // 10)
-save_every = args.save_every or max(1, steps // 4)
+save_every = args.save_every or max(100, steps // 4)  # and at the last step; a checkpoint takes seconds to write
 device = pick_device(args.device)
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -310,7 +312,7 @@ if resume_from is not None:
 else:
     policy = policies.build_policy(cfg, meta)
     preprocessor, postprocessor = policies.make_processors(cfg, dataset_stats=meta.stats)
-optimizer, scheduler, grad_clip = loop.make_optimizer(policy, cfg, steps)
+optimizer, scheduler, grad_clip = loop.make_optimizer(policy, cfg, steps, args.lr_schedule)
 start_step = 0
 if resume_from is not None:
     start_step = loop.load_training_state(resume_from, optimizer, scheduler)

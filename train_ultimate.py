@@ -19,6 +19,8 @@
 # 20 demonstrations with the cube placed by hand around one mark (within +/-1.5 cm of (0.1, 0.5), and a few
 # millimetres of wobble in every motion, as a person's demonstrations vary), 64x85 images, and the `cpu` ACT
 # preset trained for 2500 steps. That took about 21 minutes end to end on 2 cores and succeeded 18 of 20 times.
+# The SO-101's recipe (`training/recipes.py`) records 40 demos, 10 per mark, anneals the learning rate to 0, and
+# rolls out with ACT's temporal ensembling: 19-20 of 20 on 3 seeds, in 34 minutes on 2 cores.
 # Training runs by steps, not by the clock: it prints its s/step and an ETA for the whole run once measured.
 
 # %%
@@ -52,10 +54,16 @@ parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=
                     help="frames per demonstration (default aloha: 400 at 50 fps; so101: 300 at 30 fps)")
 parser.add_argument("--policies", default="act", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
-parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=2500, help="training steps per policy")
+parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=None,
+                    help="training steps per policy (default 2500)")
 parser.add_argument("--chunk-size", type=flags.int_in(1, 1000), default=None,
-                    help="ACT's action chunk, all of it executed before the next (default aloha: the preset's 50; "
-                    "so101: 100)")
+                    help="ACT's action chunk (default aloha: the preset's 50; so101: 100)")
+parser.add_argument("--temporal-ensemble", type=flags.float_in(0.0, 1.0), default=None, metavar="COEFF",
+                    help="ACT predicts a chunk every step and averages what the overlapping chunks say for it, the i-th "
+                    "oldest weighted exp(-COEFF * i); 0 executes each whole chunk before the next (default 0)")
+parser.add_argument("--lr-schedule", default=None, choices=["preset", "cosine"],
+                    help="preset: the policy's own (constant for ACT); cosine: anneal to 0 by the last step "
+                    "(default: preset)")
 parser.add_argument("--time-budget-min", type=flags.minutes, default=None,
                     help="stop training after this many minutes (default: train all --steps)")
 parser.add_argument("--val-fraction", type=flags.fraction, default=0.1)
@@ -77,6 +85,7 @@ args = parse_args(parser)
 
 # %%
 import json
+import os
 import time
 from collections import Counter
 
@@ -89,19 +98,17 @@ from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import aloha_env, so101_placement
 from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
-from lerobot_notebook_pipeline.training.policies import chunk_flags
+from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
-# The make demo recipe of each robot (benchmarks/RESULTS.md); flags given override it. ALOHA's met its bar on 3
-# seeds; SO-101's is the best measured so far, 75% and 90% on seeds 0 and 2, short of 80% on every seed.
-RECIPES = {"aloha": {"episodes": 20, "chunk_size": None},  # None: the preset's chunk (50 for cpu)
-           "so101": {"episodes": 40, "chunk_size": 100}}  # 10 demos per mark; a 3.3 s chunk carries a whole grasp
-
+ROLLOUT_THREADS = min(2, os.cpu_count() or 1)  # torch threads of the rollouts (the 2 cores of the bar)
+ENSEMBLED_ROLLOUT_X = 3  # ACT predicting every step: 36 SO-101 rollouts took 507 s (2 threads), 3x the above
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
 if unknown or not policies:
     raise UserError(f"--policies {args.policies!r}: choose from act, diffusion, smolvla (comma-separated)")
 SO101 = args.robot == "so101"
+# The make demo recipe of each robot (training/recipes.py, measured in benchmarks/RESULTS.md); flags given override it.
 for key, value in RECIPES[args.robot].items():
     if getattr(args, key) is None:
         setattr(args, key, value)
@@ -181,15 +188,17 @@ show(analysis / "first_last_frames.png")
 # %%
 rollouts_per_policy = args.eval_episodes + args.nearby_episodes * len(args.nearby_radii)
 rest_s = len(policies) * rollouts_per_policy * ROLLOUT_S * args.episode_length / 400
+rest_s *= ENSEMBLED_ROLLOUT_X if args.temporal_ensemble and "act" in policies else 1
 runs = {}
 for policy in policies:
     run_dir = out / "train" / policy
     train_args = ["--dataset", dataset, "--policy", policy, "--preset", args.preset, "--steps", args.steps,
-                  "--val-fraction", args.val_fraction, "--seed", args.seed, "--output-dir", run_dir]
+                  "--lr-schedule", args.lr_schedule, "--val-fraction", args.val_fraction, "--seed", args.seed,
+                  "--output-dir", run_dir]
     if args.time_budget_min:
         train_args += ["--time-budget-min", args.time_budget_min]
     if policy == "act":
-        train_args += chunk_flags(args.chunk_size)
+        train_args += act_flags(args.chunk_size, args.temporal_ensemble)
     stop_eta = print_eta_once_measured(run_dir / "metrics.jsonl", args.steps, story_start, rest_s)
     try:
         timings[f"train_{policy}"] = run_step("train.py", train_args)
@@ -233,8 +242,8 @@ for policy in policies:
     checkpoints[policy] = checkpoint = chosen_checkpoint(out / "train" / policy)
     print(f"{policy}: rolling out {checkpoint.relative_to(out)}")
     rollout_dir = out / "rollouts" / policy
-    common = ["--policy-path", checkpoint, "--env", ENV, "--max-steps", args.episode_length,
-              "--max-mb", args.max_mb]  # the cube's spread comes from the training data's meta/sim_settings.json
+    common = ["--policy-path", checkpoint, "--env", ENV, "--max-steps", args.episode_length, "--max-mb", args.max_mb,
+              "--threads", ROLLOUT_THREADS]  # the cube's spread comes from the training data's meta/sim_settings.json
     timings[f"rollout_{policy}"] = run_step("visualize_policy.py", [
         *common, "--episodes", args.eval_episodes, "--output-dir", rollout_dir, "--seed", 1000 + args.seed])
     results[policy] = {"demo_spread": json.loads((rollout_dir / "metrics.json").read_text())}

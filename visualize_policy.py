@@ -61,6 +61,9 @@ parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None
 parser.add_argument("--perturb", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
                     help="aloha/so101: change the scene, the observed state or the timing, e.g. camera_shift_cm=3,"
                     "light_scale=0.5; the factors, units and ranges are in lerobot_notebook_pipeline/sim/perturb.py")
+parser.add_argument("--temporal-ensemble", type=flags.float_in(0.0, 1.0), default=None, metavar="COEFF",
+                    help="ACT only: predict a chunk every step and average what the overlapping chunks say, the i-th "
+                    "oldest weighted exp(-COEFF * i) (0.01 in the ACT paper); 0 executes whole chunks (default: as trained)")
 parser.add_argument("--gif-fps", type=flags.float_in(0.1, 100.0), default=10.0, help="the GIF keeps every k-th frame to play at about this rate")
 parser.add_argument("--action-panel", action="store_true", help="plot the commanded actions beside the video")
 parser.add_argument("--dataset", type=flags.path_or_repo, default=None,
@@ -102,6 +105,7 @@ from lerobot_notebook_pipeline.sim.perturb import describe, parse_perturb
 OPEN_LOOP = args.dataset is not None
 policy_dir = rollout.resolve_policy_dir(args.policy_path)
 preflight.check_checkpoint(policy_dir)
+overrides = rollout.ensemble_overrides(policy_dir, args.temporal_ensemble)
 SIM_ONLY = ["--env", "--episodes", "--seed", "--max-steps", "--num-envs", "--render-quality", "--cube-pose",
             "--pose-radius", "--pose-ring", "--pose-grid", "--pose-range", "--dataset-settings", "--image-size",
             "--perturb", "--action-panel"]
@@ -125,6 +129,7 @@ else:
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
     if (same_in_lerobot := rollout.lerobot_eval_flags(spec, env_kwargs)) and not (args.pose_grid or args.pose_ring):
+        same_in_lerobot += rollout.lerobot_policy_flags(overrides)
         print(f"the same rollouts in lerobot: lerobot-eval --policy.path={policy_dir} {' '.join(same_in_lerobot)} "
               f"--seed={args.seed} --eval.n_episodes={args.episodes} --eval.batch_size=1")
     if env_kwargs.get("perturb"):
@@ -181,7 +186,9 @@ print("writing to", out_dir)
 import torch
 
 torch.set_num_threads(args.threads)
-loaded = rollout.load_policy(policy_dir, device)
+loaded = rollout.load_policy(policy_dir, device, overrides)
+if overrides:
+    print("policy config changed for these rollouts:", overrides)
 n_params = sum(p.numel() for p in loaded.policy.parameters())
 print(f"policy: {loaded.config.type} with {n_params / 1e6:.1f}M parameters from {loaded.path} on {device}")
 print("inputs:", {k: list(v) for k, v in loaded.input_shapes.items()}, "| action dim:", loaded.action_dim)
@@ -245,7 +252,7 @@ if not OPEN_LOOP:
     metrics.update(env=env_name, env_settings={k: v for k, v in env_kwargs.items()}, seed=args.seed,
                    num_envs=env.num_envs, rollout_s=round(rollout_s, 2), env_steps_per_s=round(steps / rollout_s, 1),
                    video_s=round(media_s, 2), inference=speed, policy_path=str(loaded.path), device=device,
-                   poses={"mode": pose_mode, "ring_radius": args.pose_ring, "training_range": training_range,
+                   policy_overrides=overrides, poses={"mode": pose_mode, "ring_radius": args.pose_ring, "training_range": training_range,
                           "training_positions": len(training_xy)})
     print(f"\nsuccess {success.format_rate(metrics)}: {success.format_trials(metrics)}")
     if "stages" in metrics:
@@ -293,7 +300,7 @@ if OPEN_LOOP:
     speed = latency.summary(control_hz)
     metrics = {"mode": "open_loop", "dataset": str(args.dataset), "episode": args.episode, "frames": len(replay.recorded),
                "fps": fps, "per_joint_mae": mae, "mean_mae": float(np.mean(list(mae.values()))),
-               "inference": speed, "policy_path": str(loaded.path), "device": device}
+               "inference": speed, "policy_path": str(loaded.path), "device": device, "policy_overrides": overrides}
     print(f"episode {args.episode}: {len(replay.recorded)} frames at {fps:g} fps, replayed in {rollout_s:.1f} s")
     for name, value in mae.items():
         print(f"  {name:>28s}: MAE {value:.4g}")

@@ -58,6 +58,8 @@ def settings_line(s: dict) -> str:
         data = f"{s['episodes']} scripted transfer-cube episodes, cube within +/-{s['pose_spread']} m of {tuple(s['cube_pose'])}"
     return (f"Settings: {data}, waypoint noise {s['waypoint_noise']} m, {s['image_size'][0]}x{s['image_size'][1]} "
             f"images, ACT `{s['preset']}` preset, {s['steps']} steps (time budget {s['time_budget_min']}), "
+            f"learning rate schedule {s.get('lr_schedule') or 'preset'}, chunk {s.get('chunk_size') or 'the preset'}"
+            f"{' executed whole' if not s.get('temporal_ensemble') else ', temporal ensembling ' + str(s['temporal_ensemble'])}, "
             f"val fraction {s['val_fraction']}.")
 
 

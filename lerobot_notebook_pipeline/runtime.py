@@ -13,6 +13,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger("lerobot_notebook_pipeline")
@@ -139,6 +140,24 @@ def signals_held():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Let SIGINT and SIGTERM act only after a block that must finish (starting a child process, so it is never left
+    running unknown); unlike signals_held the handlers are swapped, not the mask, so the child gets the default ones."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread receives them
+        yield
+        return
+    caught = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lerobot_notebook_pipeline.files import REPO_ROOT
 from lerobot_notebook_pipeline.processes import child_env, stop_process
-from lerobot_notebook_pipeline.runtime import UserError, display_image
+from lerobot_notebook_pipeline.runtime import UserError, display_image, signals_deferred
 
 
 def script_command(script: str, args: list[str]) -> list[str]:
@@ -25,10 +25,12 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     command = script_command(script, args)
     print("$", shown(command), flush=True)
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    tail = ""
+    tail, process = "", None
     try:
+        with signals_deferred():  # a stop while the child starts acts once it is known, so it is ended too
+            process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT)
         while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns redraw in place
             text = decoder.decode(chunk)
             tail = (tail + text)[-4000:]
@@ -37,7 +39,8 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
                 sys.stdout.flush()
         code = process.wait()
     finally:
-        stop_process(process)
+        if process is not None:
+            stop_process(process)
     if code != 0:
         raise UserError(step_failure(script, code, tail))
     return time.perf_counter() - start
@@ -67,16 +70,19 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
     with open(log_path, "ab") as log:
         log.write(f"$ {shown(command)}\n".encode())
         log.flush()
-        process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=child_env(), stdout=log,
-                                   stderr=subprocess.STDOUT)
-        _running.add(process)
+        process = None
         try:
+            with signals_deferred():  # as in run_step
+                process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=child_env(), stdout=log,
+                                           stderr=subprocess.STDOUT)
+                _running.add(process)
             if _stopping.is_set():  # stopped while this one was starting
                 stop_process(process)
             code = process.wait()
         finally:
-            stop_process(process)  # the caller was stopped: end the step too, leave no orphan
-            _running.discard(process)
+            if process is not None:
+                stop_process(process)  # the caller was stopped: end the step too, leave no orphan
+                _running.discard(process)
     if code != 0:
         tail = log_path.read_bytes()[-4000:].decode("utf-8", errors="replace")
         raise UserError(step_failure(name, code, tail, f"its full output is in {log_path}"))

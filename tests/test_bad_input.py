@@ -39,11 +39,12 @@ def folder_hash(path: Path) -> str:
 
 
 def write_checkpoint(folder: Path, config: dict | None = None) -> Path:
-    """A pretrained_model folder with a complete (if meaningless) safetensors file, and its config."""
+    """A pretrained_model folder with a complete (if meaningless) safetensors file named for its policy, and its config."""
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({"model.decoder.weight": np.zeros(256, dtype=np.float32)}, str(folder / "model.safetensors"))
+    name = "diffusion.unet.weight" if (config or {}).get("type") == "diffusion" else "model.decoder.weight"
+    save_file({name: np.zeros(256, dtype=np.float32)}, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(config or {"type": "act"}))
     for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
         (folder / name).write_text('{"steps": []}')
@@ -86,6 +87,7 @@ def inputs(tmp_path_factory):
     paths["ckpt"] = write_checkpoint(base / "ckpt")
     paths["ckpt_badconfig"] = write_checkpoint(base / "ckpt_badconfig")
     (paths["ckpt_badconfig"] / "config.json").write_text('{"type": "act", ')
+    paths["ckpt_diffusion"] = write_checkpoint(base / "ckpt_diffusion", {"type": "diffusion"})
     paths["ckpt_trunc"] = write_checkpoint(base / "ckpt_trunc")
     _truncate(paths["ckpt_trunc"] / "model.safetensors")
     return paths
@@ -183,6 +185,9 @@ CASES = [
     ("max-attempts", MAKE, ["--max-attempts", "-1"], "argument --max-attempts: -1 is out of range"),
     ("rollout-episodes", VIS, [*VIS_ARGS, "--episodes", "0"], "argument --episodes"),
     ("pose-radius", VIS, [*VIS_ARGS, "--pose-radius", "-0.01"], "argument --pose-radius"),
+    ("ensemble-not-act", VIS, [*VIS_ARGS, "--policy-path", "{ckpt_diffusion}", "--temporal-ensemble", "0.01"],
+     "averages ACT's action chunks, and this checkpoint is 'diffusion'"),
+    ("ensemble-range", STORY, ["--temporal-ensemble", "-1"], "argument --temporal-ensemble"),
     # orchestrating scripts check their own flags before the first step
     ("story-nearby-radii", STORY, ["--nearby-radii", "-0.01"], "argument --nearby-radii"),
     ("story-cannot-hold-out", STORY, ["--episodes", "1", "--output-dir", "earlier", "--overwrite"],

@@ -13,6 +13,7 @@ from lerobot_notebook_pipeline.synthetic import (
     write_dataset,
 )
 from lerobot_notebook_pipeline.training import loop, policies
+from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
 from lerobot_notebook_pipeline.training.smolvla_backbone import FULL_SIZE, backbone_config, ensure_backbone
 
 
@@ -53,6 +54,36 @@ def test_overrides_are_parsed_checked_and_applied():
         policies.make_config("act", "tiny", {"n_action_steps": 99})
     with pytest.raises(UserError, match="key=value"):
         policies.parse_overrides(["chunk_size"])
+
+
+def test_recipe_act_flags_make_valid_configs_that_chunk_or_ensemble():
+    """The demo recipes' --set flags build lerobot ACT configs: whole chunks executed, or one chunk per step averaged."""
+    def config(flags):
+        return policies.make_config("act", "cpu", policies.parse_overrides(flags[1::2]))
+
+    whole = config(act_flags(100))
+    assert (whole.chunk_size, whole.n_action_steps, whole.temporal_ensemble_coeff) == (100, 100, None)
+    ensembled = config(act_flags(100, 0.01))
+    assert (ensembled.chunk_size, ensembled.n_action_steps, ensembled.temporal_ensemble_coeff) == (100, 1, 0.01)
+    assert act_flags(None) == [] and act_flags(100, 0) == act_flags(100)
+    assert policies.temporal_ensemble_overrides(0, 100) == {"temporal_ensemble_coeff": None, "n_action_steps": 100}
+    for robot, recipe in RECIPES.items():
+        cfg = config(act_flags(recipe["chunk_size"], recipe["temporal_ensemble"]))
+        assert cfg.temporal_ensemble_coeff == recipe["temporal_ensemble"], robot
+        assert recipe["lr_schedule"] in ("preset", "cosine") and recipe["steps"] > 0
+
+
+def test_cosine_schedule_anneals_to_zero_by_the_last_step(meta):
+    policy = policies.build_policy(policies.make_config("act", "tiny"), meta)
+    optimizer, scheduler, _ = loop.make_optimizer(policy, policy.config, 10, "cosine")
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == policy.config.optimizer_lr and all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    assert optimizer.param_groups[0]["lr"] == 0.0
+    assert loop.make_optimizer(policy, policy.config, 10)[1] is None  # ACT's own preset: a constant rate
 
 
 def test_pretrained_backbone_offline_gives_a_clear_error(monkeypatch):

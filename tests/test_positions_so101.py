@@ -15,8 +15,10 @@ from lerobot_notebook_pipeline.studies import definitions as d
 from lerobot_notebook_pipeline.studies.report import class_rates, study_readme
 from lerobot_notebook_pipeline.studies.results import point_result
 from lerobot_notebook_pipeline.studies.runner import point_steps, record_args, rollout_args, train_args
+from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+RECIPE_KEYS = ("steps", "lr_schedule", "chunk_size", "temporal_ensemble")
 
 
 def experiments(*args):
@@ -47,8 +49,8 @@ def test_layouts_are_the_pencil_marks():
 
 
 def test_points_seeds_and_grid():
-    """The demo recipe's 40 demos per layout split over the marks with one recording seed each, 2500 steps of its
-    chunk-100 ACT, one 7x7 grid in reach; 3 training seeds by default."""
+    """The demo recipe's 40 demos per layout split over the marks with one recording seed each, its ACT (steps,
+    schedule, chunk, ensembling), one 7x7 grid in reach; 3 training seeds by default."""
     points = d.study_points("positions", robot="so101", seeds=[0, 1])
     assert [p["id"] for p in points[:5]] == ["1-mark-seed0", "2-marks-seed0", "4-marks-seed0", "9-marks-seed0",
                                              "uniform-seed0"]
@@ -58,7 +60,7 @@ def test_points_seeds_and_grid():
         assert [r["seed"] for r in p["recordings"]] == list(range(len(p["recordings"])))
         assert all(r["placement_noise"] == 0.015 and r["waypoint_noise"] == 0.005 and r["marks"] == 4
                    and r["image_size"] == [64, 85] and r["episode_length"] == 300 for r in p["recordings"])
-        assert p["train"]["steps"] == 2500 and p["train"]["preset"] == "cpu" and p["train"]["chunk_size"] == 100
+        assert p["train"]["preset"] == "cpu" and all(p["train"][key] == RECIPES["so101"][key] for key in RECIPE_KEYS)
         grid = p["evals"]["grid"]
         assert grid["n"] == 7 and grid["episodes"] == 49 and grid["seed"] == 2000
         assert grid["bounds"] == [0.14, 0.26, -0.06, 0.06]
@@ -78,7 +80,9 @@ def test_robot_reaches_every_command_line(tmp_path):
     assert steps["train"].settings["robot"] == "so101"
     train = list(map(str, train_args(steps["train"].settings, tmp_path, tmp_path, 1)))
     assert "--robot" not in train  # train.py reads the robot from the dataset
-    assert " ".join(train).endswith("--set chunk_size=100 --set n_action_steps=100")  # the demo recipe's chunk
+    recipe = RECIPES["so101"]  # the demo recipe's schedule, chunk and ensembling
+    assert train[train.index("--lr-schedule") + 1] == recipe["lr_schedule"] and train[train.index("--steps") + 1] == str(recipe["steps"])
+    assert " ".join(train).endswith(" ".join(act_flags(recipe["chunk_size"], recipe["temporal_ensemble"])))
     rollout = list(map(str, rollout_args(steps["rollouts"]["grid"].settings, tmp_path, tmp_path)))
     assert rollout[rollout.index("--env") + 1] == "so101_pick_place"
     assert steps["baselines"]["grid"].settings["env"] == "so101_pick_place"

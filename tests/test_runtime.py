@@ -217,3 +217,22 @@ def test_a_nearly_full_disk_is_refused_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="MB free on the disk of"):
         prepare_output_dir(tmp_path / "out", overwrite=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stop_while_a_child_starts_acts_after_it_and_the_child_can_still_be_stopped():
+    """signals_deferred: SIGTERM inside the block reaches the handler only after it; the child it started keeps the
+    default SIGTERM (a mask would have blocked it there too)."""
+    import signal
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with runtime.signals_deferred():
+            child = subprocess.Popen(["sleep", "30"])
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert seen == []
+        assert seen == [signal.SIGTERM]
+        child.terminate()
+        assert child.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)

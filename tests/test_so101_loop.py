@@ -238,15 +238,16 @@ def test_train_py_checkpoint_rolls_out_here_and_in_lerobot_eval_alike(so101_chec
                                     perturb={"light_scale": 0.8})
     env_flags = rollout.lerobot_eval_flags(SPEC, kwargs)  # the recording's image size, marks, noise, cameras
     assert "--env.observation_height=48" in env_flags and "--env.perturb=light_scale=0.8" in env_flags
+    ensemble = ["--policy.temporal_ensemble_coeff=0.01", "--policy.n_action_steps=1"]  # the SO-101 recipe's
     theirs = subprocess.Popen([str(c) for c in [BIN / "lerobot-eval", f"--policy.path={so101_checkpoint}",
-                                                "--policy.device=cpu", *env_flags, f"--eval.n_episodes={episodes}",
+                                                "--policy.device=cpu", *env_flags, *ensemble, f"--eval.n_episodes={episodes}",
                                                 "--eval.batch_size=1", f"--seed={seed}",
                                                 f"--output_dir={tmp_path / 'eval'}"]],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=ENV)
     try:  # ours in this process meanwhile
         ours = run_script("visualize_policy.py", "--policy-path", so101_checkpoint, "--episodes", episodes, "--seed",
                           seed, "--max-steps", steps, "--device", "cpu", "--perturb", "light_scale=0.8",
-                          "--output-dir", tmp_path / "ours")
+                          "--temporal-ensemble", 0.01, "--output-dir", tmp_path / "ours")
     finally:
         eval_output, _ = theirs.communicate(timeout=300)
     assert theirs.returncode == 0, eval_output[-3000:]
@@ -255,7 +256,10 @@ def test_train_py_checkpoint_rolls_out_here_and_in_lerobot_eval_alike(so101_chec
     assert metrics["env"] == "so101_pick_place" and metrics["env_settings"]["image_size"] == [48, 64]
     assert {"successes", "episodes", "ci95", "stages"} <= set(metrics) and metrics["episodes"] == episodes
     assert metrics["inference"]["control_hz"] == 30.0 and "furthest stage:" in output
-    assert f"the same rollouts in lerobot: lerobot-eval --policy.path={so101_checkpoint} {' '.join(env_flags)}" in output
+    assert (f"the same rollouts in lerobot: lerobot-eval --policy.path={so101_checkpoint} {' '.join(env_flags)} "
+            f"{' '.join(ensemble)}") in output
+    assert metrics["policy_overrides"] == {"temporal_ensemble_coeff": 0.01, "n_action_steps": 1}
+    assert metrics["inference"]["actions_per_chunk"] == 1.0  # ensembling predicts a chunk every step
     assert [e["seed"] for e in metrics["per_episode"]] == [seed, seed + 1]
     lerobot = json.loads((tmp_path / "eval" / "eval_info.json").read_text())["per_task"][0]["metrics"]
     mine = [(e["sum_reward"], e["max_reward"], e["success"]) for e in metrics["per_episode"]]

@@ -100,8 +100,9 @@ class LoadedPolicy:
         return int(self.config.output_features["action"].shape[0])
 
 
-def load_policy(spec: str | Path, device: str = "cpu") -> LoadedPolicy:
-    """Load a policy and its pre/post processors from a local checkpoint or a hub id, ready for select_action."""
+def load_policy(spec: str | Path, device: str = "cpu", overrides: dict | None = None) -> LoadedPolicy:
+    """Load a policy and its pre/post processors from a local checkpoint or a hub id, ready for select_action; the
+    config fields in overrides replace the saved ones."""
     import lerobot.policies.factory  # noqa: F401  registers every policy config type (act, diffusion, ...)
 
     from lerobot_notebook_pipeline.training import policies
@@ -115,7 +116,7 @@ def load_policy(spec: str | Path, device: str = "cpu") -> LoadedPolicy:
     if not (path / "policy_preprocessor.json").is_file():
         raise UserError(f"'{path}' has no policy_preprocessor.json, so the normalisation it was trained with is "
                         "unknown: pass a checkpoint saved with its processors (train.py saves them)")
-    policy, preprocessor, postprocessor = policies.load_policy(path, device)
+    policy, preprocessor, postprocessor = policies.load_policy(path, device, overrides)
     return LoadedPolicy(policy, preprocessor, postprocessor, policy.config, path, device)
 
 
@@ -444,6 +445,24 @@ def saved_input_shapes(policy_dir: str | Path) -> dict[str, tuple[int, ...]]:
     """Input feature key -> shape read straight from a checkpoint's config.json (no lerobot import needed)."""
     config = json.loads((Path(policy_dir) / "config.json").read_text())
     return {key: tuple(ft["shape"]) for key, ft in (config.get("input_features") or {}).items()}
+
+
+def ensemble_overrides(policy_dir: str | Path, coeff: float | None) -> dict:
+    """Config overrides for `--temporal-ensemble coeff` (none for None), refused for a checkpoint that is not ACT."""
+    if coeff is None:
+        return {}
+    from lerobot_notebook_pipeline.training.policies import temporal_ensemble_overrides
+
+    config = json.loads((Path(policy_dir) / "config.json").read_text())
+    if config.get("type") != "act":
+        raise UserError(f"--temporal-ensemble averages ACT's action chunks, and this checkpoint is "
+                        f"{config.get('type')!r}: drop the flag")
+    return temporal_ensemble_overrides(coeff, config["chunk_size"])
+
+
+def lerobot_policy_flags(overrides: dict) -> list[str]:
+    """lerobot-eval `--policy.<field>=<value>` flags for the config overrides (null for None)."""
+    return [f"--policy.{key}={'null' if value is None else value}" for key, value in overrides.items()]
 
 
 def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None = None,

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 from lerobot_notebook_pipeline.runtime import UserError
+from lerobot_notebook_pipeline.training.recipes import RECIPES
 
 MARK = (0.1, 0.5)  # the user's pencil mark: where the cube is "always" put (the scripted demos' home position)
 PLACEMENT = 0.015  # a person putting the cube "in the same place" lands within about +/-1.5 cm of the mark
@@ -38,8 +39,8 @@ class Scale:
 
 
 FULL = Scale()
-# The smoke checks the pipeline, not the learning: 5 steps still validate and checkpoint at every step (train.py's
-# defaults, steps/10 and steps/4, at least 1), so a best step and a held-out error curve come out of every training.
+# The smoke checks the pipeline, not the learning: 5 steps still validate at every step (train.py's default, steps/10,
+# at least 1), so a best step and a held-out error curve come out of every training; it checkpoints at the last.
 SMOKE = Scale(image_size=(48, 64), episode_length=60, preset="tiny", steps=5, eval_episodes=2, grid=2,
               demo_counts=(1, 2), same_pose_counts=(), eval_rings=(), total_demos=2, conditions="smoke", points=2)
 
@@ -298,9 +299,9 @@ SO101_MARK_HALF = 0.05  # the user's 4 pencil marks: corners of the +/-5 cm squa
 SO101_TARGET = (0.20, 0.0)  # sim/so101_scene.TARGET_XY: where the cube must go (kept here so --plan imports no MuJoCo)
 SO101_SUCCESS_RADIUS = 0.02  # sim/so101_env.SUCCESS_RADIUS: a cube starting this close to the target starts placed
 SO101_REACH = (0.14, 0.30, -0.15, 0.15)  # sim/so101_placement.REACH_XY: where the scripted expert picks from
-SO101_CHUNK = 100  # the make demo ROBOT=so101 recipe's ACT chunk (train_ultimate.py RECIPES), all of it executed
-# 10 s at 30 Hz, the recipe's 40 demos (10 per mark) and 2500 steps; the x margin is limited by the expert's reach
-SO101_FULL = replace(FULL, episode_length=300, steps=2500, total_demos=40, margin=0.01)
+# 10 s at 30 Hz, the demo recipe's demos (10 per mark) and steps; the x margin is limited by the expert's reach
+SO101_FULL = replace(FULL, episode_length=300, steps=RECIPES["so101"]["steps"], total_demos=RECIPES["so101"]["episodes"],
+                     margin=0.01)
 SO101_SMOKE = replace(SMOKE, episode_length=120)  # pick_place needs at least 120 frames
 
 
@@ -337,9 +338,10 @@ def so101_grid_bounds(scale: Scale) -> tuple[float, float, float, float]:
 
 
 def so101_training(scale: Scale, seed: int) -> dict:
-    """train.py settings of an SO-101 point: the demo recipe's ACT (its chunk) on all episodes."""
-    chunk = {"chunk_size": SO101_CHUNK} if scale.preset == "cpu" else {}  # the smoke's tiny preset keeps its own
-    return training(scale, "all", seed) | {"robot": "so101"} | chunk
+    """train.py settings of an SO-101 point: the demo recipe's ACT (schedule, chunk, ensembling) on all episodes."""
+    recipe = RECIPES["so101"]
+    act = {key: recipe[key] for key in ("lr_schedule", "chunk_size", "temporal_ensemble")}
+    return training(scale, "all", seed) | {"robot": "so101"} | (act if scale.preset == "cpu" else {})  # smoke: tiny
 
 
 def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
@@ -424,8 +426,11 @@ COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "replay_episo
 # SO-101 costs per step (issue 20's measurements, 2 cores, two cameras): the env ~400 steps/s with fast render at
 # 96x128 (a 300-frame demo with the expert's planning and retries about 1.5 s), a rollout with ACT ~72 steps/s
 # (300 steps, 4.2 s), ACT cpu preset at 64x85 0.67 s/step with 1 thread while a second such job runs (so 0.34 s
-# of the machine per step; alone with 2 threads 0.47), a physics-only replay ~1 s with the scene's build.
-SO101_COST_S = COST_S | {"train_step": 0.34, "demo": 1.5 * 400 / 300, "rollout_episode": 4.2 * 400 / 300,
+# of the machine per step; alone with 2 threads 0.47), a physics-only replay ~1 s with the scene's build. With the
+# recipe's temporal ensembling ACT predicts a chunk every step: 20 rollouts took 296-316 s on 1 thread beside another
+# job, so about 7.5 s of the machine per episode.
+SO101_ROLLOUT_S = 7.5 if RECIPES["so101"]["temporal_ensemble"] else 4.2  # per 300-step episode
+SO101_COST_S = COST_S | {"train_step": 0.34, "demo": 1.5 * 400 / 300, "rollout_episode": SO101_ROLLOUT_S * 400 / 300,
                          "replay_episode": 1.0 * 400 / 300}
 
 

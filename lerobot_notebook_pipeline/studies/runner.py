@@ -18,7 +18,7 @@ from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
 from lerobot_notebook_pipeline.studies.cache import Step, run_cached
 from lerobot_notebook_pipeline.studies.definitions import estimate_seconds
-from lerobot_notebook_pipeline.training.policies import chunk_flags
+from lerobot_notebook_pipeline.training.recipes import act_flags
 
 STAGES = ("record", "train", "eval")
 STATUS_EVERY_S = 5.0  # how often the progress display refreshes while no point finishes
@@ -102,9 +102,10 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
     return ["--dataset", dataset, "--policy", settings["policy"], "--preset", settings["preset"],
             "--steps", settings["steps"], "--batch-size", settings["batch_size"], "--episodes", settings["episodes"],
             "--val-fraction", settings.get("val_fraction", 0), "--seed", settings["seed"], "--threads", threads, "--output-dir", out,
+            "--lr-schedule", settings.get("lr_schedule", "preset"),
             "--action-noise-std", settings.get("action_noise_std", 0), "--image-transforms",
             settings.get("image_transforms", "none"), "--resume" if (out / "checkpoints" / "last").exists() else "--overwrite",
-            *chunk_flags(settings.get("chunk_size"))]
+            *act_flags(settings.get("chunk_size"), settings.get("temporal_ensemble"))]
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:

@@ -384,10 +384,14 @@ def load_training_state(checkpoint: Path, optimizer, scheduler) -> int:
     return int(step)
 
 
-def make_optimizer(policy, cfg, total_steps: int):
-    """The policy's own optimizer and scheduler presets (as lerobot-train uses them)."""
+def make_optimizer(policy, cfg, total_steps: int, schedule: str = "preset"):
+    """The policy's own optimizer preset (as lerobot-train uses it) and its scheduler preset, or for schedule
+    "cosine" lerobot's cosine annealing of the rate to 0 at total_steps."""
+    from lerobot.optim.schedulers import CosineAnnealingWithWarmupSchedulerConfig
+
     optimizer = cfg.get_optimizer_preset().build(policy.get_optim_params())
-    scheduler_cfg = cfg.get_scheduler_preset()
+    scheduler_cfg = CosineAnnealingWithWarmupSchedulerConfig(num_warmup_steps=0) if schedule == "cosine" else \
+        cfg.get_scheduler_preset()
     scheduler = scheduler_cfg.build(optimizer, total_steps) if scheduler_cfg is not None else None
     grad_clip = getattr(cfg.get_optimizer_preset(), "grad_clip_norm", 10.0)
     return optimizer, scheduler, grad_clip

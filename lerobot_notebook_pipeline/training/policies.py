@@ -57,11 +57,6 @@ PRESET_FIELDS = {
 }
 
 
-def chunk_flags(chunk: int | None) -> list[str]:
-    """train.py `--set` flags for an ACT chunk other than the preset's, all of it executed before the next; none for None."""
-    return ["--set", f"chunk_size={chunk}", "--set", f"n_action_steps={chunk}"] if chunk else []
-
-
 def parse_overrides(pairs: list[str] | None) -> dict:
     """Turn ['key=value', ...] into a dict, reading values as Python/JSON literals when possible."""
     overrides = {}
@@ -388,15 +383,25 @@ def make_processors(cfg, dataset_stats=None, pretrained_path: str | Path | None 
     return make_pre_post_processors(cfg, dataset_stats=dataset_stats)
 
 
-def load_config(pretrained_dir: str | Path, device: str | None = None):
-    """The policy config saved in a pretrained_model folder (any policy type lerobot knows, not only ours)."""
+def load_config(pretrained_dir: str | Path, device: str | None = None, overrides: dict | None = None):
+    """The policy config saved in a pretrained_model folder (any policy type lerobot knows, not only ours), with
+    the fields in overrides replaced."""
     import lerobot.policies  # noqa: F401  registers every policy config type (act, pi0, groot, xvla, ...)
     from lerobot.configs.policies import PreTrainedConfig
 
     cfg = PreTrainedConfig.from_pretrained(str(pretrained_dir))
     if device is not None:
         cfg.device = device
+    for key, value in (overrides or {}).items():
+        setattr(cfg, key, value)
     return cfg
+
+
+def temporal_ensemble_overrides(coeff: float, chunk_size: int) -> dict:
+    """ACT config fields that average overlapping chunks with coeff (ACT's temporal ensembling), or, for coeff 0,
+    execute each whole chunk before predicting the next."""
+    return ({"temporal_ensemble_coeff": float(coeff), "n_action_steps": 1} if coeff else
+            {"temporal_ensemble_coeff": None, "n_action_steps": int(chunk_size)})
 
 
 def policy_class(policy_name: str):
@@ -406,12 +411,13 @@ def policy_class(policy_name: str):
     return get_policy_class(policy_name)
 
 
-def load_policy(pretrained_dir: str | Path, device: str = "cpu"):
-    """(policy, preprocessor, postprocessor) from a checkpoint's pretrained_model folder."""
+def load_policy(pretrained_dir: str | Path, device: str = "cpu", overrides: dict | None = None):
+    """(policy, preprocessor, postprocessor) from a checkpoint's pretrained_model folder, its config's fields in
+    overrides replaced."""
     pretrained_dir = Path(pretrained_dir)
     if not (pretrained_dir / "config.json").is_file():
         raise UserError(f"'{pretrained_dir}' has no config.json: pass a checkpoint's pretrained_model folder")
-    cfg = load_config(pretrained_dir, device)
+    cfg = load_config(pretrained_dir, device, overrides)
     policy = policy_class(cfg.type).from_pretrained(str(pretrained_dir), config=cfg)
     check_weights_fit(policy, pretrained_dir)
     policy.to(device).eval()
