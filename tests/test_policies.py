@@ -13,7 +13,7 @@ from lerobot_notebook_pipeline.synthetic import (
     write_dataset,
 )
 from lerobot_notebook_pipeline.training import loop, policies
-from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
+from lerobot_notebook_pipeline.training.recipes import RECIPES, act_fields, act_flags
 from lerobot_notebook_pipeline.training.smolvla_backbone import FULL_SIZE, backbone_config, ensure_backbone
 
 
@@ -66,7 +66,7 @@ def test_recipe_act_flags_make_valid_configs_that_chunk_or_ensemble():
     ensembled = config(act_flags(100, 0.01))
     assert (ensembled.chunk_size, ensembled.n_action_steps, ensembled.temporal_ensemble_coeff) == (100, 1, 0.01)
     assert act_flags(None) == [] and act_flags(100, 0) == act_flags(100)
-    assert policies.temporal_ensemble_overrides(0, 100) == {"temporal_ensemble_coeff": None, "n_action_steps": 100}
+    assert act_fields(100, 0) == {"temporal_ensemble_coeff": None, "n_action_steps": 100}
     for robot, recipe in RECIPES.items():
         cfg = config(act_flags(recipe["chunk_size"], recipe["temporal_ensemble"]))
         assert cfg.temporal_ensemble_coeff == recipe["temporal_ensemble"], robot

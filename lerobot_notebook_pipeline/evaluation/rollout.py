@@ -451,13 +451,13 @@ def ensemble_overrides(policy_dir: str | Path, coeff: float | None) -> dict:
     """Config overrides for `--temporal-ensemble coeff` (none for None), refused for a checkpoint that is not ACT."""
     if coeff is None:
         return {}
-    from lerobot_notebook_pipeline.training.policies import temporal_ensemble_overrides
+    from lerobot_notebook_pipeline.training.recipes import act_fields
 
     config = json.loads((Path(policy_dir) / "config.json").read_text())
     if config.get("type") != "act":
         raise UserError(f"--temporal-ensemble averages ACT's action chunks, and this checkpoint is "
                         f"{config.get('type')!r}: drop the flag")
-    return temporal_ensemble_overrides(coeff, config["chunk_size"])
+    return act_fields(config["chunk_size"], coeff)
 
 
 def lerobot_policy_flags(overrides: dict) -> list[str]:

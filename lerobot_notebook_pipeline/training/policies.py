@@ -397,13 +397,6 @@ def load_config(pretrained_dir: str | Path, device: str | None = None, overrides
     return cfg
 
 
-def temporal_ensemble_overrides(coeff: float, chunk_size: int) -> dict:
-    """ACT config fields that average overlapping chunks with coeff (ACT's temporal ensembling), or, for coeff 0,
-    execute each whole chunk before predicting the next."""
-    return ({"temporal_ensemble_coeff": float(coeff), "n_action_steps": 1} if coeff else
-            {"temporal_ensemble_coeff": None, "n_action_steps": int(chunk_size)})
-
-
 def policy_class(policy_name: str):
     """lerobot's policy class for act | diffusion | smolvla."""
     from lerobot.policies.factory import get_policy_class

@@ -17,12 +17,15 @@ RECIPES = {
 }
 
 
-def act_flags(chunk_size: int | None = None, temporal_ensemble: float | None = None) -> list[str]:
-    """train.py `--set` flags for an ACT chunk other than the preset's and for temporal ensembling; none for None.
-
-    Without ensembling the whole chunk runs before the next is predicted; with it a chunk is predicted every step.
-    """
-    flags = ["--set", f"chunk_size={chunk_size}"] if chunk_size else []
+def act_fields(chunk_size: int | None, temporal_ensemble: float | None) -> dict:
+    """ACT config fields for how chunks run: with ensembling a chunk is predicted every step and the overlapping ones
+    averaged; without it (None or 0) the whole chunk runs before the next is predicted."""
     if temporal_ensemble:
-        return flags + ["--set", "n_action_steps=1", "--set", f"temporal_ensemble_coeff={temporal_ensemble}"]
-    return flags + (["--set", f"n_action_steps={chunk_size}"] if chunk_size else [])
+        return {"temporal_ensemble_coeff": float(temporal_ensemble), "n_action_steps": 1}
+    return {"temporal_ensemble_coeff": None, "n_action_steps": chunk_size}
+
+
+def act_flags(chunk_size: int | None = None, temporal_ensemble: float | None = None) -> list[str]:
+    """train.py `--set` flags for an ACT chunk other than the preset's and for temporal ensembling; none for None."""
+    fields = {"chunk_size": chunk_size} | act_fields(chunk_size, temporal_ensemble)
+    return [flag for key, value in fields.items() if value is not None for flag in ("--set", f"{key}={value}")]
