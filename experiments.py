@@ -26,7 +26,9 @@
 # A study is a grid of points. Each point records data (`make_sim_dataset.py`), trains with a fixed step count
 # (`train.py`, never a time budget, so points compare) and evaluates with seeded rollouts (`visualize_policy.py`,
 # the same seeds for every policy). Every step is cached under a hash of the settings it depends on, so points share
-# datasets and checkpoints, and a stopped study picks up where it was. Settings are the demo recipe that worked
+# datasets and checkpoints, and a stopped study picks up where it was. Each finished point's markers and metrics are
+# also kept beside the results (`experiments/<study>/steps`, committed with them, no checkpoints), so a study also
+# picks up on a fresh machine. Settings are the demo recipe that worked
 # (`benchmarks/RESULTS.md`): `cpu` ACT, 64x85 images, 2500 steps, about 0.41 s/step on 2 cores.
 #
 # **Compute** (from the recipe's measured costs): the `demos` study is 2 recordings, 8 trainings and 720 rollout
@@ -110,7 +112,8 @@ from lerobot_notebook_pipeline.studies.definitions import (
     select_points,
     study_points,
 )
-from lerobot_notebook_pipeline.studies.runner import plan_summary
+from lerobot_notebook_pipeline.studies.kept import keep_point, kept_study, restore_point
+from lerobot_notebook_pipeline.studies.runner import plan_summary, point_steps
 
 
 def check_results_dir(folder: Path, study: str) -> None:
@@ -120,8 +123,8 @@ def check_results_dir(folder: Path, study: str) -> None:
         return
     try:
         ours = json.loads(saved.read_text()).get("study") == study
-    except (OSError, ValueError, AttributeError):
-        ours = False
+    except (OSError, ValueError, AttributeError):  # a run stopped before its first results.json keeps only steps/
+        ours = kept_study(folder) == study and [p.name for p in folder.iterdir()] == ["steps"]
     if not ours:
         raise UserError(f"--results-dir '{folder}' holds files but no results.json of the {study} study, so this "
                         f"study writes nothing there: choose a new folder, or the one a {study} run wrote to")
@@ -150,6 +153,9 @@ root = args.output_dir or flags.path(f"outputs/experiments/{folder}{'-smoke' if 
 results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{study_name}"))
 if not args.plan:
     check_results_dir(results_dir, args.study)
+# Finished points are kept beside the results (results_dir/steps: markers, summaries, metrics; no checkpoints), so
+# a run on a fresh machine, or after the cache was cleared, puts them back instead of training and evaluating again.
+kept = sum(restore_point(point_steps(root, p), results_dir) for p in points) if not (args.plan or args.report) else 0
 plan = plan_summary(root, points)
 print(f"{args.study}" + (f" on the simulated {ROBOT_NAMES[args.robot]}" if args.robot != "aloha" else "")
       + f": {QUESTIONS[args.study]}")
@@ -159,7 +165,8 @@ if points:
     print(f"each point is evaluated {len(points[0]['evals'])} way(s): {'; '.join(points[0]['evals'])}")
 print(f"{plan['points']} points, {plan['steps']} distinct steps {plan['steps_by_kind']}, {plan['done']} already done; "
       f"expected compute about {hours(plan['expected_s'])} on 2 cores ({hours(plan['remaining_s'])} left)")
-print(f"artefacts and per-point logs in {root}/, results in {results_dir}/")
+print(f"artefacts and per-point logs in {root}/, results in {results_dir}/"
+      + (f" ({kept} finished steps put back from {results_dir}/steps)" if kept else ""))
 
 # %% [markdown]
 # ## 2. Run every point
@@ -194,6 +201,7 @@ if not (args.plan or args.report):
             continue
         records[record["id"]] = record
         bar.update(1)
+        keep_point(point_steps(root, by_id[record["id"]]), results_dir, args.study)  # what a fresh machine needs to go on
         result = point_result(by_id[record["id"]], root, record)
         rates = "; ".join(f"{name} {format_rate(rate)}" for name, rate in result["evals"].items())
         bar.write(f"{record['id']}: {record['status']}" + (f" ({record['error']})" if record["error"] else "")

@@ -219,6 +219,24 @@ def test_smoke_study_writes_rates_plots_and_readme(smoke_study):
            "no near-duplicate warnings" in readme
 
 
+def test_a_study_goes_on_from_its_kept_results_on_a_fresh_machine(smoke_study, tmp_path):
+    root = smoke_study[0]
+    kept = sorted((root / "results" / "steps").rglob("*.json"))
+    assert sorted(p.parent.name for p in kept) == ["baseline"] * 2 + ["rollout"] * 2 + ["train"] * 2
+    shutil.copytree(root / "results", tmp_path / "results")  # what a commit carries; the cache stays behind
+    fresh = tmp_path / "fresh"
+    result = experiments("--study", "demos", "--smoke", "--workers", 1, "--threads", 1, "--output-dir", fresh,
+                         "--results-dir", tmp_path / "results")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "6 finished steps put back" in result.stdout
+    lines = [line for p in sorted((fresh / "logs").glob("*.log")) for line in p.read_text().splitlines()]
+    evaluated = [line for line in lines if "] train " in line or "] rollout " in line or "] baseline " in line]
+    assert len(evaluated) == 6 and all("already done" in line for line in evaluated)  # recorded again, nothing else
+    assert not list(fresh.glob("train/*/checkpoints"))
+    before, after = (json.loads((d / "results.json").read_text()) for d in (root / "results", tmp_path / "results"))
+    assert [p["evals"] for p in after["points"]] == [p["evals"] for p in before["points"]]
+
+
 def test_notebook_reruns_the_study_from_its_cache(smoke_study):
     root = smoke_study[0]
     before = markers(root)

@@ -18,6 +18,7 @@ from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
 from lerobot_notebook_pipeline.studies.cache import Step, run_cached
 from lerobot_notebook_pipeline.studies.definitions import estimate_seconds
+from lerobot_notebook_pipeline.studies.kept import forget_restored_training
 from lerobot_notebook_pipeline.training.recipes import act_flags
 
 STAGES = ("record", "train", "eval")
@@ -204,6 +205,8 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
             merge = [sys.executable, "-m", __name__, "merge", *(p.out for p in steps["parts"])]
             record["steps"].append(run_step(dataset, logged_action("merge", lambda out: [*merge, out], log), log))
         if STAGES.index(until) >= STAGES.index("train"):
+            if any(r.done() is None for r in steps["rollouts"].values()) and forget_restored_training(train):
+                note(log, f"train {train.key}: put back from the kept results without its checkpoint; training again")
             record["steps"].append(run_step(train, train_action, log))
         if STAGES.index(until) >= STAGES.index("eval"):
             for rollout in steps["rollouts"].values():
