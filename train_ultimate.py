@@ -97,11 +97,15 @@ from lerobot_notebook_pipeline.evaluation.success import STAGES, format_rate, fo
 from lerobot_notebook_pipeline.files import prepare_output_dir, write_json
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.sim import aloha_env, so101_placement
-from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_step, show
+from lerobot_notebook_pipeline.steps import print_eta_once_measured, run_lanes, run_step, show
 from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
 
 ROLLOUT_S = 6.6  # seconds per 400-step rollout at 64x85 on 2 cores (20 took 2.2 min), for the ETA
-ROLLOUT_THREADS = min(2, os.cpu_count() or 1)  # torch threads of the rollouts (the 2 cores of the bar)
+# The rollouts within the spread and those with the cube moved run side by side, one torch thread each: a
+# rollout's small forward passes and single-threaded rendering use 2 threads poorly (25 ensembled steps/s on 2
+# threads, 18 on 1, so two lanes of 1 thread do 36).
+ROLLOUT_LANES = min(2, os.cpu_count() or 1)
+ROLLOUT_THREADS = max(1, min(2, os.cpu_count() or 1) // ROLLOUT_LANES)  # torch threads of each lane
 ENSEMBLED_ROLLOUT_X = 3  # ACT predicting every step: 36 SO-101 rollouts took 507 s (2 threads), 3x the above
 policies = [p.strip() for p in args.policies.split(",") if p.strip()]
 unknown = sorted(set(policies) - {"act", "diffusion", "smolvla"})
@@ -189,6 +193,7 @@ show(analysis / "first_last_frames.png")
 rollouts_per_policy = args.eval_episodes + args.nearby_episodes * len(args.nearby_radii)
 rest_s = len(policies) * rollouts_per_policy * ROLLOUT_S * args.episode_length / 400
 rest_s *= ENSEMBLED_ROLLOUT_X if args.temporal_ensemble and "act" in policies else 1
+rest_s /= ROLLOUT_LANES
 runs = {}
 for policy in policies:
     run_dir = out / "train" / policy
@@ -223,8 +228,9 @@ for policy, summary_ in runs.items():
 # ## 5. Watch it act: rollouts in the simulator
 #
 # The policy now drives the arms itself, closed loop, in the same fast simulator and at the same image size
-# as the demonstrations. First with the cube drawn (seeded) from the demonstrations' own spread, the situations
-# it was taught; then with the cube on circles 3 and 5 cm from the mark: how far do the demonstrations carry?
+# as the demonstrations: with the cube drawn (seeded) from the demonstrations' own spread, the situations it was
+# taught, and side by side (the other core) with the cube on circles 3 and 5 cm from the mark: how far do the
+# demonstrations carry?
 #
 # **Which checkpoint** is fixed before any rollout: the one with the lowest held-out action error
 # (`checkpoints/best`, saved by `train.py` at each validation), or the last one when nothing was held out. It is
@@ -244,15 +250,19 @@ for policy in policies:
     rollout_dir = out / "rollouts" / policy
     common = ["--policy-path", checkpoint, "--env", ENV, "--max-steps", args.episode_length, "--max-mb", args.max_mb,
               "--threads", ROLLOUT_THREADS]  # the cube's spread comes from the training data's meta/sim_settings.json
-    timings[f"rollout_{policy}"] = run_step("visualize_policy.py", [
-        *common, "--episodes", args.eval_episodes, "--output-dir", rollout_dir, "--seed", 1000 + args.seed])
+    within = [("visualize_policy.py", [*common, "--episodes", args.eval_episodes, "--output-dir", rollout_dir,
+                                       "--seed", 1000 + args.seed], False)]
+    moved_dirs = {f"moved_{radius * 100:g}cm": out / "rollouts" / f"{policy}_moved_{radius * 100:g}cm"
+                  for radius in args.nearby_radii}
+    moved = [("visualize_policy.py", [*common, "--episodes", args.nearby_episodes, "--cube-pose", *cube, "--pose-ring",
+                                      radius, "--output-dir", folder, "--seed", 2000 + args.seed], True)
+             for radius, folder in zip(args.nearby_radii, moved_dirs.values(), strict=True)]
+    started = time.perf_counter()
+    run_lanes([within, moved] if ROLLOUT_LANES > 1 and moved else [within + moved])
+    timings[f"rollout_{policy}"] = time.perf_counter() - started
     results[policy] = {"demo_spread": json.loads((rollout_dir / "metrics.json").read_text())}
-    for radius in args.nearby_radii:
-        nearby_dir = out / "rollouts" / f"{policy}_moved_{radius * 100:g}cm"
-        run_step("visualize_policy.py", [
-            *common, "--episodes", args.nearby_episodes, "--cube-pose", *cube, "--pose-ring", radius,
-            "--output-dir", nearby_dir, "--seed", 2000 + args.seed], quiet=True)
-        results[policy][f"moved_{radius * 100:g}cm"] = json.loads((nearby_dir / "metrics.json").read_text())
+    for setting, folder in moved_dirs.items():
+        results[policy][setting] = json.loads((folder / "metrics.json").read_text())
 
 # %%
 for policy in policies:

@@ -20,6 +20,10 @@ def script_command(script: str, args: list[str]) -> list[str]:
     return [sys.executable, str(REPO_ROOT / script), *[str(a) for a in args]]
 
 
+_running: set[subprocess.Popen] = set()  # the steps still running, from any thread of this process
+_stopping = threading.Event()
+
+
 def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     """Run a top-level script with flags, echoing its output live; return its wall time in seconds."""
     command = script_command(script, args)
@@ -31,6 +35,9 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
         with signals_deferred():  # a stop while the child starts acts once it is known, so it is ended too
             process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT)
+            _running.add(process)
+        if _stopping.is_set():  # another lane was stopped while this one was starting
+            stop_process(process)
         while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns redraw in place
             text = decoder.decode(chunk)
             tail = (tail + text)[-4000:]
@@ -41,13 +48,34 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     finally:
         if process is not None:
             stop_process(process)
+            _running.discard(process)
     if code != 0:
         raise UserError(step_failure(script, code, tail))
     return time.perf_counter() - start
 
 
-_running: set[subprocess.Popen] = set()  # the logged steps still running, from any thread of this process
-_stopping = threading.Event()
+def run_lanes(lanes: list[list[tuple[str, list, bool]]]) -> list[list[float]]:
+    """Run lanes of (script, args, quiet) steps side by side, each lane's one after another; return their wall
+    times. A failed step or a stop ends every step still running, and the first error is raised."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    def run_lane(lane):
+        return [run_step(script, args, quiet) for script, args, quiet in lane]
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            futures = [pool.submit(run_lane, lane) for lane in lanes]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [future.exception() for future in futures if future.done() and future.exception()]
+                if failed:
+                    raise failed[0]
+                return [future.result() for future in futures]
+            except BaseException:
+                stop_running_steps()
+                raise
+    finally:
+        _stopping.clear()  # every lane has ended: a notebook can run steps again
 
 
 def stop_running_steps() -> None:

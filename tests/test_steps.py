@@ -1,11 +1,12 @@
 """run_step streams a script's output as it comes (progress bars intact) and turns a failure into a clear error."""
 
 import os
+import time
 
 import pytest
 
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.steps import REPO_ROOT, child_env, run_step, show
+from lerobot_notebook_pipeline.steps import REPO_ROOT, child_env, run_lanes, run_step, show
 
 
 def test_run_step_streams_output_with_carriage_returns(tmp_path, capsys):
@@ -36,3 +37,20 @@ def test_steps_import_this_package_first_and_keep_the_callers_path(monkeypatch):
     assert child_env()["PYTHONPATH"] == f"{REPO_ROOT}{os.pathsep}/opt/extra"
     monkeypatch.delenv("PYTHONPATH")
     assert child_env()["PYTHONPATH"] == str(REPO_ROOT)
+
+
+def test_lanes_run_side_by_side_and_a_failure_ends_the_others(tmp_path):
+    handshake = tmp_path / "handshake.py"  # leaves its file, then waits for the other's: only side by side do both end
+    handshake.write_text("import pathlib, sys, time\npathlib.Path(sys.argv[1]).touch()\nfor _ in range(400):\n"
+                         "    if pathlib.Path(sys.argv[2]).exists(): sys.exit(0)\n    time.sleep(0.05)\nsys.exit(1)\n")
+    a, b = tmp_path / "a", tmp_path / "b"
+    times = run_lanes([[(str(handshake), [a, b], True)], [("make_sim_dataset.py", ["--help"], True),
+                                                          (str(handshake), [b, a], True)]])
+    assert [len(lane) for lane in times] == [1, 2] and all(t > 0 for lane in times for t in lane)
+    sleeper = tmp_path / "sleep.py"
+    sleeper.write_text("import time\ntime.sleep(60)\n")
+    start = time.perf_counter()
+    with pytest.raises(UserError, match="unknown task 'nope'"):
+        run_lanes([[(str(sleeper), [], True)], [("make_sim_dataset.py", ["--task", "nope"], True)]])
+    assert time.perf_counter() - start < 30  # the sleeping lane was ended, not waited for
+    assert run_lanes([[(str(handshake), [tmp_path / "c", a], True)]]) and (tmp_path / "c").exists()  # runs again
