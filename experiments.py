@@ -40,9 +40,10 @@
 # or on a Ray cluster with `--engine ray`. `--smoke` is a two-point tiny version that runs in minutes (for tests).
 #
 # **Your own arm: `--robot so101`.** The `positions` study on the simulated SO-101 pick and place (the user's task:
-# 4 pencil marks, cube to the centre): 20 demos at 1, 2, 4 or 9 marks or uniform over the +/-5 cm square, 3000
-# steps, two cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. Other studies
-# are ALOHA only.
+# 4 pencil marks, cube to the centre) with the `make demo ROBOT=so101` recipe (`training/recipes.py`: 40 demos, here
+# at 1, 2, 4 or 9 marks or uniform over the +/-5 cm square; its steps, chunk, schedule and temporal ensembling), two
+# cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. Other studies are ALOHA
+# only.
 #
 # **Another step count, another machine.** `--steps N` trains every point for N steps on the same cached data (the
 # `positions` study changed its answer between 2500 and 5000 steps: `experiments/positions-5k-steps`, run on one
