@@ -113,7 +113,7 @@ from lerobot_notebook_pipeline.studies.definitions import (
     select_points,
     study_points,
 )
-from lerobot_notebook_pipeline.studies.kept import keep_point, kept_study, restore_point
+from lerobot_notebook_pipeline.studies.kept import keep_point, kept_study, restorable, restore_point
 from lerobot_notebook_pipeline.studies.runner import plan_summary, point_steps
 
 
@@ -156,7 +156,10 @@ if not args.plan:
     check_results_dir(results_dir, args.study)
 # Finished points are kept beside the results (results_dir/steps: markers, summaries, metrics; no checkpoints), so
 # a run on a fresh machine, or after the cache was cleared, puts them back instead of training and evaluating again.
-kept = sum(restore_point(point_steps(root, p), results_dir) for p in points) if not (args.plan or args.report) else 0
+if args.plan:  # --plan writes nothing: it only counts them
+    kept = len({step.marker for p in points for step in restorable(point_steps(root, p), results_dir)})  # shared once
+else:
+    kept = sum(restore_point(point_steps(root, p), results_dir) for p in points) if not args.report else 0
 plan = plan_summary(root, points)
 print(f"{args.study}" + (f" on the simulated {ROBOT_NAMES[args.robot]}" if args.robot != "aloha" else "")
       + f": {QUESTIONS[args.study]}")
@@ -167,7 +170,7 @@ if points:
 print(f"{plan['points']} points, {plan['steps']} distinct steps {plan['steps_by_kind']}, {plan['done']} already done; "
       f"expected compute about {hours(plan['expected_s'])} on 2 cores ({hours(plan['remaining_s'])} left)")
 print(f"artefacts and per-point logs in {root}/, results in {results_dir}/"
-      + (f" ({kept} finished steps put back from {results_dir}/steps)" if kept else ""))
+      + (f" ({kept} finished steps {'kept in' if args.plan else 'put back from'} {results_dir}/steps)" if kept else ""))
 
 # %% [markdown]
 # ## 2. Run every point

@@ -11,6 +11,7 @@ from lerobot_notebook_pipeline.studies.kept import (
     keep_point,
     kept_path,
     kept_study,
+    restorable,
     restore_point,
 )
 
@@ -43,6 +44,7 @@ def test_a_finished_point_is_kept_and_put_back_into_an_empty_cache(tmp_path):
     fresh = point(tmp_path / "elsewhere", done_rollouts=0)  # the same keys in another cache, nothing evaluated
     for step in [fresh["train"], *fresh["baselines"].values()]:  # an empty cache: nothing at all there
         step.marker.unlink()
+    assert len(restorable(fresh, tmp_path / "results")) == 4 and fresh["train"].done() is None  # counted, not put back
     assert restore_point(fresh, tmp_path / "results") == 4
     assert all(s.done() for s in [fresh["train"], *fresh["rollouts"].values()])
     assert json.loads((fresh["rollouts"]["b"].out / "metrics.json").read_text())["per_episode"][0]["success"] is True

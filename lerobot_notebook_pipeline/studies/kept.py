@@ -71,12 +71,17 @@ def restore_step(step: Step, folder: Path) -> bool:
     return True
 
 
-def restore_point(steps: dict, folder: Path) -> int:
-    """Put back a point's kept training and evaluations when every evaluation is kept (a training without its
-    checkpoint cannot evaluate more); return how many steps were put back."""
+def restorable(steps: dict, folder: Path) -> list[Step]:
+    """The kept steps of a point that restore_point would put back: none unless every evaluation is kept (a training
+    without its checkpoint cannot evaluate more)."""
     if not all(step.done() or kept_path(folder, step).is_file() for step in evaluations(steps)):
-        return 0
-    return sum(restore_step(step, folder) for step in [steps["train"], *evaluations(steps)])
+        return []
+    return [step for step in [steps["train"], *evaluations(steps)] if step.done() is None and kept_path(folder, step).is_file()]
+
+
+def restore_point(steps: dict, folder: Path) -> int:
+    """Put back a point's kept training and evaluations (restorable); return how many steps were put back."""
+    return sum(restore_step(step, folder) for step in restorable(steps, folder))
 
 
 def forget_restored_training(train: Step) -> bool:
