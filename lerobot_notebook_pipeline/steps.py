@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import subprocess
 import sys
@@ -24,20 +25,33 @@ _running: set[subprocess.Popen] = set()  # the steps still running, from any thr
 _stopping = threading.Event()
 
 
+@contextlib.contextmanager
+def running_child(command: list, stdout):
+    """Start a command from the repository root (stderr into stdout) as a step that stop_running_steps can end; a
+    stop while it starts acts once it is known, and on any way out of the block it is ended too, leaving no orphan."""
+    process = None
+    try:
+        with signals_deferred():
+            process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=child_env(), stdout=stdout,
+                                       stderr=subprocess.STDOUT)
+            _running.add(process)
+        if _stopping.is_set():  # another lane or point was stopped while this one was starting
+            stop_process(process)
+        yield process
+    finally:
+        if process is not None:
+            stop_process(process)
+            _running.discard(process)
+
+
 def run_step(script: str, args: list[str], quiet: bool = False) -> float:
     """Run a top-level script with flags, echoing its output live; return its wall time in seconds."""
     command = script_command(script, args)
     print("$", shown(command), flush=True)
     start = time.perf_counter()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    tail, process = "", None
-    try:
-        with signals_deferred():  # a stop while the child starts acts once it is known, so it is ended too
-            process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT)
-            _running.add(process)
-        if _stopping.is_set():  # another lane was stopped while this one was starting
-            stop_process(process)
+    tail = ""
+    with running_child(command, subprocess.PIPE) as process:
         while chunk := process.stdout.read1(4096):  # raw chunks, so progress bars' carriage returns redraw in place
             text = decoder.decode(chunk)
             tail = (tail + text)[-4000:]
@@ -45,10 +59,6 @@ def run_step(script: str, args: list[str], quiet: bool = False) -> float:
                 sys.stdout.write(text)
                 sys.stdout.flush()
         code = process.wait()
-    finally:
-        if process is not None:
-            stop_process(process)
-            _running.discard(process)
     if code != 0:
         raise UserError(step_failure(script, code, tail))
     return time.perf_counter() - start
@@ -79,7 +89,7 @@ def run_lanes(lanes: list[list[tuple[str, list, bool]]]) -> list[list[float]]:
 
 
 def stop_running_steps() -> None:
-    """End every logged step this process started that is still running, and start no more (its caller stopped)."""
+    """End every step this process started that is still running, and start no more (its caller stopped)."""
     _stopping.set()
     for process in list(_running):
         stop_process(process)
@@ -98,19 +108,8 @@ def run_logged(command: list[str], log_path: str | Path, name: str) -> float:
     with open(log_path, "ab") as log:
         log.write(f"$ {shown(command)}\n".encode())
         log.flush()
-        process = None
-        try:
-            with signals_deferred():  # as in run_step
-                process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, env=child_env(), stdout=log,
-                                           stderr=subprocess.STDOUT)
-                _running.add(process)
-            if _stopping.is_set():  # stopped while this one was starting
-                stop_process(process)
+        with running_child(command, log) as process:
             code = process.wait()
-        finally:
-            if process is not None:
-                stop_process(process)  # the caller was stopped: end the step too, leave no orphan
-                _running.discard(process)
     if code != 0:
         tail = log_path.read_bytes()[-4000:].decode("utf-8", errors="replace")
         raise UserError(step_failure(name, code, tail, f"its full output is in {log_path}"))
