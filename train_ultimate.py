@@ -20,7 +20,7 @@
 # millimetres of wobble in every motion, as a person's demonstrations vary), 64x85 images, and the `cpu` ACT
 # preset trained for 2500 steps. That took about 21 minutes end to end on 2 cores and succeeded 18 of 20 times.
 # The SO-101's recipe (`training/recipes.py`) records 40 demos, 10 per mark, anneals the learning rate to 0, and
-# rolls out with ACT's temporal ensembling: 19-20 of 20 on 3 seeds, in 34 minutes on 2 cores.
+# rolls out with ACT's temporal ensembling: 18-20 of 20 on 3 seeds, in 27 minutes on 2 cores.
 # Training runs by steps, not by the clock: it prints its s/step and an ETA for the whole run once measured.
 
 # %%
@@ -55,7 +55,7 @@ parser.add_argument("--episode-length", type=flags.int_in(20, 100_000), default=
 parser.add_argument("--policies", default="act", help="comma-separated: act, diffusion, smolvla")
 parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "paper"])
 parser.add_argument("--steps", type=flags.int_in(1, 100_000_000), default=None,
-                    help="training steps per policy (default 2500)")
+                    help="training steps per policy (default aloha 2500, so101 2000)")
 parser.add_argument("--chunk-size", type=flags.int_in(1, 1000), default=None,
                     help="ACT's action chunk (default aloha: the preset's 50; so101: 100)")
 parser.add_argument("--temporal-ensemble", type=flags.float_in(0.0, 1.0), default=None, metavar="COEFF",
