@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from lerobot_notebook_pipeline.sim import so101_env, so101_placement, so101_scene
 from lerobot_notebook_pipeline.studies import definitions as d
-from lerobot_notebook_pipeline.studies.report import class_rates, study_readme
+from lerobot_notebook_pipeline.studies.report import class_rates, marks_answer, study_readme
 from lerobot_notebook_pipeline.studies.results import point_result
 from lerobot_notebook_pipeline.studies.runner import point_steps, record_args, rollout_args, train_args
 from lerobot_notebook_pipeline.training.recipes import RECIPES, act_flags
@@ -130,3 +130,13 @@ def test_readme_names_the_robot_and_leaves_out_placed_starts(tmp_path):
     rates = class_rates([result])["4 marks"]
     assert rates["trained"]["episodes"] == 1 and rates["between"]["episodes"] + rates["outside"]["episodes"] == 0
     assert math.isclose(d.so101_grid_bounds(d.SO101_FULL)[0], 0.14)
+
+
+def test_the_marks_answer_counts_the_demos_it_trained_on():
+    """The user's question is answered with the demos the 4-mark policy really saw, not a number typed in."""
+    settings = d.study_points("positions", robot="so101")[2]["settings"]
+    starts = [[0.25, 0.05]] * 40
+    cells = [{"xy": [0.25, 0.05], "successes": 1, "episodes": 1}, {"xy": [0.20, 0.05], "successes": 0, "episodes": 1}]
+    answer = marks_answer([{"settings": settings, "training_starts": starts, "evals": {"grid": {"positions": cells}}}])
+    assert "trained on 40 demos at the 4 marks" in answer
+    assert "1/1 (21-100%) at the marks, 0/1 (0-79%) beyond them" in answer

@@ -380,10 +380,11 @@ def marks_answer(results: list[dict]) -> str:
     where = class_rates(results).get("4 marks")
     if not where:
         return ""
+    demos = next(len(r["training_starts"]) for r in results if r["settings"].get("layout") == "4 marks")
     said = [f"{short_rate(where[c])} {label}" for c, label in (
         ("trained", "at the marks"), ("between", "between them"), ("outside", "beyond them")) if where[c]["episodes"]]
     return ("Can one policy pick the cube at 4 pencil marks and put it in the centre? On the simulated SO-101, ACT "
-            f"trained on 20 demos at the 4 marks succeeded {', '.join(said)} (grid positions already on the target "
+            f"trained on {demos} demos at the 4 marks succeeded {', '.join(said)} (grid positions already on the target "
             "left out).")
 
 
