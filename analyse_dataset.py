@@ -38,7 +38,8 @@ parser.add_argument("--compare", type=flags.path_or_repo, default=None, metavar=
                     help="the training dataset (folder or hub id): report what changed in --dataset since then")
 parser.add_argument("--costs", type=flags.path, default=None, metavar="RESULTS_JSON",
                     help="with --compare: the robustness study's results.json whose measured success drops set the "
-                    "risk levels (default experiments/robustness/results.json, when it exists)")
+                    "risk levels (default experiments/robustness/results.json when it exists; for an SO-101 dataset "
+                    "experiments/robustness-so101/results.json first)")
 args = parse_args(parser)
 
 # %% [markdown]
@@ -112,7 +113,7 @@ reference_root, costs = None, None
 if args.costs and not args.compare:
     raise UserError("--costs sets the risk levels of --compare: add --compare REFERENCE, or drop --costs")
 if args.compare:
-    costs = load_costs(args.costs)
+    costs = load_costs(args.costs, stats.read_info(root).get("robot_type"))  # its own robot's study when it has one
     _, reference_root, _, _ = local_root(args.compare, "--compare")
     preflight.check_not_input(out_path, {"--compare": reference_root})
     for flag, broken in (("--compare", damaged_videos(reference_root)), ("--dataset", damaged)):

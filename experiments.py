@@ -42,8 +42,11 @@
 # **Your own arm: `--robot so101`.** The `positions` study on the simulated SO-101 pick and place (the user's task:
 # 4 pencil marks, cube to the centre) with the `make demo ROBOT=so101` recipe (`training/recipes.py`: 40 demos, here
 # at 1, 2, 4 or 9 marks or uniform over the +/-5 cm square; its steps, chunk, schedule and temporal ensembling), two
-# cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. Other studies are ALOHA
-# only.
+# cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. And the `robustness`
+# study on it: the policies of that study's 4-mark points (the same demos and trainings, reused in its folder),
+# evaluated from 30 starts at the marks under the ALOHA study's changes in the SO-101's terms (joint 0 in degrees);
+# results in `experiments/robustness-so101`, which `analyse_dataset.py --compare` quotes for SO-101 datasets.
+# Other studies are ALOHA only.
 #
 # **Another step count, another machine.** `--steps N` trains every point for N steps on the same cached data (the
 # `positions` study changed its answer between 2500 and 5000 steps: `experiments/positions-5k-steps`, run on one
@@ -65,7 +68,8 @@ THREADS = min(2, CORES)  # torch threads per training: the recipe's 0.41 s/step 
 parser = argparse.ArgumentParser(description="Run a study: record, train and evaluate a grid of points, cached.")
 parser.add_argument("--study", default="demos", choices=["demos", "positions", "robustness", "noise"])
 parser.add_argument("--robot", default="aloha",
-                    help="aloha (every study) or so101 (positions: the SO-101 pick and place at the pencil marks)")
+                    help="aloha (every study) or so101 (positions, robustness: the SO-101 pick and place at the "
+                    "pencil marks)")
 parser.add_argument("--smoke", action="store_true", help="a two-point tiny version (tests; a few minutes)")
 parser.add_argument("--seeds", default=None,
                     help="training seeds, comma-separated: each point is trained once per seed (default 0; robustness and noise 0,1,2)")
@@ -87,7 +91,8 @@ parser.add_argument("--threads", type=flags.threads, default=THREADS,
 parser.add_argument("--ray-address", default=None, help="join this Ray cluster ('auto' or ray://HOST:PORT)")
 parser.add_argument("--gpus-per-point", type=flags.non_negative_float, default=0.0, help="Ray: GPUs each point asks for")
 parser.add_argument("--output-dir", type=flags.path, default=None, help="datasets, checkpoints, rollouts and logs (default "
-                    "outputs/experiments/<study>, noise: robustness's, with --smoke <study>-smoke)")
+                    "outputs/experiments/<study>, noise: robustness's, SO-101 robustness: positions-so101's, with --smoke "
+                    "<study>-smoke)")
 parser.add_argument("--results-dir", type=flags.path, default=None, help="results.json, plots and README (default experiments/<study>; "
                     "with --smoke OUTPUT_DIR/results)")
 args = parse_args(parser)
@@ -147,8 +152,9 @@ if not seeds:
     raise UserError("--seeds is empty: give at least one training seed, e.g. 0")
 points = select_points(study_points(args.study, args.smoke, seeds, args.steps, args.robot), args.only)
 # The noise study works in the robustness study's folder: its no-noise variant is the robustness study's policy (the
-# same recording, trainings and rollouts, cached under the same keys), so neither study makes them twice.
-STUDY_FOLDERS = {"noise": "robustness"}
+# same recording, trainings and rollouts, cached under the same keys), so neither study makes them twice. On the
+# SO-101 the robustness study's policies are the positions study's 4-mark ones, in the same way.
+STUDY_FOLDERS = {"noise": "robustness", "robustness-so101": "positions-so101"}
 folder = study_name if args.smoke else STUDY_FOLDERS.get(study_name, study_name)
 root = args.output_dir or flags.path(f"outputs/experiments/{folder}{'-smoke' if args.smoke else ''}")
 results_dir = args.results_dir or (root / "results" if args.smoke else flags.path(f"experiments/{study_name}"))

@@ -54,6 +54,13 @@ parser.add_argument("--pose-grid", type=flags.int_in(1, 101), nargs=2, default=N
 parser.add_argument("--pose-range", type=flags.finite_float, nargs=4, default=None, metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
                     help="with --pose-grid: the area it covers (default: gym-aloha's whole sampling range; so101: the "
                     "expert's reach)")
+parser.add_argument("--marks", type=flags.int_in(1, 64), default=None, metavar="N",
+                    help="so101: put each episode's cube (seeded) at one of N pencil marks, as make_sim_dataset.py "
+                    "--marks N records them, whatever positions the training data has (default: the training data's, "
+                    "else 4)")
+parser.add_argument("--placement-noise", type=flags.float_in(0.0, 0.05), default=None, metavar="R",
+                    help="so101: put the cube within +/-R (m, uniform in x and y) of its pencil mark (default: the "
+                    "training data's, else 0.015)")
 parser.add_argument("--dataset-settings", type=flags.path, default=None, metavar="PATH",
                     help="the training dataset (or its meta/sim_settings.json) when the checkpoint does not record it")
 parser.add_argument("--image-size", type=flags.image_side, nargs=2, default=None, metavar=("H", "W"),
@@ -107,8 +114,8 @@ policy_dir = rollout.resolve_policy_dir(args.policy_path)
 preflight.check_checkpoint(policy_dir)
 overrides = rollout.ensemble_overrides(policy_dir, args.temporal_ensemble)
 SIM_ONLY = ["--env", "--episodes", "--seed", "--max-steps", "--num-envs", "--render-quality", "--cube-pose",
-            "--pose-radius", "--pose-ring", "--pose-grid", "--pose-range", "--dataset-settings", "--image-size",
-            "--perturb", "--action-panel"]
+            "--pose-radius", "--pose-ring", "--pose-grid", "--pose-range", "--marks", "--placement-noise",
+            "--dataset-settings", "--image-size", "--perturb", "--action-panel"]
 if OPEN_LOOP:
     openloop.check_episode(args.dataset, args.episode)
     preflight.check_replay_images(rollout.saved_input_shapes(policy_dir), args.dataset)
@@ -124,7 +131,8 @@ else:
     spec = rollout.env_spec(env_name)
     env_kwargs = rollout.env_kwargs_for(spec, settings, max_steps=args.max_steps, render_quality=args.render_quality,
                                         image_size=args.image_size, cube_pose=args.cube_pose,
-                                        pose_radius=args.pose_radius, perturb=parse_perturb(args.perturb))
+                                        pose_radius=args.pose_radius, perturb=parse_perturb(args.perturb),
+                                        marks=args.marks, placement_noise=args.placement_noise)
     suffix = env_name
     print(f"env: {env_name}", "(settings from the training data)" if settings else "(no sim settings found: flags/defaults)")
     print("env settings:", env_kwargs)
@@ -141,7 +149,8 @@ else:
 # By default each episode's cube position is drawn (seeded) from the spread the training data was recorded
 # with, so the rollouts test the situations the policy was taught. `--cube-pose` fixes it, `--pose-radius`
 # draws it around that point, `--pose-ring R` puts it on a circle R metres away (how does success fall off with
-# distance?) and `--pose-grid NX NY` walks a grid over `--pose-range` (where does it work at all?).
+# distance?) and `--pose-grid NX NY` walks a grid over `--pose-range` (where does it work at all?). On the SO-101,
+# `--marks N` (with `--placement-noise R`) puts it near one of N pencil marks, as `make_sim_dataset.py --marks N` does.
 
 # %%
 if not OPEN_LOOP:
@@ -153,6 +162,8 @@ if not OPEN_LOOP:
                         "--pose-radius")
     if sum(x is not None for x in (args.pose_grid, args.pose_ring, args.pose_radius)) > 1:
         raise UserError("--pose-grid, --pose-ring and --pose-radius exclude each other: pass one of them")
+    rollout.check_mark_flags(spec, args.marks, args.placement_noise, {"--pose-grid": args.pose_grid,
+                                                                      "--pose-ring": args.pose_ring})
     if args.pose_grid:
         pose_grid_range = rollout.pose_grid_range(spec, args.pose_range)
         explicit_poses = poses.grid_poses(pose_grid_range, *args.pose_grid)

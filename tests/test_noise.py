@@ -125,7 +125,7 @@ def test_the_readme_answers_whether_noise_helps_where_it_hurt_and_where_training
 
     results = scenario_results()
     said = answer(results)
-    assert said.startswith("In places: on simulated ALOHA transfer cube (SO-101 is not yet available), pooled over 3 "
+    assert said.startswith("In places: on simulated ALOHA transfer cube, pooled over 3 "
                            "training seeds from the same starts (no noise: 81/90 (82-95%) in distribution), DART noise "
                            "0.02 rad with the cube 3 cm off (+33 points), image augmentation (robotics) under table "
                            "y +3 cm (+50 points), DART + augmentation + low action noise with the cube 3 cm off (+27 "

@@ -89,6 +89,53 @@ def test_rollout_settings_come_from_the_so101_recording_and_flags_override_them(
         rollout.pose_grid_range(SPEC, (0.3, 0.1, 0.0, 0.1))
 
 
+def test_marks_flags_reach_the_env_and_the_training_datas_positions_do_not_win():
+    """--marks and --placement-noise reach make_env and lerobot-eval, over the training data's pose_range or cube_pose."""
+    spread = SETTINGS | {"pose_range": [0.26, 0.3, 0.08, 0.12]}
+    assert rollout.env_kwargs_for(SPEC, spread)["pose_range"] == [0.26, 0.3, 0.08, 0.12]  # without the flags it wins
+    kwargs = rollout.env_kwargs_for(SPEC, spread, marks=3, placement_noise=0.02)
+    assert {k: kwargs[k] for k in ("marks", "placement_noise", "cube_pose", "pose_range")} == {
+        "marks": 3, "placement_noise": 0.02, "cube_pose": None, "pose_range": None}
+    env_flags = rollout.lerobot_eval_flags(SPEC, kwargs)
+    assert "--env.marks=3" in env_flags and "--env.placement_noise=0.02" in env_flags
+    assert not any(f.startswith(("--env.pose_range", "--env.cube_pose")) for f in env_flags)
+    fixed = rollout.env_kwargs_for(SPEC, SETTINGS | {"cube_pose": [0.2, 0.05]}, placement_noise=0.01)
+    assert (fixed["cube_pose"], fixed["marks"], fixed["placement_noise"]) == (None, 2, 0.01)  # the recording's 2 marks
+    with pytest.raises(UserError, match="--marks puts the cube at the pencil marks and --cube-pose puts it elsewhere"):
+        rollout.env_kwargs_for(SPEC, None, marks=4, cube_pose=[0.2, 0.05])
+    with pytest.raises(UserError, match="--placement-noise puts the cube .* and --pose-radius"):
+        rollout.env_kwargs_for(SPEC, None, placement_noise=0.01, pose_radius=0.02)
+    for name in ("aloha_transfer_cube", "pusht"):
+        with pytest.raises(UserError, match=f"--marks and --placement-noise apply to the so101_pick_place env only, "
+                           f"not {name}"):
+            rollout.env_kwargs_for(rollout.env_spec(name), None, marks=4, placement_noise=0.01)
+
+
+def test_replay_baseline_starts_where_the_marks_flags_put_the_cube():
+    """A marks evaluation resets the replay baseline at the cube start of --marks 4 --placement-noise 0.015 --seed S."""
+    from lerobot_notebook_pipeline.evaluation.replay_baseline import evaluation_starts, reset_env
+    from lerobot_notebook_pipeline.sim.so101_placement import mark_index, mark_positions
+
+    spec = {"kind": "marks", "marks": 4, "radius": 0.015, "episodes": 4, "seed": 1000, "max_steps": 5,
+            "env": SPEC.name}
+    kwargs = rollout.env_kwargs_for(SPEC, SETTINGS | {"pose_range": [0.26, 0.3, 0.08, 0.12]}, image_size=(8, 8),
+                                    marks=4, placement_noise=0.015)
+    env = rollout.make_env(SPEC.name, **kwargs)  # as visualize_policy.py builds it, each episode reset with its seed
+    try:
+        ours = [env.reset(seed=seed)[1]["object_pose"] for seed in rollout.episode_seeds(1000, 4)]
+    finally:
+        env.close()
+    theirs = []
+    for placement, seed in evaluation_starts(spec):
+        replay_env, _ = reset_env(spec, placement, seed, SPEC.task)
+        theirs.append(replay_env.object_pose_at_reset)
+        replay_env.close()
+    np.testing.assert_array_equal(ours, theirs)
+    marks = mark_positions(4)
+    assert sorted(mark_index(p[:2], marks) for p in ours) == [0, 1, 2, 3]  # these seeds visit every mark
+    assert all(np.abs(np.subtract(p[:2], marks[mark_index(p[:2], marks)])).max() <= 0.015 for p in ours)
+
+
 def test_rollout_feeds_front_and_wrist_to_the_policy_and_scores_stages(tmp_path):
     from policy_fixtures import save_tiny_act
 

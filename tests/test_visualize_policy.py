@@ -203,6 +203,8 @@ def test_open_loop_replay_writes_mae_plot_and_video(synthetic_replay, tmp_path):
     (lambda p, r, t: ["--policy-path", p, "--env", "aloha_transfer_cube", "--perturb", "camera_shift_cm=99"],
      "from -20 to 20"),
     (lambda p, r, t: ["--policy-path", p, "--env", "aloha_insertion", "--perturb", "cube_scale=1.2"], "no cube"),
+    (lambda p, r, t: ["--policy-path", p, "--env", "so101_pick_place", "--marks", 4, "--pose-grid", 2, 2],
+     "--marks puts the cube at the pencil marks and --pose-grid puts it elsewhere"),
 ])
 def test_bad_input_exits_2_with_one_line(synthetic_replay, tmp_path, make_args, words):
     root, policy = synthetic_replay

@@ -16,6 +16,8 @@ from lerobot_notebook_pipeline.files import REPO_ROOT
 from lerobot_notebook_pipeline.runtime import UserError
 
 DEFAULT_COSTS = REPO_ROOT / "experiments" / "robustness" / "results.json"
+# A robot's own robustness study, preferred when a dataset is that robot's and the study has run (--robot so101).
+ROBOT_COSTS = {"so101_follower": REPO_ROOT / "experiments" / "robustness-so101" / "results.json"}
 LOW_BELOW = 10.0  # a measured drop under this many points is low risk, when its interval also stays under HIGH_FROM
 HIGH_FROM = 30.0  # a measured drop of this many points or more is high risk; between the two, medium
 NO_COSTS = "no measured costs: run experiments.py --study robustness; risk levels by judgement"
@@ -45,11 +47,17 @@ def shown_source(path: Path) -> str:
     return str(folder.relative_to(REPO_ROOT)) if folder.is_relative_to(REPO_ROOT) else str(folder)
 
 
-def load_costs(path: str | Path | None = None) -> dict:
-    """The compare_costs of a robustness results.json, with where they come from. The default file may be missing
-    (then {'note': ...}); a path given with --costs must exist and hold them."""
+def default_costs_path(robot_type: str | None) -> Path:
+    """The robot's own robustness results when they exist, else the ALOHA study's."""
+    own = ROBOT_COSTS.get(robot_type)
+    return own if own is not None and own.is_file() else DEFAULT_COSTS
+
+
+def load_costs(path: str | Path | None = None, robot_type: str | None = None) -> dict:
+    """The compare_costs of a robustness results.json (by default the robot's own study, else ALOHA's), with where
+    they come from. The default file may be missing (then {'note': ...}); a path given with --costs must exist."""
     given = path is not None
-    path = Path(path) if given else DEFAULT_COSTS
+    path = Path(path) if given else default_costs_path(robot_type)
     flag = f"--costs {path}"
     if not path.is_file():
         if given:

@@ -33,6 +33,8 @@ def demo_actions(dataset_dir: str | Path, episodes: list[int]) -> list[np.ndarra
 def evaluation_starts(spec: dict) -> list[tuple[dict, int]]:
     """(make_env placement arguments, reset seed) per evaluation episode, as visualize_policy.py places the cube."""
     seeds = [spec["seed"] + i for i in range(spec["episodes"])]
+    if spec["kind"] == "marks":  # SO-101: the env draws a pencil mark and the noise around it from the reset seed
+        return [({"marks": spec["marks"], "placement_noise": spec["radius"]}, s) for s in seeds]
     if spec["kind"] == "square":
         return [({"pose_range": square_range(spec["cube_pose"], spec["radius"])}, s) for s in seeds]
     if spec["kind"] == "ring":
@@ -53,7 +55,7 @@ def reset_env(spec: dict, placement: dict, seed: int, task: str):
     """A physics-only env of the evaluation's robot, reset for one start; returns (env, the reward of success).
 
     ALOHA's transfer cube by default; the SO-101 pick and place when spec names env so101_pick_place (its reset
-    without rendering, the scene's default 4 marks as the study records them)."""
+    without rendering, at the scene's default 4 marks unless the placement names others)."""
     if spec.get("env") == "so101_pick_place":
         from lerobot_notebook_pipeline.sim import so101_env
 

@@ -467,12 +467,16 @@ def lerobot_policy_flags(overrides: dict) -> list[str]:
 
 def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None = None,
                    render_quality: str | None = None, image_size=None, cube_pose=None,
-                   pose_radius: float | None = None, perturb: dict | None = None) -> dict:
+                   pose_radius: float | None = None, perturb: dict | None = None, marks: int | None = None,
+                   placement_noise: float | None = None) -> dict:
     """make_env keyword arguments: each flag given wins, then the training data's sim settings, then defaults.
 
     cube_pose with pose_radius R draws each episode's object position (seeded) from the square +/-R around it.
+    marks or placement_noise (SO-101) draws it near a pencil mark, whatever cube_pose or pose_range the training
+    data has.
     """
     settings = settings or {}
+    at_marks = check_mark_flags(spec, marks, placement_noise, {"--cube-pose": cube_pose, "--pose-radius": pose_radius})
     if pose_radius is not None and (cube_pose is None or pose_radius < 0):
         raise UserError(f"--pose-radius {pose_radius:g} needs --cube-pose X Y (the centre) and a radius >= 0: add "
                         "--cube-pose or drop --pose-radius")
@@ -492,27 +496,44 @@ def env_kwargs_for(spec: EnvSpec, settings: dict | None, max_steps: int | None =
         check_on_table(cube_pose)
     kwargs["render_quality"] = render_quality or settings.get("render_quality", "fast")
     kwargs["image_size"] = tuple(image_size or settings.get("image_size") or (480, 640))
-    kwargs["cube_pose"] = tuple(cube_pose) if cube_pose else settings.get("cube_pose")
-    kwargs["pose_range"] = None if cube_pose else settings.get("pose_range")
+    kwargs["cube_pose"] = tuple(cube_pose) if cube_pose else None if at_marks else settings.get("cube_pose")
+    kwargs["pose_range"] = None if cube_pose or at_marks else settings.get("pose_range")
     if cube_pose and pose_radius:
         x, y = cube_pose
         kwargs["cube_pose"], kwargs["pose_range"] = None, (x - pose_radius, x + pose_radius, y - pose_radius, y + pose_radius)
         check_pose_range(kwargs["pose_range"], "--cube-pose with --pose-radius: the square")
     if spec.family == "so101":
-        kwargs |= so101_settings(settings)
+        kwargs |= so101_settings(settings, marks, placement_noise)
     if perturb:
         kwargs["perturb"] = dict(perturb)
     return kwargs
 
 
-def so101_settings(settings: dict) -> dict:
-    """The SO-101 env's cameras, pencil marks and placement noise, as the training data was recorded with."""
+def check_mark_flags(spec: EnvSpec, marks: int | None, placement_noise: float | None, placing: dict) -> bool:
+    """Whether --marks or --placement-noise is given; refused off the SO-101 and beside a flag in placing (flag ->
+    value) that puts the cube elsewhere when it is set."""
+    given = [flag for flag, value in (("--marks", marks), ("--placement-noise", placement_noise)) if value is not None]
+    clash = [flag for flag, value in placing.items() if value is not None]
+    if given and spec.family != "so101":
+        one = len(given) == 1
+        raise UserError(f"{' and '.join(given)} {'applies' if one else 'apply'} to the so101_pick_place env only, "
+                        f"not {spec.name}: drop {'it' if one else 'them'}")
+    if given and clash:
+        raise UserError(f"{given[0]} puts the cube at the pencil marks and {clash[0]} puts it elsewhere: drop one of "
+                        "them")
+    return bool(given)
+
+
+def so101_settings(settings: dict, marks: int | None = None, placement_noise: float | None = None) -> dict:
+    """The SO-101 env's cameras, pencil marks and placement noise: marks and placement_noise when given, else as the
+    training data was recorded with."""
     from lerobot_notebook_pipeline.sim import so101_placement
     from lerobot_notebook_pipeline.sim.so101_scene import DEFAULT_CAMERAS
 
     return {"cameras": tuple(settings.get("cameras") or DEFAULT_CAMERAS),
-            "marks": settings.get("marks", so101_placement.MARKS),
-            "placement_noise": settings.get("placement_noise", so101_placement.PLACEMENT_NOISE)}
+            "marks": settings.get("marks", so101_placement.MARKS) if marks is None else marks,
+            "placement_noise": (settings.get("placement_noise", so101_placement.PLACEMENT_NOISE)
+                                if placement_noise is None else placement_noise)}
 
 
 def lerobot_eval_flags(spec: EnvSpec, env_kwargs: dict) -> list[str] | None:

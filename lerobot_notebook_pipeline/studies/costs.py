@@ -3,22 +3,29 @@
 The study sizes its changes in the sim's units (cm of camera motion, a light scale); --compare measures pictures,
 joint readings and placements. So for each camera and light condition the first frames of a few of its evaluation
 starts are rendered with and without the change, and drift's own camera_motion and lighting_change measure the mean
-images. A joint offset is its own size in state units (radians on ALOHA); a table moved s cm puts the cube s cm beyond
-the training placements. Each size is paired with the drop in success the study measured there.
+images. A joint offset is its own size, in radians (the SO-101's degrees converted); a table moved s cm puts the cube
+s cm beyond the training placements. Each size is paired with the drop in success the study measured there.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from lerobot_notebook_pipeline.analysis import drift
 from lerobot_notebook_pipeline.evaluation.rollout import episode_seeds
-from lerobot_notebook_pipeline.studies.definitions import FULL
+from lerobot_notebook_pipeline.studies.definitions import FULL, spec_robot
 
 RENDERED_STARTS = 5  # first frames per condition: enough for a steady mean image, cheap (about 0.2 s per condition)
 IMAGE_SIZE = FULL.image_size  # the study's images (64x85); a shift in % of the frame does not depend on the size
-STUDY, ROBOT_TYPE = "robustness", "aloha"  # sim/record.py writes robot_type "aloha" into the study's datasets
-ROBOT, ROBOT_SHORT = "simulated ALOHA transfer cube", "ALOHA"
+STUDY = "robustness"
+# Per robot: the robot_type our recordings write (sim/record.py, sim/so101_record.py), its names, the camera the
+# strip and --compare look through, and radians per unit of its joint state.
+ROBOTS = {"aloha": {"robot_type": "aloha", "robot": "simulated ALOHA transfer cube", "robot_short": "ALOHA",
+                    "camera": "top", "radians_per_unit": 1.0},
+          "so101": {"robot_type": "so101_follower", "robot": "simulated SO-101 pick and place",
+                    "robot_short": "SO-101", "camera": "front", "radians_per_unit": math.pi / 180}}
 # which ladder each measured factor climbs, and the ladder's unit (analysis/costs.py reads them)
 FACTOR_LADDERS = {"camera_shift_cm": "camera_shift_pc", "light_scale": "brightness_pc",
                   "joint_offset": "joint_offset_rad", "table_x_cm": "object_x_cm", "table_y_cm": "object_y_cm"}
@@ -27,15 +34,25 @@ LADDER_UNITS = {"camera_shift_pc": "% of the frame", "brightness_pc": "%", "join
 SIGNED = ("brightness_pc",)  # ladders whose sign matters: dimmer is measured, brighter is not
 
 
-def first_frames(spec: dict, perturb: dict, image_size=IMAGE_SIZE, starts: int = RENDERED_STARTS) -> list[np.ndarray]:
-    """The top camera's first frame at the first `starts` evaluation starts of a square eval spec, under perturb."""
+def eval_env(spec: dict, image_size, perturb: dict | None):
+    """The env of a square (ALOHA) or marks (SO-101) evaluation spec, under perturb, placing the cube as it does."""
+    if spec_robot(spec) == "so101":
+        from lerobot_notebook_pipeline.sim import so101_env
+
+        return so101_env.make_env(image_size=tuple(image_size), marks=spec["marks"], placement_noise=spec["radius"],
+                                  max_steps=spec["max_steps"], perturb=perturb or None)
     from lerobot_notebook_pipeline.sim.aloha_env import make_env
 
     (x, y), radius = spec["cube_pose"], spec.get("radius", 0.0)
-    env = make_env(image_size=tuple(image_size), pose_range=(x - radius, x + radius, y - radius, y + radius),
-                   max_steps=spec["max_steps"], perturb=perturb or None)
+    return make_env(image_size=tuple(image_size), pose_range=(x - radius, x + radius, y - radius, y + radius),
+                    max_steps=spec["max_steps"], perturb=perturb or None)
+
+
+def first_frames(spec: dict, perturb: dict, image_size=IMAGE_SIZE, starts: int = RENDERED_STARTS) -> list[np.ndarray]:
+    """The main camera's first frame (ALOHA top, SO-101 front) at the first `starts` starts of an eval spec."""
+    env, camera = eval_env(spec, image_size, perturb), ROBOTS[spec_robot(spec)]["camera"]
     try:
-        return [env.reset(seed=s)[0]["pixels"]["top"] for s in episode_seeds(spec["seed"], min(starts, spec["episodes"]))]
+        return [env.reset(seed=s)[0]["pixels"][camera] for s in episode_seeds(spec["seed"], min(starts, spec["episodes"]))]
     finally:
         env.close()
 
@@ -63,8 +80,10 @@ def compare_equivalents(conditions: list[dict], image_size=IMAGE_SIZE, starts: i
             if key not in references:
                 references[key] = drift.mean_image(first_frames(c["spec"], {}, image_size, starts))
             size, measured = rendered_size(c, references[key], image_size, starts)
-        else:  # a joint's reading is offset by its magnitude; a moved table moves the placements by theirs
-            size, measured = abs(magnitude), {"offset" if c["factor"] == "joint_offset" else "beyond_cm": magnitude}
+        elif c["factor"] == "joint_offset":  # a joint's reading is offset by its magnitude, in radians here
+            size, measured = abs(magnitude) * ROBOTS[spec_robot(c["spec"])]["radians_per_unit"], {"offset": magnitude}
+        else:  # a moved table moves the placements by its magnitude
+            size, measured = abs(magnitude), {"beyond_cm": magnitude}
         out.append({"condition": c["condition"], "factor": c["factor"], "magnitude": magnitude, "ladder": ladder,
                     "size": round(float(size), 4), "measured": measured})
     return out
@@ -93,7 +112,8 @@ def compare_costs(conditions: list[dict], image_size=IMAGE_SIZE, starts: int = R
         ladder["rungs"].append(rung(e, by_name[e["condition"]]))
     for ladder in ladders.values():
         ladder["rungs"].sort(key=lambda r: abs(r["size"]))
-    return {"study": STUDY, "robot_type": ROBOT_TYPE, "robot": ROBOT, "robot_short": ROBOT_SHORT,
+    robot = ROBOTS[spec_robot(conditions[0]["spec"]) if conditions else "aloha"]  # one robot per study
+    return {"study": STUDY, **{k: robot[k] for k in ("robot_type", "robot", "robot_short")},
             "policy": "the demo policy (ACT on the make demo recipe), training seeds pooled",
             "in_distribution": reference["pooled"] if reference else None, "image_size": list(image_size),
             "rendered_starts": starts, "ladders": ladders}

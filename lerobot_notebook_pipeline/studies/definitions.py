@@ -181,9 +181,10 @@ def condition_name(perturb: dict) -> str:
     return describe(perturb) if perturb else IN_DISTRIBUTION
 
 
-def robustness_conditions(conditions: str) -> list[dict]:
-    """The perturbations of a set of conditions: none first, then each factor's magnitudes, then the combinations."""
-    factors, combinations = CONDITIONS[conditions]
+def robustness_conditions(conditions: str, robot: str = "aloha") -> list[dict]:
+    """The perturbations of a set of conditions on a robot: none first, then each factor's magnitudes, then the
+    combinations."""
+    factors, combinations = (SO101_CONDITIONS if robot == "so101" else CONDITIONS)[conditions]
     return [{}, *({name: value} for name, values in factors.items() for value in values),
             *(dict(c) for c in combinations.values())]
 
@@ -329,6 +330,24 @@ def so101_recording(scale: Scale, episodes: int, seed: int, pose_range) -> dict:
             "pose_range": pose_range}
 
 
+def so101_mark_recordings(scale: Scale, marks: list[list[float]]) -> list[dict]:
+    """The demos split evenly over the marks, one recording (and recording seed) per mark, within +/-1.5 cm of it."""
+    counts = share(scale.total_demos, len(marks))
+    return [so101_recording(scale, n, k, around(xy, PLACEMENT))
+            for k, (xy, n) in enumerate(zip(marks, counts, strict=True)) if n > 0]
+
+
+def spec_robot(spec: dict) -> str:
+    """The robot an evaluation spec rolls out on: 'so101' or 'aloha'."""
+    return "so101" if spec.get("env") == "so101_pick_place" else "aloha"
+
+
+def marks_eval(marks: int, radius: float, episodes: int, seed: int, max_steps: int) -> dict:
+    """SO-101 rollouts with the cube at one of the pencil marks (drawn by reset seed), within +/-radius of it."""
+    return {"kind": "marks", "marks": marks, "radius": radius, "episodes": episodes, "seed": seed,
+            "max_steps": max_steps, "env": "so101_pick_place"}
+
+
 def so101_grid_bounds(scale: Scale) -> tuple[float, float, float, float]:
     """The evaluation grid: the square plus the margin, clipped to the expert's reach."""
     x0, x1, y0, y1 = so101_square()
@@ -357,17 +376,38 @@ def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
             if marks is None:
                 recordings = [so101_recording(scale, scale.total_demos, 0, list(so101_square()))]
             else:
-                counts = share(scale.total_demos, len(marks))
-                recordings = [so101_recording(scale, n, k, around(xy, PLACEMENT))
-                              for k, (xy, n) in enumerate(zip(marks, counts, strict=True)) if n > 0]
+                recordings = so101_mark_recordings(scale, marks)
             points.append(point("positions", f"{name.replace(' ', '-')}-seed{seed}", f"{name}, seed {seed}",
                                 {"layout": name, "positions": len(marks) if marks else None, "train_seed": seed}
                                 | target, recordings, so101_training(scale, seed), evals))
     return points
 
 
+# Could I move the table, on the SO-101? The ALOHA study's factors at the same sizes, in the SO-101's own terms: the
+# table moves with the target and marks drawn on it, the front camera shifts, the lights dim. Its state is in
+# degrees, so joint 0 (shoulder_pan) reads 3 and 11 degrees off, the ALOHA study's 0.05 and 0.2 rad.
+SO101_ROBUSTNESS_FACTORS = ROBUSTNESS_FACTORS | {"joint_offset": (3, 11)}
+SO101_COMBINATIONS = {name: c | ({"joint_offset": 3} if "joint_offset" in c else {})
+                      for name, c in ROBUSTNESS_COMBINATIONS.items()}
+SO101_CONDITIONS = {"full": (SO101_ROBUSTNESS_FACTORS, SO101_COMBINATIONS), "smoke": CONDITIONS["smoke"]}
+
+
+def so101_robustness_points(scale: Scale, seeds: list[int]) -> list[dict]:
+    """Could I move the table, on the SO-101? The demo recipe's demos (split over the 4 pencil marks) and ACT, one
+    policy per training seed, under each condition from one set of starts at the marks.
+
+    Its recordings and trainings are the positions study's 4-mark points' (the same steps), so in that study's
+    folder they are reused."""
+    recordings = so101_mark_recordings(scale, so101_layouts()["4 marks"])
+    start = marks_eval(4, PLACEMENT, scale.eval_episodes, 1000, scale.episode_length)
+    evals = {condition_name(p): start | ({"perturb": p} if p else {})
+             for p in robustness_conditions(scale.conditions, "so101")}
+    return [point("robustness", f"seed{seed}", f"demo recipe, training seed {seed}", {"train_seed": seed, "robot": "so101"},
+                  recordings, so101_training(scale, seed), evals) for seed in seeds]
+
+
 STUDIES = {"demos": demos_points, "positions": positions_points, "robustness": robustness_points, "noise": noise_points}
-ROBOT_STUDIES = {"aloha": STUDIES, "so101": {"positions": so101_positions_points}}
+ROBOT_STUDIES = {"aloha": STUDIES, "so101": {"positions": so101_positions_points, "robustness": so101_robustness_points}}
 ROBOT_SCALES = {"aloha": (FULL, SMOKE), "so101": (SO101_FULL, SO101_SMOKE)}
 ROBOT_NAMES = {"aloha": "ALOHA transfer cube", "so101": "SO-101 pick and place"}
 QUESTIONS = {"demos": "Is one demonstration enough?",

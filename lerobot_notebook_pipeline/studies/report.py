@@ -9,13 +9,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
-from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours
+from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours, spec_robot
 from lerobot_notebook_pipeline.studies.results import SHRUG_POINTS, factor_curves, position_class
 from lerobot_notebook_pipeline.studies.results import robustness_summary as conditions_summary
 
 CLASSES = ("trained", "between", "outside")
-ROBOT = "ALOHA transfer cube in simulation (SO-101 is not yet available)"
-ROBOT_SHORT = "simulated ALOHA transfer cube (SO-101 is not yet available)"
+ROBOT = {"aloha": "ALOHA transfer cube in simulation", "so101": "SO-101 pick and place in simulation"}
+ROBOT_SHORT = {"aloha": "simulated ALOHA transfer cube", "so101": "the simulated SO-101 pick and place"}
 
 
 def chosen_rate(result: dict, eval_name: str, replay: bool) -> dict | None:
@@ -468,6 +468,15 @@ def positions_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What limits any robustness study's answer, on either robot.
+ROBUSTNESS_LIMITS = [
+    "Each factor is measured at two magnitudes, so the 50% point is a straight line between measured points, "
+    "not a fitted curve; where success never fell below 50% the breaking size lies beyond what was measured.",
+    "Pooled paired intervals treat the seeds' 30 starts each as 90 pairs; they show the episode noise, and the "
+    "seed columns show how much retraining moves each rate.",
+    "Not measured (compute budget): camera tilt, table height, cube size and colour, light direction, distractors "
+    "and delays; sim/perturb.py has them for a larger run.",
+]
 CAVEATS = {
     "demos": [
         "One training seed per point unless the table says more: ACT's result can move by several points between seeds.",
@@ -506,23 +515,31 @@ CAVEATS = {
         "has to see it with its front and wrist cameras. It shows how far the demos alone reach, not a method to use.",
     ],
     "robustness": [
-        f"One robot and task: {ROBOT}. These are simulation results; they do not claim that a real robot "
+        f"One robot and task: {ROBOT['aloha']} (`--robot so101` runs the same study on "
+        "the SO-101, into experiments/robustness-so101). These are simulation results; they do not claim that a real robot "
         "loses or keeps success the same way (real cameras, lights and calibration drift differ from these edits).",
         "One policy recipe (`make demo`: 20 scripted demos within +/-1.5 cm of the mark, `cpu` ACT, 2500 steps); "
         "one shared recording, so the training seeds differ in training only, not in the demos they saw.",
-        "Each factor is measured at two magnitudes, so the 50% point is a straight line between measured points, "
-        "not a fitted curve; where success never fell below 50% the breaking size lies beyond what was measured.",
-        "Pooled paired intervals treat the seeds' 30 starts each as 90 pairs; they show the episode noise, and the "
-        "seed columns show how much retraining moves each rate.",
+        *ROBUSTNESS_LIMITS,
         "When the table moves, the camera stays where it was (it would otherwise follow the table), so the image shows "
         "the table and cube moved; the cube keeps its place on the table.",
         "joint_offset shifts what the policy reads for joint 0 (the left arm's waist) in radians; the arm itself is "
         "not moved.",
-        "Not measured (compute budget): camera tilt, table height, cube size and colour, light direction, distractors "
-        "and delays; sim/perturb.py has them for a larger run.",
+    ],
+    "robustness-so101": [
+        f"One robot and task: {ROBOT['so101']} (MuJoCo Menagerie's model, a scripted expert, boxy fast-render "
+        "geometry, no real camera noise); these results make no claim about the real arm.",
+        "The policies are the positions study's 4-mark ones (experiments/positions-so101): the `make demo ROBOT=so101` "
+        "recipe's 40 demos, 10 per pencil mark within +/-1.5 cm, and its ACT settings, trained on all 40 and rolled "
+        "out from the last checkpoint (`make demo` holds 4 out and rolls out the best); the training seeds share the "
+        "demos and differ in training only.",
+        *ROBUSTNESS_LIMITS,
+        "When the table moves, the centre target and the pencil marks drawn on it move with it and the cube keeps its "
+        "place by them; the robot and the front camera stay (the wrist camera rides on the arm).",
+        "joint_offset shifts what the policy reads for joint 0 (shoulder_pan) in degrees; the arm itself is not moved.",
     ],
     "noise": [
-        f"One robot and task: {ROBOT}; a real arm's noise, cameras and lights differ, and these results make no "
+        f"One robot and task: {ROBOT['aloha']}; a real arm's noise, cameras and lights differ, and these results make no "
         "claim about one.",
         "One level per kind of noise, and one step count for every variant: noise makes the targets harder to fit, so "
         "a variant that loses here may win with longer training (the evidence says where the held-out error was still "
@@ -548,10 +565,14 @@ def describe_eval(spec: dict) -> str:
         x0, x1, y0, y1 = spec["bounds"]
         return (f"{spec['n']}x{spec['n']} grid of exact cube positions over x {x0}..{x1}, y {y0}..{y1} (m), "
                 f"one rollout per position ({spec['episodes']} in all), reset seeds from {spec['seed']}")
+    seeds = f"reset seeds {spec['seed']}..{spec['seed'] + spec['episodes'] - 1}"
+    if spec["kind"] == "marks":
+        return (f"{spec['episodes']} rollouts, the cube at one of the {spec['marks']} pencil marks (by reset seed), "
+                f"within +/-{100 * spec['radius']:g} cm of it, {seeds}")
     x, y = spec["cube_pose"]
     where = (f"evenly spaced on the circle of {100 * spec['radius']:g} cm around" if spec["kind"] == "ring" else
              f"drawn uniformly within +/-{100 * spec['radius']:g} cm of")
-    return f"{spec['episodes']} rollouts, the cube {where} ({x}, {y}), reset seeds {spec['seed']}..{spec['seed'] + spec['episodes'] - 1}"
+    return f"{spec['episodes']} rollouts, the cube {where} ({x}, {y}), {seeds}"
 
 
 def eval_lines(evals: dict) -> list[str]:
@@ -650,36 +671,42 @@ SHORT = {"table_x_cm": "table x", "table_y_cm": "table y", "table_height_cm": "t
          "camera_shift_cm": "camera shift", "camera_tilt_deg": "camera tilt", "light_scale": "light",
          "light_turn_deg": "light turned", "cube_scale": "cube size", "cube_hue_deg": "cube hue",
          "joint_offset": "joint 0 offset", "obs_delay": "observation delay", "action_delay": "action delay"}
-UNITS = {"joint_offset": "rad"}  # ALOHA's state is in radians
+UNITS = {"aloha": {"joint_offset": "rad"}, "so101": {"joint_offset": "deg"}}  # the robots' state units
 
 
-def unit_of(factor: str) -> str:
-    """A factor's unit as the README writes it ('x' for a scale)."""
+def unit_of(factor: str, robot: str = "aloha") -> str:
+    """A factor's unit on a robot as the README writes it ('x' for a scale)."""
     from lerobot_notebook_pipeline.sim.perturb import FACTORS
 
-    return UNITS.get(factor, FACTORS[factor].unit if factor in FACTORS else "")
+    return UNITS[robot].get(factor, FACTORS[factor].unit if factor in FACTORS else "")
 
 
-def size_text(factor: str, value: float) -> str:
+def size_text(factor: str, value: float, robot: str = "aloha") -> str:
     """'+3 cm', 'x0.3', '+0.2 rad': a magnitude in its unit."""
-    unit = unit_of(factor)
+    unit = unit_of(factor, robot)
     return f"x{value:g}" if unit == "x" else f"{value:+g} {unit}".strip()
 
 
-def magnitude_text(factor: str, value: float) -> str:
+def magnitude_text(factor: str, value: float, robot: str = "aloha") -> str:
     """'table x +3 cm', 'light x0.3', 'joint 0 offset +0.2 rad': one factor at one magnitude, as a person reads it."""
-    return f"{SHORT.get(factor, factor)} {size_text(factor, value)}"
+    return f"{SHORT.get(factor, factor)} {size_text(factor, value, robot)}"
 
 
 def condition_label(condition: dict) -> str:
     """A condition's name for plots and the README: its combination's name, its factor and magnitude, or 'in distribution'."""
-    from lerobot_notebook_pipeline.studies.definitions import IN_DISTRIBUTION, ROBUSTNESS_COMBINATIONS, condition_name
+    from lerobot_notebook_pipeline.studies.definitions import (
+        IN_DISTRIBUTION,
+        ROBUSTNESS_COMBINATIONS,
+        SO101_COMBINATIONS,
+        condition_name,
+    )
 
-    names = {condition_name(c): label for label, c in ROBUSTNESS_COMBINATIONS.items()}
+    names = {condition_name(c): label for combinations in (ROBUSTNESS_COMBINATIONS, SO101_COMBINATIONS)
+             for label, c in combinations.items()}
     if not condition["perturb"]:
         return IN_DISTRIBUTION
     if condition["factor"] is not None:
-        return magnitude_text(condition["factor"], condition["magnitude"])
+        return magnitude_text(condition["factor"], condition["magnitude"], spec_robot(condition["spec"]))
     return names.get(condition["condition"], condition["condition"])
 
 
@@ -722,17 +749,10 @@ def robustness_bars_figure(results: list[dict]) -> Figure:
 
 
 def first_frame(spec: dict, size: tuple[int, int] = (144, 192)):
-    """The top camera's first frame of an evaluation's first start, under its perturbation (a small RGB image)."""
-    from lerobot_notebook_pipeline.sim.aloha_env import make_env
+    """The main camera's first frame (ALOHA top, SO-101 front) of an evaluation's first start, under its perturbation."""
+    from lerobot_notebook_pipeline.studies.costs import first_frames
 
-    (x, y), radius = spec["cube_pose"], spec["radius"]
-    env = make_env(image_size=size, pose_range=(x - radius, x + radius, y - radius, y + radius),
-                   max_steps=spec["max_steps"], perturb=spec.get("perturb"))
-    try:
-        obs, _ = env.reset(seed=spec["seed"])
-        return obs["pixels"]["top"]
-    finally:
-        env.close()
+    return first_frames(spec, spec.get("perturb"), size, starts=1)[0]
 
 
 def first_frames_figure(results: list[dict]) -> Figure:
@@ -754,7 +774,9 @@ def first_frames_figure(results: list[dict]) -> Figure:
         top.set_title(condition_label(c), fontsize=8)
         bottom.imshow(np.clip(4 * np.abs(frame.astype(int) - reference), 0, 255).astype(np.uint8))
         bottom.set_title("what changed (x4)" if k else "(the reference)", fontsize=7)
-    fig.suptitle("The first start under each condition (top camera; the policy sees it at 64x85)", fontsize=9)
+    seen = ("front camera; the policy sees it and the wrist camera at 64x85" if robot_of(results) == "so101"
+            else "top camera; the policy sees it at 64x85")
+    fig.suptitle(f"The first start under each condition ({seen})", fontsize=9)
     return fig
 
 
@@ -762,7 +784,7 @@ def magnitude_figure(results: list[dict]) -> Figure:
     """For each factor measured alone: success against its magnitude, pooled and per seed, the 50% point marked."""
     from lerobot_notebook_pipeline.studies.definitions import NEUTRAL
 
-    conditions = robust_conditions(results)
+    conditions, robot = robust_conditions(results), robot_of(results)
     reference = next((c for c in conditions if not c["perturb"]), None)
     curves = factor_curves(conditions)
     fig = Figure(figsize=(3.2 * max(1, len(curves)), 3.4), dpi=100, layout="constrained")
@@ -779,10 +801,10 @@ def magnitude_figure(results: list[dict]) -> Figure:
         half = curve["half_point"]
         if half is not None:
             ax.axvline(half, color="red", linestyle="--", linewidth=1)
-            ax.annotate(f"50% at {half_text(factor, half)}", (half, 52), fontsize=8, color="red")
-        unit = unit_of(factor)
+            ax.annotate(f"50% at {half_text(factor, half, robot)}", (half, 52), fontsize=8, color="red")
+        unit = unit_of(factor, robot)
         ax.set(xlabel=f"{SHORT.get(factor, factor)} ({unit})", ylim=(-2, 102),
-               title=f"{SHORT.get(factor, factor)}: " + (f"50% at {half_text(factor, half)}" if half is not None else
+               title=f"{SHORT.get(factor, factor)}: " + (f"50% at {half_text(factor, half, robot)}" if half is not None else
                                                          "never crosses 50% here"))
         ax.title.set_fontsize(9)
     axes[0].set_ylabel("success % (95% CI)")
@@ -847,7 +869,7 @@ def robustness_summary(results: list[dict]) -> str:
     broke = first_breaking(conditions)
     hurt = first_breaking([c for c in conditions if c["factor"] not in {b["factor"] for b in broke if b["factor"]}],
                           ("hurts",))
-    said = [f"On {ROBOT_SHORT}, the demo policy (ACT) succeeded in {short_rate(reference['pooled'])} in distribution and "
+    said = [f"On {ROBOT_SHORT[robot_of(results)]}, the demo policy (ACT) succeeded in {short_rate(reference['pooled'])} in distribution and "
             + (f"broke (below 50%) at {dropped(broke)}" if broke else "nothing broke it"
                if reference["pooled"]["pc_success"] >= 50 else "was below 50% before any change")
             + (f"; it lost ground (kept 50% or more) at {dropped(hurt)}" if hurt else "") + "."]
@@ -890,18 +912,19 @@ def p_text(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.2g}"
 
 
-def half_text(factor: str, half: float) -> str:
+def half_text(factor: str, half: float, robot: str = "aloha") -> str:
     """The interpolated 50% point in its unit, to two significant digits."""
-    return size_text(factor, float(f"{half:.2g}"))
+    return size_text(factor, float(f"{half:.2g}"), robot)
 
 
 def robustness_answer(results: list[dict]) -> str:
     """The robustness study's evidence, in words: every factor along its magnitudes, the combinations and the seeds."""
-    conditions = robust_conditions(results)
+    conditions, robot = robust_conditions(results), robot_of(results)
     reference = next((c for c in conditions if not c["perturb"]), None)
     if reference is None:
         return ""
-    parts = [f"In distribution (the cube drawn within +/-{100 * PLACEMENT:g} cm of the mark, as the demos were), the "
+    mark = "one of the 4 pencil marks" if robot == "so101" else "the mark"
+    parts = [f"In distribution (the cube drawn within +/-{100 * PLACEMENT:g} cm of {mark}, as the demos were), the "
              f"policy succeeded in {format_rate(reference['pooled'])}, pooled over "
              f"{plural(reference['pooled']['training_seeds'], 'training seed')} ("
              + ", ".join(f"seed {r['train_seed']}: {short_rate(r)}" for r in reference["per_seed"]) + ")."]
@@ -912,17 +935,17 @@ def robustness_answer(results: list[dict]) -> str:
     curves = {c["factor"]: c for c in factor_curves(conditions)}
     for factor, curve in curves.items():
         measured = [c for c in conditions if c["factor"] == factor and "paired_pooled" in c]
-        steps = "; ".join(f"{size_text(factor, c['magnitude'])} gave {short_rate(c['pooled'])}, "
+        steps = "; ".join(f"{size_text(factor, c['magnitude'], robot)} gave {short_rate(c['pooled'])}, "
                           f"{change_text(c['paired_pooled'])}, McNemar p {p_text(c['paired_pooled']['mcnemar_p'])} "
                           f"({c['verdict']})" for c in measured)
         half = curve["half_point"]
-        at = (f"; success crosses 50% at about {half_text(factor, half)} (interpolated)" if half is not None
+        at = (f"; success crosses 50% at about {half_text(factor, half, robot)} (interpolated)" if half is not None
               else "; success was below 50% already in distribution" if curve["pc_success"][0] < 50
               else "; success stayed at or above 50% over the magnitudes measured")
         parts.append(f"{SHORT.get(factor, factor).capitalize()}: {steps}{at}.")
     for c in conditions:
         if c["factor"] is None and c["perturb"] and "paired_pooled" in c:
-            parts.append(f"{condition_label(c).capitalize()} ({', '.join(magnitude_text(k, v) for k, v in c['perturb'].items())}): "
+            parts.append(f"{condition_label(c).capitalize()} ({', '.join(magnitude_text(k, v, robot) for k, v in c['perturb'].items())}): "
                          f"{short_rate(c['pooled'])}, {change_text(c['paired_pooled'])} ({c['verdict']}).")
     for c in disagreeing(conditions):
         parts.append(f"At {condition_label(c)} the seeds ranged over {c['seeds']['range_points']:.0f} points ("
@@ -951,7 +974,8 @@ def variant_label(variant: str) -> str:
 def noise_condition_label(cell: dict) -> str:
     """A condition as plots and tables name it: 'in distribution', 'cube 3 cm off' or 'camera shift +6 cm'."""
     perturb = cell["spec"].get("perturb") or {}
-    return ", ".join(magnitude_text(k, v) for k, v in perturb.items()) if perturb else cell["condition"]
+    robot = spec_robot(cell["spec"])
+    return ", ".join(magnitude_text(k, v, robot) for k, v in perturb.items()) if perturb else cell["condition"]
 
 
 def where_text(cell: dict) -> str:
@@ -1034,7 +1058,7 @@ def noise_summary(results: list[dict]) -> str:
         return ""
     helped = [c for c in compared_cells if c["effect"] == "helps"]
     hurt = [c for c in compared_cells if c["effect"] == "hurts"]
-    basis = (f"on {ROBOT_SHORT}, pooled over {plural(reference['pooled']['training_seeds'], 'training seed')} from the "
+    basis = (f"on {ROBOT_SHORT[robot_of(results)]}, pooled over {plural(reference['pooled']['training_seeds'], 'training seed')} from the "
              f"same starts (no noise: {short_rate(reference['pooled'])} in distribution)")
     said = [(f"{'Yes' if len(helped) == len(compared_cells) else 'In places'}: {basis}, "
              f"{capped([cell_text(c) for c in helped])} beat no noise by a margin the paired 95% intervals show.")

@@ -110,8 +110,8 @@ def train_args(settings: dict, dataset: Path, out: Path, threads: int) -> list:
 
 
 def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
-    """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, or on a grid; perturbed
-    when settings name a perturbation."""
+    """visualize_policy.py flags: seeded rollouts in a square or on a ring around a position, on a grid, or at the
+    SO-101's pencil marks; perturbed when settings name a perturbation."""
     args = ["--policy-path", checkpoint, "--env", settings.get("env", "aloha_transfer_cube"), "--episodes", settings["episodes"],
             "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
             "--output-dir", out, "--overwrite"]
@@ -119,6 +119,8 @@ def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
         args += ["--perturb", ",".join(f"{name}={value:g}" for name, value in settings["perturb"].items())]
     if settings["kind"] == "grid":
         return args + ["--pose-grid", settings["n"], settings["n"], "--pose-range", *settings["bounds"]]
+    if settings["kind"] == "marks":  # SO-101: at one of the pencil marks, as the demos were
+        return args + ["--marks", settings["marks"], "--placement-noise", settings["radius"]]
     args += ["--cube-pose", *settings["cube_pose"]]
     return args + ["--pose-ring" if settings["kind"] == "ring" else "--pose-radius", settings["radius"]]
 
