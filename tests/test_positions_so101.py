@@ -140,3 +140,26 @@ def test_the_marks_answer_counts_the_demos_it_trained_on():
     answer = marks_answer([{"settings": settings, "training_starts": starts, "evals": {"grid": {"positions": cells}}}])
     assert "trained on 40 demos at the 4 marks" in answer
     assert "1/1 (21-100%) at the marks, 0/1 (0-79%) beyond them" in answer
+
+
+def test_heatmaps_put_a_row_per_seed_and_draw_the_marks_and_target():
+    """Three seeds of five layouts make a 3 x 5 grid of heatmaps, each with the pencil marks and the target drawn."""
+    from matplotlib.patches import Circle
+
+    from lerobot_notebook_pipeline.sim.poses import grid_poses
+    from lerobot_notebook_pipeline.studies.report import heatmaps_figure
+
+    results = []
+    for p in d.study_points("positions", robot="so101"):
+        spec = p["evals"]["grid"]
+        cells = [{"xy": list(xy), "successes": 1, "episodes": 1, "pc_success": 100.0}
+                 for xy in grid_poses(spec["bounds"], spec["n"], spec["n"])]
+        results.append({"name": p["name"], "settings": p["settings"], "training_starts": [[0.25, 0.05]],
+                        "evals": {"grid": {"spec": spec, "positions": cells, "successes": 49, "episodes": 49,
+                                           "pc_success": 100.0, "ci95": [92.7, 100.0]}}})
+    panels = [ax for ax in heatmaps_figure(results).axes if ax.images]
+    assert len(panels) == 15 and len({ax.get_subplotspec().rowspan.start for ax in panels}) == 3
+    assert panels[0].get_title().startswith("1 mark, seed 0") and panels[5].get_title().startswith("1 mark, seed 1")
+    for ax in panels:
+        marks = next(c for c in ax.collections if c.get_label() == "pencil marks")
+        assert len(marks.get_offsets()) == 4 and any(isinstance(patch, Circle) for patch in ax.patches)

@@ -118,12 +118,21 @@ def demos_figure(results: list[dict]) -> Figure:
 
 
 def heatmaps_figure(results: list[dict], eval_name: str = "grid") -> Figure:
-    """A success heatmap per policy over the evaluation grid, the demos' start positions marked."""
+    """A success heatmap per policy over the evaluation grid (a row per training seed, a column per layout), the
+    demos' start positions marked; on the SO-101 also the pencil marks and the centre target."""
+    from lerobot_notebook_pipeline.studies.definitions import so101_layouts
+
     shown = [r for r in results if eval_name in r["evals"]]
-    fig = Figure(figsize=(3.2 * max(1, len(shown)) + 0.8, 3.4), dpi=100, layout="constrained")
-    axes = fig.subplots(1, max(1, len(shown)), squeeze=False)[0]
+    seeds = sorted({r["settings"]["train_seed"] for r in shown}) or [0]
+    layouts = list(dict.fromkeys(r["settings"]["layout"] for r in shown)) or [""]
+    fig = Figure(figsize=(3.2 * len(layouts) + 0.8, 3.4 * len(seeds)), dpi=100, layout="constrained")
+    axes = fig.subplots(len(seeds), len(layouts), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
     image = None
-    for ax, r in zip(axes, shown, strict=False):
+    for r in shown:
+        ax = axes[seeds.index(r["settings"]["train_seed"]), layouts.index(r["settings"]["layout"])]
+        ax.axis("on")
         rate = r["evals"][eval_name]
         n, (x0, x1, y0, y1) = rate["spec"]["n"], rate["spec"]["bounds"]
         grid = [[cell["pc_success"] for cell in rate["positions"][row * n:(row + 1) * n]] for row in range(n)]
@@ -132,15 +141,19 @@ def heatmaps_figure(results: list[dict], eval_name: str = "grid") -> Figure:
                           vmin=0, vmax=100, cmap="RdYlGn")
         starts = r.get("training_starts") or []
         ax.scatter([s[0] for s in starts], [s[1] for s in starts], s=12, c="black", marker="x", label="demo starts")
-        if "target_x" in r["settings"]:  # SO-101: where the cube must go
+        if "target_x" in r["settings"]:  # SO-101: the pencil marks on the table, and where the cube must go
+            marks = so101_layouts()["4 marks"]
+            ax.scatter([m[0] for m in marks], [m[1] for m in marks], s=60, facecolors="none", edgecolors="blue",
+                       label="pencil marks")
             target = (r["settings"]["target_x"], r["settings"]["target_y"])
             ax.add_patch(Circle(target, r["settings"]["target_radius"], fill=False, color="blue"))
         ax.set_title(f"{r['name']}\n{format_rate(rate)}", fontsize=8)
         ax.set_xlabel("cube x (m)", fontsize=8)
+        ax.set_ylabel("cube y (m)", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("cube y (m)", fontsize=8)
     if image is not None:
-        fig.colorbar(image, ax=list(axes), label="success %", shrink=0.8)
+        fig.colorbar(image, ax=list(axes.ravel()), label="success %", shrink=0.8)
+        axes[0, 0].legend(fontsize=6, loc="lower left")
     return fig
 
 
