@@ -85,10 +85,11 @@ def test_robot_reaches_every_command_line(tmp_path):
     assert " ".join(train).endswith(" ".join(act_flags(recipe["chunk_size"], recipe["temporal_ensemble"])))
     rollout = list(map(str, rollout_args(steps["rollouts"]["grid"].settings, tmp_path, tmp_path)))
     assert rollout[rollout.index("--env") + 1] == "so101_pick_place"
+    assert rollout[rollout.index("--num-envs") + 1] == "4"  # ensembled rollouts batch 4 episodes per policy call
     assert steps["baselines"]["grid"].settings["env"] == "so101_pick_place"
     aloha = list(map(str, rollout_args(point_steps(tmp_path, d.study_points("positions")[0])["rollouts"]["grid"].settings,
                                        tmp_path, tmp_path)))
-    assert aloha[aloha.index("--env") + 1] == "aloha_transfer_cube"
+    assert aloha[aloha.index("--env") + 1] == "aloha_transfer_cube" and "--num-envs" not in aloha
 
 
 def test_plan_writes_nothing_and_costs_more(tmp_path):

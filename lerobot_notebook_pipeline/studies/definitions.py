@@ -468,8 +468,8 @@ COST_S = {"train_step": 0.41, "demo": 4.8, "rollout_episode": 6.6, "replay_episo
 # (300 steps, 4.2 s), ACT cpu preset at 64x85 0.67 s/step with 1 thread while a second such job runs (so 0.34 s
 # of the machine per step; alone with 2 threads 0.47), a physics-only replay ~1 s with the scene's build. With the
 # recipe's temporal ensembling ACT predicts a chunk every step: 20 rollouts took 296-316 s on 1 thread beside another
-# job, so about 7.5 s of the machine per episode.
-SO101_ROLLOUT_S = 7.5 if RECIPES["so101"]["temporal_ensemble"] else 4.2  # per 300-step episode
+# job, so about 7.5 s of the machine per episode; the studies step 4 episodes per policy call, which halved that.
+SO101_ROLLOUT_S = 7.5 / 2 if RECIPES["so101"]["temporal_ensemble"] else 4.2  # per 300-step episode
 SO101_COST_S = COST_S | {"train_step": 0.34, "demo": 1.5 * 400 / 300, "rollout_episode": SO101_ROLLOUT_S * 400 / 300,
                          "replay_episode": 1.0 * 400 / 300}
 

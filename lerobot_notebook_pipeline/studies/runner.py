@@ -23,6 +23,10 @@ from lerobot_notebook_pipeline.training.recipes import act_flags
 
 STAGES = ("record", "train", "eval")
 STATUS_EVERY_S = 5.0  # how often the progress display refreshes while no point finishes
+# SO-101 rollouts step this many episodes side by side, one policy call for all: with the recipe's temporal
+# ensembling ACT predicts a chunk every step, and 4 in a batch took half the CPU of one at a time with the same
+# outcomes (benchmarks/RESULTS.md). ALOHA's ACT predicts every 50 steps, where batching saved 8%: one at a time.
+SO101_ROLLOUT_ENVS = 4
 
 
 # ------------------------------------------------------------------------------------------------ the steps
@@ -115,6 +119,8 @@ def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
     args = ["--policy-path", checkpoint, "--env", settings.get("env", "aloha_transfer_cube"), "--episodes", settings["episodes"],
             "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
             "--output-dir", out, "--overwrite"]
+    if settings.get("env") == "so101_pick_place":
+        args += ["--num-envs", min(SO101_ROLLOUT_ENVS, settings["episodes"])]
     if settings.get("perturb"):
         args += ["--perturb", ",".join(f"{name}={value:g}" for name, value in settings["perturb"].items())]
     if settings["kind"] == "grid":
