@@ -42,7 +42,8 @@
 # **Your own arm: `--robot so101`.** The `positions` study on the simulated SO-101 pick and place (the user's task:
 # 4 pencil marks, cube to the centre) with the `make demo ROBOT=so101` recipe (`training/recipes.py`: 40 demos, here
 # at 1, 2, 4 or 9 marks or uniform over the +/-5 cm square; its steps, chunk, schedule and temporal ensembling), two
-# cameras, a 7x7 grid over the square plus 1 cm; results in `experiments/positions-so101`. And the `robustness`
+# cameras, a 7x7 grid over the square plus 1 cm and a wider one beyond the marks; results in
+# `experiments/positions-so101`. And the `robustness`
 # study on it: the policies of that study's 4-mark points (the same demos and trainings, reused in its folder),
 # evaluated from 30 starts at the marks under the ALOHA study's changes in the SO-101's terms (joint 0 in degrees);
 # results in `experiments/robustness-so101`, which `analyse_dataset.py --compare` quotes for SO-101 datasets.
@@ -260,10 +261,10 @@ print(f"{done} of {len(results)} points done; results in {results_dir}/")
 
 # %%
 from lerobot_notebook_pipeline.plots import show
-from lerobot_notebook_pipeline.studies.report import FIGURES, study_readme
+from lerobot_notebook_pipeline.studies.report import study_figures, study_readme
 
 finished = [r for r in results if r["evals"]]
-for name, figure in FIGURES[args.study].items():
+for name, figure in study_figures(args.study, args.robot).items():
     if finished and not args.plan:  # --plan writes nothing
         show(figure(finished), results_dir / name)
 

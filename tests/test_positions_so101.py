@@ -61,9 +61,10 @@ def test_points_seeds_and_grid():
         assert all(r["placement_noise"] == 0.015 and r["waypoint_noise"] == 0.005 and r["marks"] == 4
                    and r["image_size"] == [64, 85] and r["episode_length"] == 300 for r in p["recordings"])
         assert p["train"]["preset"] == "cpu" and all(p["train"][key] == RECIPES["so101"][key] for key in RECIPE_KEYS)
-        grid = p["evals"]["grid"]
+        grid, wide = p["evals"]["grid"], p["evals"]["wide"]
         assert grid["n"] == 7 and grid["episodes"] == 49 and grid["seed"] == 2000
         assert grid["bounds"] == [0.14, 0.26, -0.06, 0.06]
+        assert wide["n"] == 7 and wide["seed"] == 3000 and wide["bounds"] == [0.14, 0.3, -0.12, 0.12]  # beyond the marks
     assert d.study_points("positions", robot="so101", steps=50)[0]["train"]["steps"] == 50
     assert [p["train"]["seed"] for p in d.study_points("positions", robot="so101")[::5]] == [0, 1, 2]
     assert {p["train"]["seed"] for p in d.study_points("positions")} == {0}  # ALOHA's stays one seed
@@ -138,9 +139,13 @@ def test_the_marks_answer_counts_the_demos_it_trained_on():
     settings = d.study_points("positions", robot="so101")[2]["settings"]
     starts = [[0.25, 0.05]] * 40
     cells = [{"xy": [0.25, 0.05], "successes": 1, "episodes": 1}, {"xy": [0.20, 0.05], "successes": 0, "episodes": 1}]
-    answer = marks_answer([{"settings": settings, "training_starts": starts, "evals": {"grid": {"positions": cells}}}])
-    assert "trained on 40 demos at the 4 marks" in answer
-    assert "1/1 (21-100%) at the marks, 0/1 (0-79%) beyond them" in answer
+    wide = [{"xy": [0.25, 0.05], "successes": 1, "episodes": 1}, {"xy": [0.30, 0.12], "successes": 0, "episodes": 1}]
+    result = {"settings": settings, "training_starts": starts, "evals": {"grid": {"positions": cells}}}
+    assert "trained on 40 demos at the 4 marks" in marks_answer([result])
+    assert "1/1 (21-100%) at the marks and 0/1 (0-79%) beyond them (grid" in marks_answer([result])
+    result["evals"]["wide"] = {"positions": wide}  # the wider grid's outside cells are beyond the marks too
+    assert ("1/1 (21-100%) at the marks and 0/1 (0-79%) beyond them (a wider grid, up to 7 cm past the marks)"
+            in marks_answer([result]))
 
 
 def test_heatmaps_put_a_row_per_seed_and_draw_the_marks_and_target():
@@ -148,7 +153,7 @@ def test_heatmaps_put_a_row_per_seed_and_draw_the_marks_and_target():
     from matplotlib.patches import Circle
 
     from lerobot_notebook_pipeline.sim.poses import grid_poses
-    from lerobot_notebook_pipeline.studies.report import heatmaps_figure
+    from lerobot_notebook_pipeline.studies.report import heatmaps_figure, study_figures
 
     results = []
     for p in d.study_points("positions", robot="so101"):
@@ -164,3 +169,5 @@ def test_heatmaps_put_a_row_per_seed_and_draw_the_marks_and_target():
     for ax in panels:
         marks = next(c for c in ax.collections if c.get_label() == "pencil marks")
         assert len(marks.get_offsets()) == 4 and any(isinstance(patch, Circle) for patch in ax.patches)
+    assert "heatmaps_beyond.png" in study_figures("positions", "so101")  # the wider grid gets its own heatmaps
+    assert "heatmaps_beyond.png" not in study_figures("positions", "aloha")

@@ -300,6 +300,9 @@ SO101_MARK_HALF = 0.05  # the user's 4 pencil marks: corners of the +/-5 cm squa
 SO101_TARGET = (0.20, 0.0)  # sim/so101_scene.TARGET_XY: where the cube must go (kept here so --plan imports no MuJoCo)
 SO101_SUCCESS_RADIUS = 0.02  # sim/so101_env.SUCCESS_RADIUS: a cube starting this close to the target starts placed
 SO101_REACH = (0.14, 0.30, -0.15, 0.15)  # sim/so101_placement.REACH_XY: where the scripted expert picks from
+# Beyond the marks: a second 7x7 grid out to the expert's reach in x and 7 cm past the marks in y (the fine grid
+# covers only the square plus 1 cm, all of it inside the demos' spread round the 4 marks).
+SO101_WIDE = (0.14, 0.30, -0.12, 0.12)
 # 10 s at 30 Hz, the demo recipe's demos (10 per mark) and steps; the x margin is limited by the expert's reach
 SO101_FULL = replace(FULL, episode_length=300, steps=RECIPES["so101"]["steps"], total_demos=RECIPES["so101"]["episodes"],
                      margin=0.01)
@@ -365,9 +368,9 @@ def so101_training(scale: Scale, seed: int) -> dict:
 
 def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
     """Pick at the pencil marks, place in the centre: a fixed total of SO-101 demos over 1, 2, 4, 9 marks or
-    uniform, each policy evaluated on a grid round the marks."""
-    evals = {"grid": grid_eval(so101_grid_bounds(scale), scale.grid, 2000, scale.episode_length)
-             | {"env": "so101_pick_place"}}
+    uniform, each policy evaluated on a grid round the marks and on a wider one beyond them."""
+    evals = {name: grid_eval(bounds, scale.grid, seed, scale.episode_length) | {"env": "so101_pick_place"}
+             for name, bounds, seed in (("grid", so101_grid_bounds(scale), 2000), ("wide", SO101_WIDE, 3000))}
     target = {"robot": "so101", "target_x": SO101_TARGET[0], "target_y": SO101_TARGET[1],
               "target_radius": SO101_SUCCESS_RADIUS}  # scalars: settings are compared as tuples
     points = []

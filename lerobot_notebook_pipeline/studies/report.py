@@ -394,10 +394,13 @@ def marks_answer(results: list[dict]) -> str:
     if not where:
         return ""
     demos = next(len(r["training_starts"]) for r in results if r["settings"].get("layout") == "4 marks")
-    said = [f"{short_rate(where[c])} {label}" for c, label in (
-        ("trained", "at the marks"), ("between", "between them"), ("outside", "beyond them")) if where[c]["episodes"]]
+    wide = class_rates(results, "wide").get("4 marks")  # the SO-101 study's grid beyond the marks, when it ran
+    classes = [("trained", "at the marks"), ("between", "between them"), *([] if wide else [("outside", "beyond them")])]
+    said = [f"{short_rate(where[c])} {label}" for c, label in classes if where[c]["episodes"]]
+    if wide and wide["outside"]["episodes"]:
+        said.append(f"{short_rate(wide['outside'])} beyond them (a wider grid, up to 7 cm past the marks)")
     return ("Can one policy pick the cube at 4 pencil marks and put it in the centre? On the simulated SO-101, ACT "
-            f"trained on {demos} demos at the 4 marks succeeded {', '.join(said)} (grid positions already on the target "
+            f"trained on {demos} demos at the 4 marks succeeded {listed(said)} (grid positions already on the target "
             "left out).")
 
 
@@ -520,8 +523,9 @@ CAVEATS = {
         "out of 'trained', 'between' and 'outside' but counted in the whole-grid rate.",
         "The 9-mark layout's centre mark is the target itself, so its demos there pick the cube up and put it back.",
         "The table shows the user's 4 pencil marks in every layout; only where the demos start differs.",
-        "The grid spans the square plus 1 cm (the expert reaches from x 0.14 m), so 'beyond the marks' is at most "
-        "2.5 cm past them.",
+        "The fine grid spans the square plus 1 cm, all of it within the demos' spread round the marks, so 'beyond "
+        "them' comes from a second 7x7 grid over x 0.14-0.30 m and y -0.12 to 0.12 m: up to 5 cm past the marks in x "
+        "and 7 cm in y, but not below x 0.14 m, where the expert's reach ends.",
         "'Between' and 'outside' depend on the demos' actual start positions, which spread +/-1.5 cm around each mark.",
         "A fixed total of demos and one step count for every layout; `--steps` reruns at another count on the same data.",
         "The nearest-demo replay is told where the cube is (it picks the demo by the true start position); the policy "
@@ -666,12 +670,12 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
                   answer + f" It took {hours(compute)} of compute (every step's wall time added up, "
                   f"{machine['workers']} at a time) on {machine['cpu']} ({machine['cores']} cores, "
                   f"{machine['torch_threads_per_job']} torch thread(s) per job{gpu}), with {seeds} training "
-                  "seed(s) per setting.", "", *[line for p in FIGURES[study] for line in (f"![{p}]({p})", "")]]
+                  "seed(s) per setting.", "", *[line for p in study_figures(study, robot) for line in (f"![{p}]({p})", "")]]
     lines += ["## What could change the answer", "", *[f"- {c}" for c in CAVEATS[f"{study}-so101" if robot == "so101" else study]], "",
               "## The setup", "", *setup_lines(points), data_check_line(results), "",
               "## Every point", "", results_table(results),
               ("Plots: " if finished else "Plots, once points are evaluated: ")
-              + ", ".join(f"[{p}]({p})" for p in FIGURES[study]), "",
+              + ", ".join(f"[{p}]({p})" for p in study_figures(study, robot)), "",
               "## Run it", "", "In the background, with its output in a log (a rerun resumes where it stopped):", "",
               "```bash", f"mkdir -p outputs && nohup .venv/bin/{command} > outputs/experiments-{study}.log 2>&1 &",
               "```", ""]
@@ -1133,6 +1137,12 @@ def noise_answer(results: list[dict]) -> str:
                     f"{c['seeds']['range_points']:.0f} points (" + ", ".join(
                         f"seed {r['train_seed']} {short_rate(r)}" for r in c["per_seed"]) + ").")
     return " ".join(said)
+
+
+def study_figures(study: str, robot: str = "aloha") -> dict:
+    """The plots of a study on a robot, by file name (the SO-101 positions study also maps beyond the marks)."""
+    beyond = {"heatmaps_beyond.png": lambda results: heatmaps_figure(results, "wide")}
+    return FIGURES[study] | (beyond if (study, robot) == ("positions", "so101") else {})
 
 
 FIGURES = {"demos": {"success_vs_demos.png": demos_figure},
