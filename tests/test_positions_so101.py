@@ -144,7 +144,7 @@ def test_the_marks_answer_counts_the_demos_it_trained_on():
     assert "trained on 40 demos at the 4 marks" in marks_answer([result])
     assert "1/1 (21-100%) at the marks and 0/1 (0-79%) beyond them (grid" in marks_answer([result])
     result["evals"]["wide"] = {"positions": wide}  # the wider grid's outside cells are beyond the marks too
-    assert ("1/1 (21-100%) at the marks and 0/1 (0-79%) beyond them (a wider grid, up to 7 cm past the marks)"
+    assert ("1/1 (21-100%) at the marks and 0/1 (0-79%) beyond them, on a wider grid up to 7 cm past the marks"
             in marks_answer([result]))
 
 

@@ -398,7 +398,7 @@ def marks_answer(results: list[dict]) -> str:
     classes = [("trained", "at the marks"), ("between", "between them"), *([] if wide else [("outside", "beyond them")])]
     said = [f"{short_rate(where[c])} {label}" for c, label in classes if where[c]["episodes"]]
     if wide and wide["outside"]["episodes"]:
-        said.append(f"{short_rate(wide['outside'])} beyond them (a wider grid, up to 7 cm past the marks)")
+        said.append(f"{short_rate(wide['outside'])} beyond them, on a wider grid up to 7 cm past the marks")
     return ("Can one policy pick the cube at 4 pencil marks and put it in the centre? On the simulated SO-101, ACT "
             f"trained on {demos} demos at the 4 marks succeeded {listed(said)} (grid positions already on the target "
             "left out).")
