@@ -479,7 +479,7 @@ SO101_COST_S = COST_S | {"train_step": 0.34, "demo": 1.5 * 400 / 300, "rollout_e
 
 def estimate_seconds(kind: str, settings: dict) -> float:
     """Expected seconds of one step on a 2-core CPU, from the measured costs of its robot."""
-    so101 = settings.get("robot") == "so101" or settings.get("env") == "so101_pick_place"
+    so101 = settings.get("robot") == "so101" or spec_robot(settings) == "so101"
     return _estimate(kind, settings, SO101_COST_S if so101 else COST_S)
 
 

@@ -9,13 +9,20 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
-from lerobot_notebook_pipeline.studies.definitions import PLACEMENT, QUESTIONS, TRAINED_WITHIN, hours, spec_robot
+from lerobot_notebook_pipeline.studies.definitions import (
+    PLACEMENT,
+    QUESTIONS,
+    ROBOT_NAMES,
+    TRAINED_WITHIN,
+    hours,
+    spec_robot,
+)
 from lerobot_notebook_pipeline.studies.results import SHRUG_POINTS, factor_curves, position_class
 from lerobot_notebook_pipeline.studies.results import robustness_summary as conditions_summary
 
 CLASSES = ("trained", "between", "outside")
-ROBOT = {"aloha": "ALOHA transfer cube in simulation", "so101": "SO-101 pick and place in simulation"}
-ROBOT_SHORT = {"aloha": "simulated ALOHA transfer cube", "so101": "the simulated SO-101 pick and place"}
+ROBOT = {robot: f"{name} in simulation" for robot, name in ROBOT_NAMES.items()}
+ROBOT_SHORT = {"aloha": f"simulated {ROBOT_NAMES['aloha']}", "so101": f"the simulated {ROBOT_NAMES['so101']}"}
 
 
 def chosen_rate(result: dict, eval_name: str, replay: bool) -> dict | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
 from lerobot_notebook_pipeline.studies.cache import Step, run_cached
-from lerobot_notebook_pipeline.studies.definitions import estimate_seconds
+from lerobot_notebook_pipeline.studies.definitions import estimate_seconds, spec_robot
 from lerobot_notebook_pipeline.studies.kept import forget_restored_training
 from lerobot_notebook_pipeline.training.recipes import act_flags
 
@@ -119,7 +119,7 @@ def rollout_args(settings: dict, checkpoint: Path, out: Path) -> list:
     args = ["--policy-path", checkpoint, "--env", settings.get("env", "aloha_transfer_cube"), "--episodes", settings["episodes"],
             "--seed", settings["seed"], "--max-steps", settings["max_steps"], "--threads", 1, "--max-mb", 1,
             "--output-dir", out, "--overwrite"]
-    if settings.get("env") == "so101_pick_place":
+    if spec_robot(settings) == "so101":
         args += ["--num-envs", min(SO101_ROLLOUT_ENVS, settings["episodes"])]
     if settings.get("perturb"):
         args += ["--perturb", ",".join(f"{name}={value:g}" for name, value in settings["perturb"].items())]
