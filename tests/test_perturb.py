@@ -105,6 +105,25 @@ def test_scene_factors_change_the_pixels_they_claim():
     assert red(big) == pytest.approx(red(base.astype(np.uint8)) * 1.5 ** 2, rel=0.35)
 
 
+@pytest.mark.parametrize("sim", ["aloha", "so101"])
+def test_a_turned_light_changes_the_shading_but_not_the_scene(sim):
+    """The lights swing over the table: the picture changes (on the SO-101, whose one light shines straight down,
+    too), more at 90 degrees than at 20, and nothing in the physics moves."""
+    def first(turn):
+        perturb = {"light_turn_deg": turn} if turn else None
+        if sim == "aloha":
+            env = make_env(image_size=SIZE, cube_pose=POSE, perturb=perturb)
+            obs, _ = env.reset(seed=0)
+            return obs["pixels"]["top"].astype(int), obs["agent_pos"]
+        env = so101_env.make_env(image_size=SIZE, perturb=perturb)
+        obs, _ = env.reset(seed=0)
+        return obs["pixels"]["front"].astype(int), obs["agent_pos"]
+
+    (base, state), (slant, slant_state), (side, _) = first(0), first(20), first(90)
+    assert 0 < np.abs(slant - base).mean() < np.abs(side - base).mean()
+    np.testing.assert_array_equal(slant_state, state)
+
+
 def test_rollout_settings_carry_the_perturbation_and_refuse_it_where_no_scene_exists():
     from lerobot_notebook_pipeline.evaluation import rollout
 

@@ -23,7 +23,12 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 RENAMED = {"joint_offset=0.05": "joint_offset=3", "joint_offset=0.2": "joint_offset=11",
            "table_x_cm=1, table_y_cm=1, camera_shift_cm=2, light_scale=0.6, joint_offset=0.05":
            "table_x_cm=1, table_y_cm=1, camera_shift_cm=2, light_scale=0.6, joint_offset=3"}
-SO101_SCENARIO = {RENAMED.get(name, name): count for name, count in SCENARIO.items()}
+# The factors measured on the SO-101 only: a tilt and a late action that cost nothing, a close distractor that breaks it.
+SO101_ONLY = {"camera_tilt_deg=2": 27, "camera_tilt_deg=10": 14, "light_turn_deg=45": 27, "light_turn_deg=90": 26,
+              "table_height_cm=1": 25, "table_height_cm=4": 3, "cube_scale=1.2": 27, "cube_scale=1.5": 20,
+              "cube_hue_deg=90": 22, "cube_hue_deg=180": 9, "distractor_cm=8": 26, "distractor_cm=4": 6,
+              "obs_delay=1": 27, "obs_delay=4": 18, "action_delay=1": 27, "action_delay=4": 11}
+SO101_SCENARIO = {RENAMED.get(name, name): count for name, count in SCENARIO.items()} | SO101_ONLY
 
 
 def so101_results():
@@ -32,11 +37,17 @@ def so101_results():
 
 
 def test_the_policies_are_the_positions_studys_four_mark_ones_rolled_out_at_the_marks(tmp_path):
-    """Three seeds, 13 conditions with joint 0 in degrees; the recordings and trainings are the positions study's
-    4-mark steps (the same keys), and every rollout puts the cube at the 4 marks."""
+    """Three seeds, 29 conditions (every factor of sim/perturb.py at two magnitudes, joint 0 in degrees); the
+    recordings and trainings are the positions study's 4-mark steps (the same keys), and every rollout puts the cube
+    at the 4 marks."""
+    from lerobot_notebook_pipeline.sim.perturb import FACTORS
+
     points = study_points("robustness", robot="so101")
     assert [p["id"] for p in points] == ["seed0", "seed1", "seed2"]
-    assert len(points[0]["evals"]) == 13 and "joint_offset=11" in points[0]["evals"]
+    assert len(points[0]["evals"]) == 29 and "joint_offset=11" in points[0]["evals"]
+    alone = [spec["perturb"] for spec in points[0]["evals"].values() if len(spec.get("perturb", {})) == 1]
+    assert sorted({next(iter(p)) for p in alone}) == sorted(set(FACTORS) - {"joint"})  # every factor, alone
+    assert all(sum(next(iter(p)) == f for p in alone) == 2 for f in set(FACTORS) - {"joint"})  # at two magnitudes
     four_marks = [p for p in study_points("positions", robot="so101") if p["settings"]["layout"] == "4 marks"]
     ours = unique_steps(tmp_path, points)
     for p, q in zip(points, four_marks, strict=True):
@@ -58,7 +69,7 @@ def test_plan_works_in_the_positions_studys_folder_and_writes_nothing(tmp_path):
                            "--results-dir", tmp_path / "results"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "outputs/experiments/positions-so101/" in done.stdout and "13 way(s)" in done.stdout
+    assert "outputs/experiments/positions-so101/" in done.stdout and "29 way(s)" in done.stdout
     assert list(tmp_path.iterdir()) == []
 
 
@@ -79,6 +90,26 @@ def test_the_readme_speaks_of_the_so101_in_its_units():
     assert "within +/-1.5 cm of one of the 4 pencil marks" in readme
     assert "the cube at one of the 4 pencil marks (by reset seed), within +/-1.5 cm of it" in readme
     assert "the positions study's 4-mark ones" in readme and "shoulder_pan" in readme and "left arm" not in readme
+    assert "Not measured" not in readme  # every factor is, on this robot
+
+
+def test_the_so101_only_factors_are_answered_and_drawn():
+    """The answer gives each new factor its rates, the distractor without a 50% point (a distance, no curve), and
+    the magnitude figure lays its twelve curves out in rows instead of one strip."""
+    from lerobot_notebook_pipeline.studies.report import magnitude_figure, robustness_answer
+    from lerobot_notebook_pipeline.studies.results import factor_curves, robustness_summary
+
+    results = so101_results()
+    said = robustness_answer(results)
+    assert "Table height: +1 cm gave 75/90" in said and "+4 cm gave 9/90" in said
+    assert "Distractor at: +8 cm gave 78/90" in said
+    distractor = said.split("Distractor at: ")[1].split("Observation delay")[0]
+    assert "+4 cm gave 18/90" in distractor and "50%" not in distractor
+    assert "Action delay: +1 steps gave 81/90" in said and "crosses 50% at about" in said.split("Action delay")[1]
+    curves = factor_curves(robustness_summary(results)["conditions"])
+    assert len(curves) == 12 and "distractor_cm" not in {c["factor"] for c in curves}
+    fig = magnitude_figure(results)
+    assert len([ax for ax in fig.axes if ax.axison]) == 12 and fig.get_size_inches()[0] <= 3.2 * 5 + 0.01
 
 
 def test_measured_costs_are_the_so101s_rendered_through_its_front_camera():

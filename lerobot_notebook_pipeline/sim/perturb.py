@@ -40,7 +40,9 @@ FACTORS = {
     "camera_shift_cm": Factor("cm", (1, 3, 6), -20, 20, "the camera moves sideways (along the image's x axis)"),
     "camera_tilt_deg": Factor("deg", (2, 5, 10), -30, 30, "the camera pitches down (positive) or up"),
     "light_scale": Factor("x", (0.6, 0.3, 1.8), 0, 4, "every light and the ambient light scaled"),
-    "light_turn_deg": Factor("deg", (20, 45, 90), -180, 180, "the lights' directions turned about the vertical"),
+    "light_turn_deg": Factor("deg", (20, 45, 90), -180, 180,
+                             "the lights swing this far over the table, about the world x axis (a lamp moved to one "
+                             "side: what it lit from above it lights at a slant; 90 lights from the side)"),
     "table_height_cm": Factor("cm", (1, 2, 4), -5, 10, "the table and everything on it raised; the robot stays"),
     "table_x_cm": Factor("cm", (1, 3, 5), -15, 15, "the table and everything on it moved along x"),
     "table_y_cm": Factor("cm", (1, 3, 5), -15, 15, "the table and everything on it moved along y"),
@@ -158,9 +160,10 @@ def add_distractor(spec) -> None:
                   rgba=list(DISTRACTOR_RGBA))
 
 
-def _turn_about_z(vector: np.ndarray, degrees: float) -> np.ndarray:
+def _turn_about_x(vector: np.ndarray, degrees: float) -> np.ndarray:
+    """A vector turned about the world x axis: a light straight above the table swings towards -y."""
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    return np.array([c * vector[0] - s * vector[1], s * vector[0] + c * vector[1], vector[2]])
+    return np.array([vector[0], c * vector[1] - s * vector[2], s * vector[1] + c * vector[2]])
 
 
 def freeze_camera(model, data, camera_id: int) -> np.ndarray:
@@ -220,8 +223,8 @@ def apply_to_model(model, data, scene: Scene, perturb: dict[str, float]) -> None
         model.vis.headlight.diffuse[:] = np.asarray(model.vis.headlight.diffuse) * perturb["light_scale"]
     if perturb.get("light_turn_deg"):
         for i in range(model.nlight):
-            model.light_dir[i] = _turn_about_z(model.light_dir[i], perturb["light_turn_deg"])
-            model.light_pos[i] = _turn_about_z(model.light_pos[i], perturb["light_turn_deg"])
+            model.light_dir[i] = _turn_about_x(model.light_dir[i], perturb["light_turn_deg"])
+            model.light_pos[i] = _turn_about_x(model.light_pos[i], perturb["light_turn_deg"])
     if scene.cube_geom is not None:
         cube = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, scene.cube_geom)
         if "cube_scale" in perturb:

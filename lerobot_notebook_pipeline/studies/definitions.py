@@ -159,7 +159,8 @@ IN_DISTRIBUTION = "in distribution"  # the robustness study's reference: the cub
 # - joint_offset (on joint 0, the left waist): ALOHA's state is in radians, so the ladder's 1-6 "units" would be
 #   57-340 degrees; 0.05 rad (3 degrees) is the calibration drift analyse_dataset --compare finds, 0.2 rad (11) a
 #   badly recalibrated arm.
-# Not measured here (budget): camera tilt, table height, cube size and colour, light direction, delays.
+# Not measured here (budget): camera tilt, table height, cube size and colour, light direction, distractors, delays
+# (the SO-101 study below measures them).
 ROBUSTNESS_FACTORS = {"table_x_cm": (1, 3), "table_y_cm": (1, 3), "camera_shift_cm": (2, 6),
                       "light_scale": (0.6, 0.3), "joint_offset": (0.05, 0.2)}
 # Colosseum-style combinations: the table bumped diagonally, and every small change of the list at once.
@@ -389,7 +390,16 @@ def so101_positions_points(scale: Scale, seeds: list[int]) -> list[dict]:
 # Could I move the table, on the SO-101? The ALOHA study's factors at the same sizes, in the SO-101's own terms: the
 # table moves with the target and marks drawn on it, the front camera shifts, the lights dim. Its state is in
 # degrees, so joint 0 (shoulder_pan) reads 3 and 11 degrees off, the ALOHA study's 0.05 and 0.2 rad.
-SO101_ROBUSTNESS_FACTORS = ROBUSTNESS_FACTORS | {"joint_offset": (3, 11)}
+# On our users' robot every other factor of sim/perturb.py is measured too, two magnitudes each, one direction, from
+# "probably no effect" towards "probably breaks": the front camera pitched 2 and 10 degrees; the light swung 45 and
+# 90 degrees over the table (aslant, then from the side); the table raised 1 and 4 cm (the robot stays); a cube 1.2
+# and 1.5 times as big; its colour turned 90 and 180 degrees round the wheel (red to green, then cyan); a purple
+# block standing 8 and 4 cm from it; observations or actions 1 and 4 control steps late. 29 conditions x 30 starts
+# x 3 seeds is about 2,600 rollouts.
+SO101_ROBUSTNESS_FACTORS = ROBUSTNESS_FACTORS | {
+    "joint_offset": (3, 11), "camera_tilt_deg": (2, 10), "light_turn_deg": (45, 90), "table_height_cm": (1, 4),
+    "cube_scale": (1.2, 1.5), "cube_hue_deg": (90, 180), "distractor_cm": (8, 4), "obs_delay": (1, 4),
+    "action_delay": (1, 4)}
 SO101_COMBINATIONS = {name: c | ({"joint_offset": 3} if "joint_offset" in c else {})
                       for name, c in ROBUSTNESS_COMBINATIONS.items()}
 SO101_CONDITIONS = {"full": (SO101_ROBUSTNESS_FACTORS, SO101_COMBINATIONS), "smoke": CONDITIONS["smoke"]}

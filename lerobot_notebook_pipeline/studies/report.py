@@ -497,8 +497,6 @@ ROBUSTNESS_LIMITS = [
     "not a fitted curve; where success never fell below 50% the breaking size lies beyond what was measured.",
     "Pooled paired intervals treat the seeds' 30 starts each as 90 pairs; they show the episode noise, and the "
     "seed columns show how much retraining moves each rate.",
-    "Not measured (compute budget): camera tilt, table height, cube size and colour, light direction, distractors "
-    "and delays; sim/perturb.py has them for a larger run.",
 ]
 CAVEATS = {
     "demos": [
@@ -545,6 +543,8 @@ CAVEATS = {
         "One policy recipe (`make demo`: 20 scripted demos within +/-1.5 cm of the mark, `cpu` ACT, 2500 steps); "
         "one shared recording, so the training seeds differ in training only, not in the demos they saw.",
         *ROBUSTNESS_LIMITS,
+        "Not measured on this robot (compute budget): camera tilt, table height, cube size and colour, light direction, "
+        "distractors and delays; `--robot so101` measures them on the SO-101.",
         "When the table moves, the camera stays where it was (it would otherwise follow the table), so the image shows "
         "the table and cube moved; the cube keeps its place on the table.",
         "joint_offset shifts what the policy reads for joint 0 (the left arm's waist) in radians; the arm itself is "
@@ -561,6 +561,9 @@ CAVEATS = {
         "When the table moves, the centre target and the pencil marks drawn on it move with it and the cube keeps its "
         "place by them; the robot and the front camera stay (the wrist camera rides on the arm).",
         "joint_offset shifts what the policy reads for joint 0 (shoulder_pan) in degrees; the arm itself is not moved.",
+        "The distractor is a free purple block standing 8 or 4 cm from the cube's start; its size is a distance, so it "
+        "has no curve and no 50% point (no block is not a distance of zero). Delays are in control steps (30 per "
+        "second): an observation that is old, or an action applied late, by that many steps.",
     ],
     "noise": [
         f"One robot and task: {ROBOT['aloha']}; a real arm's noise, cameras and lights differ, and these results make no "
@@ -694,7 +697,8 @@ def study_readme(study: str, points: list[dict], results: list[dict], machine: d
 SHORT = {"table_x_cm": "table x", "table_y_cm": "table y", "table_height_cm": "table height",
          "camera_shift_cm": "camera shift", "camera_tilt_deg": "camera tilt", "light_scale": "light",
          "light_turn_deg": "light turned", "cube_scale": "cube size", "cube_hue_deg": "cube hue",
-         "joint_offset": "joint 0 offset", "obs_delay": "observation delay", "action_delay": "action delay"}
+         "joint_offset": "joint 0 offset", "obs_delay": "observation delay", "action_delay": "action delay",
+         "distractor_cm": "distractor at"}
 UNITS = {"aloha": {"joint_offset": "rad"}, "so101": {"joint_offset": "deg"}}  # the robots' state units
 
 
@@ -811,8 +815,13 @@ def magnitude_figure(results: list[dict]) -> Figure:
     conditions, robot = robust_conditions(results), robot_of(results)
     reference = next((c for c in conditions if not c["perturb"]), None)
     curves = factor_curves(conditions)
-    fig = Figure(figsize=(3.2 * max(1, len(curves)), 3.4), dpi=100, layout="constrained")
-    axes = fig.subplots(1, max(1, len(curves)), squeeze=False)[0]
+    columns = min(5, max(1, len(curves)))
+    rows = -(-len(curves) // columns) or 1
+    fig = Figure(figsize=(3.2 * columns, 3.4 * rows), dpi=100, layout="constrained")
+    grid = fig.subplots(rows, columns, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(curves):]:
+        ax.axis("off")
     for ax, curve in zip(axes, curves, strict=False):
         factor = curve["factor"]
         measured = [reference, *sorted((c for c in conditions if c["factor"] == factor),
@@ -831,7 +840,8 @@ def magnitude_figure(results: list[dict]) -> Figure:
                title=f"{SHORT.get(factor, factor)}: " + (f"50% at {half_text(factor, half, robot)}" if half is not None else
                                                          "never crosses 50% here"))
         ax.title.set_fontsize(9)
-    axes[0].set_ylabel("success % (95% CI)")
+    for row in grid:
+        row[0].set_ylabel("success % (95% CI)")
     axes[0].legend(fontsize=7, loc="lower left")
     return fig
 
@@ -957,13 +967,15 @@ def robustness_answer(results: list[dict]) -> str:
         parts.append(f"Replaying the nearest demo's recorded actions without the camera from the same starts succeeded "
                      f"in {short_rate(replay[0])}.")
     curves = {c["factor"]: c for c in factor_curves(conditions)}
-    for factor, curve in curves.items():
+    for factor in dict.fromkeys(c["factor"] for c in conditions if c["factor"] is not None):
         measured = [c for c in conditions if c["factor"] == factor and "paired_pooled" in c]
         steps = "; ".join(f"{size_text(factor, c['magnitude'], robot)} gave {short_rate(c['pooled'])}, "
                           f"{change_text(c['paired_pooled'])}, McNemar p {p_text(c['paired_pooled']['mcnemar_p'])} "
                           f"({c['verdict']})" for c in measured)
-        half = curve["half_point"]
-        at = (f"; success crosses 50% at about {half_text(factor, half, robot)} (interpolated)" if half is not None
+        curve = curves.get(factor)
+        half = curve and curve["half_point"]
+        at = ("" if curve is None  # a distractor's distance has no unperturbed value to draw a curve from
+              else f"; success crosses 50% at about {half_text(factor, half, robot)} (interpolated)" if half is not None
               else "; success was below 50% already in distribution" if curve["pc_success"][0] < 50
               else "; success stayed at or above 50% over the magnitudes measured")
         parts.append(f"{SHORT.get(factor, factor).capitalize()}: {steps}{at}.")

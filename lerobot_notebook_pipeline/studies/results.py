@@ -237,6 +237,9 @@ def crossing(xs: list[float], ys: list[float], level: float = 50.0) -> float | N
     return None
 
 
+NO_CURVE = ("distractor_cm",)  # its magnitude is a distance, and no distractor is not a distance of zero
+
+
 def factor_curves(conditions: list[dict]) -> list[dict]:
     """Per factor measured alone: pooled success from its unperturbed value outwards, and the 50% point."""
     from lerobot_notebook_pipeline.studies.definitions import NEUTRAL
@@ -244,7 +247,7 @@ def factor_curves(conditions: list[dict]) -> list[dict]:
     reference = next((c for c in conditions if not c["perturb"]), None)
     curves = {}
     for c in conditions:
-        if c["factor"] is not None and reference is not None:
+        if c["factor"] is not None and c["factor"] not in NO_CURVE and reference is not None:
             curves.setdefault(c["factor"], []).append(c)
     out = []
     for factor, measured in curves.items():
