@@ -9,13 +9,11 @@ s cm beyond the training placements. Each size is paired with the drop in succes
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from lerobot_notebook_pipeline.analysis import drift
 from lerobot_notebook_pipeline.evaluation.rollout import episode_seeds
-from lerobot_notebook_pipeline.studies.definitions import FULL, ROBOT_NAMES, spec_robot
+from lerobot_notebook_pipeline.studies.definitions import FULL, RADIANS, ROBOT_NAMES, STATE_UNITS, spec_robot
 
 RENDERED_STARTS = 5  # first frames per condition: enough for a steady mean image, cheap (about 0.2 s per condition)
 IMAGE_SIZE = FULL.image_size  # the study's images (64x85); a shift in % of the frame does not depend on the size
@@ -23,9 +21,9 @@ STUDY = "robustness"
 # Per robot: the robot_type our recordings write (sim/record.py, sim/so101_record.py), its names, the camera the
 # strip and --compare look through, and radians per unit of its joint state.
 ROBOTS = {"aloha": {"robot_type": "aloha", "robot": f"simulated {ROBOT_NAMES['aloha']}", "robot_short": "ALOHA",
-                    "camera": "top", "radians_per_unit": 1.0},
+                    "camera": "top", "radians_per_unit": RADIANS[STATE_UNITS["aloha"]]},
           "so101": {"robot_type": "so101_follower", "robot": f"simulated {ROBOT_NAMES['so101']}",
-                    "robot_short": "SO-101", "camera": "front", "radians_per_unit": math.pi / 180}}
+                    "robot_short": "SO-101", "camera": "front", "radians_per_unit": RADIANS[STATE_UNITS["so101"]]}}
 # which ladder each measured factor climbs, and the ladder's unit (analysis/costs.py reads them)
 FACTOR_LADDERS = {"camera_shift_cm": "camera_shift_pc", "light_scale": "brightness_pc",
                   "joint_offset": "joint_offset_rad", "table_x_cm": "object_x_cm", "table_y_cm": "object_y_cm"}

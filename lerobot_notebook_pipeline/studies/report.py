@@ -699,14 +699,16 @@ SHORT = {"table_x_cm": "table x", "table_y_cm": "table y", "table_height_cm": "t
          "light_turn_deg": "light turned", "cube_scale": "cube size", "cube_hue_deg": "cube hue",
          "joint_offset": "joint 0 offset", "obs_delay": "observation delay", "action_delay": "action delay",
          "distractor_cm": "distractor at"}
-UNITS = {"aloha": {"joint_offset": "rad"}, "so101": {"joint_offset": "deg"}}  # the robots' state units
 
 
 def unit_of(factor: str, robot: str = "aloha") -> str:
     """A factor's unit on a robot as the README writes it ('x' for a scale)."""
     from lerobot_notebook_pipeline.sim.perturb import FACTORS
+    from lerobot_notebook_pipeline.studies.definitions import STATE_UNITS
 
-    return UNITS[robot].get(factor, FACTORS[factor].unit if factor in FACTORS else "")
+    if factor == "joint_offset":
+        return STATE_UNITS[robot]
+    return FACTORS[factor].unit if factor in FACTORS else ""
 
 
 def size_text(factor: str, value: float, robot: str = "aloha") -> str:
