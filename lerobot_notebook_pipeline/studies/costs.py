@@ -12,18 +12,19 @@ from __future__ import annotations
 import numpy as np
 
 from lerobot_notebook_pipeline.analysis import drift
+from lerobot_notebook_pipeline.analysis.costs import RADIANS_PER_UNIT
 from lerobot_notebook_pipeline.evaluation.rollout import episode_seeds
-from lerobot_notebook_pipeline.studies.definitions import FULL, RADIANS, ROBOT_NAMES, STATE_UNITS, spec_robot
+from lerobot_notebook_pipeline.studies.definitions import FULL, ROBOT_NAMES, spec_robot
 
 RENDERED_STARTS = 5  # first frames per condition: enough for a steady mean image, cheap (about 0.2 s per condition)
 IMAGE_SIZE = FULL.image_size  # the study's images (64x85); a shift in % of the frame does not depend on the size
 STUDY = "robustness"
 # Per robot: the robot_type our recordings write (sim/record.py, sim/so101_record.py), its names, the camera the
-# strip and --compare look through, and radians per unit of its joint state.
+# strip and --compare look through.
 ROBOTS = {"aloha": {"robot_type": "aloha", "robot": f"simulated {ROBOT_NAMES['aloha']}", "robot_short": "ALOHA",
-                    "camera": "top", "radians_per_unit": RADIANS[STATE_UNITS["aloha"]]},
+                    "camera": "top"},
           "so101": {"robot_type": "so101_follower", "robot": f"simulated {ROBOT_NAMES['so101']}",
-                    "robot_short": "SO-101", "camera": "front", "radians_per_unit": RADIANS[STATE_UNITS["so101"]]}}
+                    "robot_short": "SO-101", "camera": "front"}}
 # which ladder each measured factor climbs, and the ladder's unit (analysis/costs.py reads them)
 FACTOR_LADDERS = {"camera_shift_cm": "camera_shift_pc", "light_scale": "brightness_pc",
                   "joint_offset": "joint_offset_rad", "table_x_cm": "object_x_cm", "table_y_cm": "object_y_cm"}
@@ -79,7 +80,8 @@ def compare_equivalents(conditions: list[dict], image_size=IMAGE_SIZE, starts: i
                 references[key] = drift.mean_image(first_frames(c["spec"], {}, image_size, starts))
             size, measured = rendered_size(c, references[key], image_size, starts)
         elif c["factor"] == "joint_offset":  # a joint's reading is offset by its magnitude, in radians here
-            size, measured = abs(magnitude) * ROBOTS[spec_robot(c["spec"])]["radians_per_unit"], {"offset": magnitude}
+            radians = RADIANS_PER_UNIT[ROBOTS[spec_robot(c["spec"])]["robot_type"]]  # what --compare converts by
+            size, measured = abs(magnitude) * radians, {"offset": magnitude}
         else:  # a moved table moves the placements by its magnitude
             size, measured = abs(magnitude), {"beyond_cm": magnitude}
         out.append({"condition": c["condition"], "factor": c["factor"], "magnitude": magnitude, "ladder": ladder,

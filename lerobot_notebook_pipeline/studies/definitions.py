@@ -424,7 +424,6 @@ ROBOT_STUDIES = {"aloha": STUDIES, "so101": {"positions": so101_positions_points
 ROBOT_SCALES = {"aloha": (FULL, SMOKE), "so101": (SO101_FULL, SO101_SMOKE)}
 ROBOT_NAMES = {"aloha": "ALOHA transfer cube", "so101": "SO-101 pick and place"}
 STATE_UNITS = {"aloha": "rad", "so101": "deg"}  # what each robot's joint state is in (a joint_offset's unit)
-RADIANS = {"rad": 1.0, "deg": math.pi / 180}  # per unit of joint state
 QUESTIONS = {"demos": "Is one demonstration enough?",
              "positions": "How many cube positions do I need, and how do policies interpolate between them?",
              "robustness": "Could I move the table? How robust is the demo policy?",

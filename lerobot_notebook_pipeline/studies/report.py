@@ -785,6 +785,12 @@ def first_frame(spec: dict, size: tuple[int, int] = (144, 192)):
     return first_frames(spec, spec.get("perturb"), size, starts=1)[0]
 
 
+def grid_shape(panels: int, most_columns: int = 5) -> tuple[int, int]:
+    """(rows, columns) for a figure of panels, at most most_columns wide."""
+    columns = min(most_columns, max(1, panels))
+    return -(-panels // columns) or 1, columns
+
+
 def first_frames_figure(results: list[dict]) -> Figure:
     """A strip of first frames under each condition, each above what changed from in distribution (amplified 4x)."""
     import numpy as np
@@ -792,8 +798,7 @@ def first_frames_figure(results: list[dict]) -> Figure:
     conditions = robust_conditions(results)
     frames = [first_frame(c["spec"]) for c in conditions]
     reference = frames[0].astype(int)
-    columns = min(5, max(1, len(conditions)))
-    rows = -(-len(conditions) // columns) or 1
+    rows, columns = grid_shape(len(conditions))
     fig = Figure(figsize=(2.4 * columns, 3.7 * rows), dpi=100, layout="constrained")
     axes = fig.subplots(2 * rows, columns, squeeze=False)
     for ax in axes.ravel():
@@ -817,8 +822,7 @@ def magnitude_figure(results: list[dict]) -> Figure:
     conditions, robot = robust_conditions(results), robot_of(results)
     reference = next((c for c in conditions if not c["perturb"]), None)
     curves = factor_curves(conditions)
-    columns = min(5, max(1, len(curves)))
-    rows = -(-len(curves) // columns) or 1
+    rows, columns = grid_shape(len(curves))
     fig = Figure(figsize=(3.2 * columns, 3.4 * rows), dpi=100, layout="constrained")
     grid = fig.subplots(rows, columns, squeeze=False)
     axes = grid.ravel()
@@ -975,7 +979,7 @@ def robustness_answer(results: list[dict]) -> str:
                           f"{change_text(c['paired_pooled'])}, McNemar p {p_text(c['paired_pooled']['mcnemar_p'])} "
                           f"({c['verdict']})" for c in measured)
         curve = curves.get(factor)
-        half = curve and curve["half_point"]
+        half = curve["half_point"] if curve else None
         at = ("" if curve is None  # a distractor's distance has no unperturbed value to draw a curve from
               else f"; success crosses 50% at about {half_text(factor, half, robot)} (interpolated)" if half is not None
               else "; success was below 50% already in distribution" if curve["pc_success"][0] < 50
