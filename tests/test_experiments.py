@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, inline_images, run_notebook, run_script
 from lerobot_notebook_pipeline.evaluation.success import rollout_rate
 from lerobot_notebook_pipeline.runtime import UserError
-from lerobot_notebook_pipeline.studies.cache import Step, run_cached
+from lerobot_notebook_pipeline.studies.cache import Step, free_first, run_cached
 from lerobot_notebook_pipeline.studies.definitions import default_seeds, select_points, share, study_points
 from lerobot_notebook_pipeline.studies.results import position_class
 from lerobot_notebook_pipeline.studies.runner import point_steps, unique_steps
@@ -106,6 +106,23 @@ def test_a_step_runs_once_and_only_a_success_is_marked_done(tmp_path):
     assert broken.done() is None and not broken.marker.exists()  # its partial output is redone next time
     shutil.rmtree(step.out)
     assert step.done() is None  # a marker without its outputs is not done
+
+
+def test_a_second_run_of_a_point_takes_the_evaluations_nobody_is_running(tmp_path):
+    steps = [Step(tmp_path, "rollout", {"condition": c}) for c in ("a", "b", "c")]
+    steps[0].lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; h = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(h, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", steps[0].lock],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert steps[0].busy() and not steps[1].busy()
+        order = free_first(steps)
+        assert [next(order), next(order)] == steps[1:]  # the held step is left for last, not waited on first
+    finally:
+        holder.kill()
+        holder.wait()
+    assert next(order) == steps[0] and not steps[0].busy()
 
 
 def test_positions_are_trained_between_or_outside():

@@ -2,7 +2,7 @@
 
 A step is finished when its output folder exists and its done marker (ROOT/KIND/KEY.done.json, written atomically
 after the step succeeded) does. A lock file keeps two processes that need the same step from running it twice: the
-second waits, then finds it done.
+second waits, then finds it done (or first takes another step, see busy).
 """
 
 from __future__ import annotations
@@ -44,6 +44,22 @@ class Step:
     def marker(self) -> Path:
         return self.root / self.kind / f"{self.key}.done.json"
 
+    @property
+    def lock(self) -> Path:
+        return self.root / self.kind / f"{self.key}.lock"
+
+    def busy(self) -> bool:
+        """Whether another process holds this step's lock now (it is running the step)."""
+        if not self.lock.is_file():
+            return False
+        with open(self.lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     def done(self) -> dict | None:
         """The done marker's contents when the step finished (outputs and marker present), else None."""
         if self.out.exists() and self.marker.is_file():
@@ -68,7 +84,7 @@ def run_cached(step: Step, action) -> tuple[dict, bool]:
 
     The marker records the step's settings, its wall time and whatever action returned.
     """
-    with locked(step.root / step.kind / f"{step.key}.lock"):
+    with locked(step.lock):
         marker = step.done()
         if marker is not None:
             return marker, False
@@ -79,3 +95,13 @@ def run_cached(step: Step, action) -> tuple[dict, bool]:
                   **extra}
         write_json(step.marker, marker)
         return marker, True
+
+
+def free_first(steps: list[Step]):
+    """Yield every step once, each time the first that no other process is running (else the first left, to wait on):
+    two runs of one point share its evaluations instead of queueing behind each other's locks."""
+    left = list(steps)
+    while left:
+        step = next((s for s in left if not s.busy()), left[0])
+        left.remove(step)
+        yield step

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lerobot_notebook_pipeline.runtime import UserError
 from lerobot_notebook_pipeline.steps import REPO_ROOT, run_logged, run_step_logged, script_command, stop_running_steps
-from lerobot_notebook_pipeline.studies.cache import Step, run_cached
+from lerobot_notebook_pipeline.studies.cache import Step, free_first, run_cached
 from lerobot_notebook_pipeline.studies.definitions import estimate_seconds, spec_robot
 from lerobot_notebook_pipeline.studies.kept import forget_restored_training
 from lerobot_notebook_pipeline.training.recipes import act_flags
@@ -217,7 +217,7 @@ def run_point(point: dict, root: str, threads: int, until: str = "eval") -> dict
                 note(log, f"train {train.key}: put back from the kept results without its checkpoint; training again")
             record["steps"].append(run_step(train, train_action, log))
         if STAGES.index(until) >= STAGES.index("eval"):
-            for rollout in steps["rollouts"].values():
+            for rollout in free_first(steps["rollouts"].values()):
                 action = logged_action("visualize_policy.py", lambda out, s=rollout.settings: script_command(
                     "visualize_policy.py", rollout_args(s, checkpoint_of(train), out)), log)
                 record["steps"].append(run_step(rollout, action, log))
