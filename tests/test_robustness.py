@@ -98,6 +98,10 @@ def test_rollouts_pair_by_seed_and_by_where_the_cube_sits_on_the_table():
     assert paired_by_seed(moved, reference, {"table_x_cm": 3}) == ([True, False, False], [False, True, True])
     with pytest.raises(UserError, match="do not pair"):
         paired_by_seed(moved, reference, {"camera_shift_cm": 3})  # the cube moved, but not with a table
+    bigger = [{**e, "object_pose": [*e["object_pose"][:2], 0.026]} for e in reference]  # a 1.3x cube rests higher
+    assert paired_by_seed(bigger, reference, {"cube_scale": 1.3}) == ([True, True, False], [True, True, False])
+    with pytest.raises(UserError, match="do not pair"):
+        paired_by_seed(bigger, reference, {"cube_hue_deg": 90})
     with pytest.raises(UserError, match="same reset seeds"):
         paired_by_seed(moved[:2], reference, {"table_x_cm": 3})
 

@@ -82,15 +82,17 @@ def _metrics(step) -> dict | None:
 def paired_by_seed(perturbed: list[dict], reference: list[dict], perturb: dict) -> tuple[list[bool], list[bool]]:
     """Success with and without a perturbation at each reset seed both ran, checked to be one start on the table.
 
-    A moved table carries the cube with it, so the starts are compared relative to the table."""
+    A moved table carries the cube with it, so the starts are compared relative to the table; a scaled cube rests
+    with its centre higher or lower, so then only where it sits on the table (x, y) is compared."""
     from lerobot_notebook_pipeline.sim.perturb import object_offset
 
     offset, by_seed = object_offset(perturb), {e["seed"]: e for e in reference}
+    axes = 2 if "cube_scale" in perturb else 3
     if sorted(by_seed) != sorted(e["seed"] for e in perturbed):
         raise UserError("paired rollouts need the same reset seeds: evaluate both with the same --seed and --episodes")
     for e in perturbed:
         a, b = e.get("object_pose"), by_seed[e["seed"]].get("object_pose")
-        if a and b and max(abs(x - off - y) for x, off, y in zip(a[:3], offset, b[:3], strict=True)) > 1e-4:
+        if a and b and max(abs(x - off - y) for x, off, y in zip(a[:axes], offset[:axes], b[:axes], strict=True)) > 1e-4:
             raise UserError(f"seed {e['seed']} started the cube at {a[:3]} on the moved table, {b[:3]} without the "
                             "change: these rollouts do not pair")
     return [bool(e["success"]) for e in perturbed], [bool(by_seed[e["seed"]]["success"]) for e in perturbed]
