@@ -128,6 +128,12 @@ def object_offset(perturb: dict[str, float]) -> np.ndarray:
                      perturb.get("table_height_cm", 0.0)]) / 100.0
 
 
+def comparable_axes(perturb: dict[str, float]) -> int:
+    """How many of a start's coordinates (x, y, z) still match once object_offset is taken off: a scaled cube rests
+    with its centre higher or lower, so then only x and y."""
+    return 2 if "cube_scale" in perturb else 3
+
+
 def distractor_pose(cube_xy, carry_xy, scene: Scene, perturb: dict[str, float]) -> np.ndarray:
     """Where the distractor starts (xyz + wxyz quat): distractor_cm from the cube along the scene's clear axis, away
     from carry_xy (where the cube goes), on the table (moved with it); a UserError where neither side has room."""

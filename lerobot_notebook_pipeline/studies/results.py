@@ -82,12 +82,11 @@ def _metrics(step) -> dict | None:
 def paired_by_seed(perturbed: list[dict], reference: list[dict], perturb: dict) -> tuple[list[bool], list[bool]]:
     """Success with and without a perturbation at each reset seed both ran, checked to be one start on the table.
 
-    A moved table carries the cube with it, so the starts are compared relative to the table; a scaled cube rests
-    with its centre higher or lower, so then only where it sits on the table (x, y) is compared."""
-    from lerobot_notebook_pipeline.sim.perturb import object_offset
+    A moved table carries the cube with it, so the starts are compared relative to the table, on the axes
+    comparable_axes keeps (where a scaled cube sits on it, not how high its centre is)."""
+    from lerobot_notebook_pipeline.sim.perturb import comparable_axes, object_offset
 
-    offset, by_seed = object_offset(perturb), {e["seed"]: e for e in reference}
-    axes = 2 if "cube_scale" in perturb else 3
+    offset, axes, by_seed = object_offset(perturb), comparable_axes(perturb), {e["seed"]: e for e in reference}
     if sorted(by_seed) != sorted(e["seed"] for e in perturbed):
         raise UserError("paired rollouts need the same reset seeds: evaluate both with the same --seed and --episodes")
     for e in perturbed:
