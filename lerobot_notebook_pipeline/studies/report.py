@@ -8,6 +8,7 @@ from collections import Counter
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from lerobot_notebook_pipeline.evaluation.paired import paired_comparison, unpaired_difference
 from lerobot_notebook_pipeline.evaluation.success import format_rate, success_summary
 from lerobot_notebook_pipeline.studies.definitions import (
     PLACEMENT,
@@ -40,13 +41,24 @@ def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str, replay: b
         rate = chosen_rate(r, eval_name, replay)
         if rate is None:
             continue
-        group = groups.setdefault(tuple(r["settings"][k] for k in keys), {"s": 0, "n": 0, "seeds": set()})
+        group = groups.setdefault(tuple(r["settings"][k] for k in keys), {"s": 0, "n": 0, "seeds": set(), "outcomes": {}})
         if replay and group["n"]:
             continue
         group["s"] += rate["successes"]
         group["n"] += rate["episodes"]
         group["seeds"].add(r["settings"]["train_seed"])
-    return {k: success_summary(g["s"], g["n"]) | {"training_seeds": len(g["seeds"])} for k, g in sorted(groups.items())}
+        group["outcomes"].update(start_outcomes(rate, None if replay else r["settings"]["train_seed"]))
+    return {k: success_summary(g["s"], g["n"]) | {"training_seeds": len(g["seeds"]), "outcomes": g["outcomes"]}
+            for k, g in sorted(groups.items())}
+
+
+def start_outcomes(rate: dict, train_seed: int | None) -> dict[tuple, bool]:
+    """Success per (training seed, grid position) when each position ran one episode, else {}; the replay, which no
+    training seed changes, is keyed by position alone."""
+    cells = rate.get("positions") or []
+    if not cells or any(c["episodes"] != 1 for c in cells):
+        return {}
+    return {(train_seed, *(round(v, 4) for v in c["xy"])): bool(c["successes"]) for c in cells}
 
 
 def starts_placed(xy, settings: dict) -> bool:
@@ -205,13 +217,38 @@ def results_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def difference(a: dict, b: dict) -> dict:
+    """A's rate minus B's in points, with its 95% interval: paired by (training seed, grid position) when both hold
+    outcomes there (Newcombe, McNemar's p), else Newcombe's interval for different starts."""
+    shared = [k for k in a.get("outcomes", {}) if k in b.get("outcomes", {})]
+    if shared:
+        return paired_comparison([a["outcomes"][k] for k in shared], [b["outcomes"][k] for k in shared])
+    return unpaired_difference(a, b)
+
+
 def compared(a: dict, b: dict) -> str:
-    """'better than', 'worse than' or 'no different from': whether two rates' 95% intervals are apart."""
-    if a["ci95"][0] > b["ci95"][1]:
-        return "better than"
-    if a["ci95"][1] < b["ci95"][0]:
-        return "worse than"
-    return "no different from"
+    """'better than', 'worse than' or 'no different from': whether the 95% interval of A's rate minus B's excludes 0."""
+    low, high = difference(a, b)["ci95_points"]
+    return "better than" if low > 0 else "worse than" if high < 0 else "no different from"
+
+
+def p_value(p: float) -> str:
+    """'= 0.062', or '< 0.001' for the smallest."""
+    return "< 0.001" if p < 0.001 else f"= {p:.2g}"
+
+
+def short_difference(a: dict, b: dict) -> str:
+    """'+31 points, 95% CI 11 to 47' (paired where the starts pair), for the opening sentences."""
+    d = difference(a, b)
+    return f"{d['difference_points']:+.0f} points, 95% CI {d['ci95_points'][0]:.0f} to {d['ci95_points'][1]:.0f}"
+
+
+def said_difference(a: dict, b: dict) -> str:
+    """'+4 points (95% CI -5 to 13, 98 paired starts)', or '... from different starts' when they do not pair."""
+    d = difference(a, b)
+    low, high = d["ci95_points"]
+    return (f"{d['difference_points']:+.0f} points (95% CI {low:.0f} to {high:.0f}, "
+            + (f"{d['pairs']} paired starts, McNemar p {p_value(d['mcnemar_p'])})" if "pairs" in d else "from different starts)"))
 
 
 def short_rate(summary: dict) -> str:
@@ -225,9 +262,9 @@ def by_count(results: list[dict], name: str, placement: str = "spread", replay: 
 
 
 def fewest_enough(home: dict[int, dict]) -> tuple[int, int, int]:
-    """The fewest demos, the best count, and the fewest whose 95% interval reaches the best's."""
+    """The fewest demos, the best count, and the fewest not worse than the best by the difference's 95% interval."""
     best_n = max(home, key=lambda n: (home[n]["pc_success"], -n))
-    return min(home), best_n, min(n for n, r in home.items() if r["ci95"][1] >= home[best_n]["ci95"][0])
+    return min(home), best_n, min(n for n, r in home.items() if compared(r, home[best_n]) != "worse than")
 
 
 def demos_answer(results: list[dict]) -> str:
@@ -244,7 +281,8 @@ def demos_answer(results: list[dict]) -> str:
                                                             if n != fewest) + ").")
     else:
         text += (f"; the best was {best_n} demos with {format_rate(home[best_n])}, and {enough} "
-                 f"demo{'s' * (enough > 1)} already reach{'es' * (enough == 1)} its 95% interval.")
+                 f"demo{'s' * (enough > 1)} already {'were' if enough > 1 else 'was'} no worse by the 95% interval of the "
+                 "difference.")
     if fewest in replay:
         verdict = compared(home[fewest], replay[fewest])
         text += (f" But replaying the nearest demo's recorded actions without the camera scored "
@@ -272,8 +310,8 @@ def demos_answer(results: list[dict]) -> str:
         verdict = compared(farthest[most], farthest[fewest])
         text += (f" Farthest out ({evals[-1]}), {most} demos were {verdict} {fewest}"
                  + (": more demos widened the area the policy handles." if verdict == "better than" else
-                    ": more demos in one small spread did not widen the area the policy handles by a margin these "
-                    "intervals can show; demos at the positions you need are the next thing to try (the positions "
+                    ": more demos in one small spread did not widen the area the policy handles by a margin the "
+                    "difference's 95% interval can show; demos at the positions you need are the next thing to try (the positions "
                     "study)."))
     return text
 
@@ -287,13 +325,14 @@ def grid_overview(results: list[dict]) -> str:
     with_replay = [k for k in policy if k in replay]
     better = [k for k in with_replay if replay[k]["pc_success"] > policy[k]["pc_success"]]
     apart = [k for k in better if compared(policy[k], replay[k]) == "worse than"]
-    overlap = compared(policy[worst], policy[best]) == "no different from"
+    same = compared(policy[best], policy[worst]) == "no different from"
     said = (f"On the whole evaluation grid the policy succeeded most often with {best}, {short_rate(policy[best])}, "
-            f"and least often with {worst}, {short_rate(policy[worst])}"
-            + ("; their intervals overlap, so the grid does not tell these layouts apart." if overlap else "."))
+            f"and least often with {worst}, {short_rate(policy[worst])}; {best} - {worst}: "
+            f"{said_difference(policy[best], policy[worst])}"
+            + (", so the grid does not tell these layouts apart." if same else "."))
     if with_replay:
         said += (f" Replaying the nearest demo did better at {len(better)} of {len(with_replay)} layouts"
-                 + (f", with intervals apart at {', '.join(apart)}." if apart else "."))
+                 + (f", by a difference whose 95% interval excludes 0 at {', '.join(apart)}." if apart else "."))
     return said
 
 
@@ -366,11 +405,11 @@ def demos_summary(results: list[dict]) -> str:
                           for (placement, n), v in pooled(results, ("placement", "demos"), evals[0]).items()}, "setting")
     where = f"the spread the demos came from (cube within +/-{100 * PLACEMENT:g} cm of the mark)"
     basis = f"with {trained}{seeds}, ACT on {plural(fewest, 'demo')} succeeded in {short_rate(home[fewest])}"
-    said = [f"Within {where}, yes: {basis}, and no count did better by a margin the 95% intervals show "
+    said = [f"Within {where}, yes: {basis}, and no count did better by a margin the difference's 95% interval shows "
             f"({plural(most, 'demo')}: {short_rate(home[most])})."
             if enough == fewest else
-            f"Within {where}, not with {plural(fewest, 'demo')}: {basis}, and {enough} demos were the fewest to reach the "
-            f"95% interval of the best, {plural(best_n, 'demo')} with {short_rate(home[best_n])}."]
+            f"Within {where}, not with {plural(fewest, 'demo')}: {basis}, and {enough} demos were the fewest not clearly worse "
+            f"than the best, {plural(best_n, 'demo')} with {short_rate(home[best_n])}."]
     if fewest in replay:
         verdict, copied = compared(home[fewest], replay[fewest]), short_rate(replay[fewest])
         which = "that demo's" if fewest == 1 else "the nearest of those demos'"
@@ -432,22 +471,23 @@ def aloha_positions_summary(results: list[dict], policy: dict) -> str:
         else f"With {seeds_behind(policy, 'layout')},"
     if not apart:
         low, high = (f"{policy[k]['successes']}/{policy[k]['episodes']}" for k in (others[-1] if others else best, best))
-        said = [f"{at} no layout stood out: on the whole evaluation grid they scored {low} to {high}, with overlapping "
-                f"95% intervals (best: {best}, {short_rate(policy[best])})."]
+        said = [f"{at} no layout stood out: on the whole evaluation grid they scored {low} to {high}, and no "
+                f"difference from the best excluded 0 from its 95% interval (best: {best}, {short_rate(policy[best])})."]
     elif len(apart) == len(others):
-        said = [f"{at} demos at {best} did best: {short_rate(policy[best])} of the whole evaluation grid, its 95% "
-                f"interval clear of every other layout's (next: {others[0]}, {short_rate(policy[others[0]])})."]
+        said = [f"{at} demos at {best} did best: {short_rate(policy[best])} of the whole evaluation grid, clearly "
+                f"better than every other layout (next: {others[0]}, {short_rate(policy[others[0]])}, "
+                f"{short_difference(policy[best], policy[others[0]])})."]
     else:
         close = [k for k in others if k not in apart]
         said = [f"{at} demos at {best} did best on the whole evaluation grid, {short_rate(policy[best])}, clearly "
-                f"better only than {listed([f'{k} ({short_rate(policy[k])})' for k in apart])}; its 95% interval "
-                f"overlaps those of {listed(close)}."]
+                f"better only than {listed(apart)}; not clearly better than {listed(close)} ({close[0]}: "
+                f"{short_rate(policy[close[0]])}, {short_difference(policy[best], policy[close[0]])})."]
     if best in replay:
         better = [k for k in policy if k in replay and replay[k]["pc_success"] > policy[k]["pc_success"]]
         beaten = [k for k in better if compared(policy[k], replay[k]) == "worse than"]
         said.append(f"Replaying the nearest demo without the camera, which is told where the cube is, did better at "
                     f"{len(better)} of {len([k for k in policy if k in replay])} layouts"
-                    + (f", with intervals apart at {listed(beaten)}" if beaten else "")
+                    + (f", clearly at {listed(beaten)}" if beaten else "")
                     + f"; with {best} the policy was {compared(policy[best], replay[best])} it "
                     f"({short_rate(replay[best])}).")
     if apart:
