@@ -527,3 +527,18 @@ def test_positions_report_opens_with_a_three_sentence_answer_and_a_table():
     table = positions_table(many).splitlines()
     assert table[2] == ("| 1 position | 0/9 (0-30%) | 3/9 (12-65%) | 0/1 (0-79%) | no grid cell | 0/8 (0-32%) | 1 |")
     assert table[3].startswith("| 4 corners | 18/18 (82-100%) | 3/9 (12-65%) | 8/8 (68-100%) | 10/10 (72-100%) |")
+
+
+def test_positions_answer_says_how_far_the_training_seeds_disagree():
+    from lerobot_notebook_pipeline.studies.report import positions_answer
+
+    corners = [[0.05, 0.45], [0.15, 0.45], [0.05, 0.55], [0.15, 0.55]]
+    results = [grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: False),
+               grid_result("4 corners", 0, corners, lambda xy: True),
+               grid_result("4 corners", 1, corners, lambda xy: xy[0] == 0.05)]
+    answer = positions_answer(results)
+    assert ("Seed by seed, the training seeds gave: 4 corners 9 and 3 of 9 (a 67-point range, a seed's rate outside "
+            "another's 95% interval).") in answer  # 1 position has one seed: nothing to say of its spread
+    alike = positions_answer([grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: xy[0] == 0.05),
+                              grid_result("1 position", 1, [[0.1, 0.5]], lambda xy: xy[0] == 0.05 or xy == [0.1, 0.5])])
+    assert "1 position 3 and 4 of 9 (a 11-point range, each seed's rate inside the others' 95% intervals)" in alike
