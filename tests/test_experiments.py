@@ -347,8 +347,8 @@ def test_positions_results_become_heatmaps_rates_by_class_and_an_answer(tmp_path
     assert "(replaying the nearest demo without the camera: trained 2/4 (15-85%), between 1/5 (4-62%))" in answer
     assert answer.startswith("On the whole evaluation grid the policy succeeded most often with 4 corners, 6/9 ")
     # the Wilson intervals (35-88%, 2-44%) overlap, but paired start by start 4 corners won 5 and lost none
-    assert "least often with 1 position, 1/9 " in answer and ("4 corners - 1 position: +56 points (95% CI 11 to 79, 9 "
-                                                              "paired starts, McNemar p = 0.062).") in answer
+    assert "least often with 1 position, 1/9 " in answer and ("4 corners - 1 position: +56 points (95% CI +11 to +79), "
+                                                              "9 paired starts, McNemar p 0.062.") in answer
     assert "Replaying the nearest demo did better at 0 of 1 layouts." in answer  # 3/9 against the policy's 6/9
     for name, figure in (("heatmaps.png", heatmaps_figure), ("classes.png", positions_figure)):
         save_figure(figure(results), tmp_path / name)
@@ -519,7 +519,7 @@ def test_positions_report_opens_with_a_three_sentence_answer_and_a_table():
     said = positions_summary(many)
     assert said.startswith("At 5000 training steps (2 training seeds for 4 corners, 1 for the others), demos at 4 corners "
                            "did best: 18/18 (82-100%) of the whole evaluation grid, clearly better than every other "
-                           "layout (next: 1 position, 0/9 (0-30%), +100 points, 95% CI 58 to 100).")
+                           "layout (next: 1 position, 0/9 (0-30%), +100 points (95% CI +58 to +100)).")
     assert "did better at 1 of 2 layouts; with 4 corners the policy was better than it (3/9 (12-65%))." in said
     assert said.endswith("With 4 corners ACT succeeded in 8/8 (68-100%) within 1 cm of a demo's start and "
                          "10/10 (72-100%) between the starts.")  # no cell of this grid lies outside the corners

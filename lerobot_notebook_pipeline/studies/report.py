@@ -54,7 +54,7 @@ def pooled(results: list[dict], keys: tuple[str, ...], eval_name: str, replay: b
 
 def start_outcomes(rate: dict, train_seed: int | None) -> dict[tuple, bool]:
     """Success per (training seed, grid position) when each position ran one episode, else {}; the replay, which no
-    training seed changes, is keyed by position alone."""
+    training seed changes, gets None for its seed (so it never pairs with a policy's seed)."""
     cells = rate.get("positions") or []
     if not cells or any(c["episodes"] != 1 for c in cells):
         return {}
@@ -232,23 +232,11 @@ def compared(a: dict, b: dict) -> str:
     return "better than" if low > 0 else "worse than" if high < 0 else "no different from"
 
 
-def p_value(p: float) -> str:
-    """'= 0.062', or '< 0.001' for the smallest."""
-    return "< 0.001" if p < 0.001 else f"= {p:.2g}"
-
-
-def short_difference(a: dict, b: dict) -> str:
-    """'+31 points, 95% CI 11 to 47' (paired where the starts pair), for the opening sentences."""
-    d = difference(a, b)
-    return f"{d['difference_points']:+.0f} points, 95% CI {d['ci95_points'][0]:.0f} to {d['ci95_points'][1]:.0f}"
-
-
 def said_difference(a: dict, b: dict) -> str:
-    """'+4 points (95% CI -5 to 13, 98 paired starts)', or '... from different starts' when they do not pair."""
+    """'+4 points (95% CI -9 to +18), 49 paired starts, McNemar p 0.75', or '..., from different starts'."""
     d = difference(a, b)
-    low, high = d["ci95_points"]
-    return (f"{d['difference_points']:+.0f} points (95% CI {low:.0f} to {high:.0f}, "
-            + (f"{d['pairs']} paired starts, McNemar p {p_value(d['mcnemar_p'])})" if "pairs" in d else "from different starts)"))
+    return change_text(d) + (f", {d['pairs']} paired starts, McNemar p {p_text(d['mcnemar_p'])}" if "pairs" in d
+                             else ", from different starts")
 
 
 def short_rate(summary: dict) -> str:
@@ -495,12 +483,12 @@ def aloha_positions_summary(results: list[dict], policy: dict) -> str:
     elif len(apart) == len(others):
         said = [f"{at} demos at {best} did best: {short_rate(policy[best])} of the whole evaluation grid, clearly "
                 f"better than every other layout (next: {others[0]}, {short_rate(policy[others[0]])}, "
-                f"{short_difference(policy[best], policy[others[0]])})."]
+                f"{change_text(difference(policy[best], policy[others[0]]))})."]
     else:
         close = [k for k in others if k not in apart]
         said = [f"{at} demos at {best} did best on the whole evaluation grid, {short_rate(policy[best])}, clearly "
                 f"better only than {listed(apart)}; not clearly better than {listed(close)} ({close[0]}: "
-                f"{short_rate(policy[close[0]])}, {short_difference(policy[best], policy[close[0]])})."]
+                f"{short_rate(policy[close[0]])}, {change_text(difference(policy[best], policy[close[0]]))})."]
     if best in replay:
         better = [k for k in policy if k in replay and replay[k]["pc_success"] > policy[k]["pc_success"]]
         beaten = [k for k in better if compared(policy[k], replay[k]) == "worse than"]
