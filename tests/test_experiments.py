@@ -537,8 +537,8 @@ def test_positions_answer_says_how_far_the_training_seeds_disagree():
                grid_result("4 corners", 0, corners, lambda xy: True),
                grid_result("4 corners", 1, corners, lambda xy: xy[0] == 0.05)]
     answer = positions_answer(results)
-    assert ("Seed by seed, the training seeds gave: 4 corners 9 and 3 of 9 (a 67-point range, a seed's rate outside "
-            "another's 95% interval).") in answer  # 1 position has one seed: nothing to say of its spread
+    assert ("Seed by seed, the training seeds gave: 4 corners 9 and 3 of 9 (a 67-point range, wider than one seed's "
+            "95% interval of about 41 points).") in answer  # 1 position has one seed: nothing to say of its spread
     alike = positions_answer([grid_result("1 position", 0, [[0.1, 0.5]], lambda xy: xy[0] == 0.05),
                               grid_result("1 position", 1, [[0.1, 0.5]], lambda xy: xy[0] == 0.05 or xy == [0.1, 0.5])])
-    assert "1 position 3 and 4 of 9 (a 11-point range, each seed's rate inside the others' 95% intervals)" in alike
+    assert "1 position 3 and 4 of 9 (a 11-point range, no wider than one seed's 95% interval of about 53 points)" in alike

@@ -358,8 +358,8 @@ def seed_spread(results: list[dict], eval_name: str = "grid") -> str:
             agree = seed_agreement(rates)
             said.append(f"{layout} {listed([r['successes'] for r in rates])} of {rates[0]['episodes']} "
                         f"(a {agree['range_points']:.0f}-point range, "
-                        + ("a seed's rate outside another's 95% interval)" if agree["wider_than_episode_interval"]
-                           else "each seed's rate inside the others' 95% intervals)"))
+                        + ("wider" if agree["wider_than_episode_interval"] else "no wider")
+                        + f" than one seed's 95% interval of about {agree['episode_interval_points']:.0f} points)")
     return " Seed by seed, the training seeds gave: " + "; ".join(said) + "." if said else ""
 
 
@@ -925,13 +925,14 @@ def disagreeing(conditions: list[dict]) -> list[dict]:
 
 
 def seeds_sentence(conditions: list[dict]) -> str:
-    """Whether the training seeds agree: no seed's rate outside another's 95% episode interval, or where they do not."""
+    """Whether the training seeds agree: their range no wider than one seed's 95% episode interval, or where not."""
     seeds = max(c["seeds"]["seeds"] for c in conditions)
     if seeds < 2:
         return "With one training seed, this cannot say how much retraining moves these numbers."
     apart = disagreeing(conditions)
     if not apart:
-        return f"The {seeds} training seeds agreed: every seed's rate lay inside every other seed's 95% interval."
+        return (f"The {seeds} training seeds agreed: in every condition their range was no wider than one seed's "
+                "95% interval.")
     where = [f"{condition_label(c)} (" + ", ".join(f"{r['successes']}/{r['episodes']}" for r in c["per_seed"]) + ")"
              for c in apart]
     if len(apart) == 1:
