@@ -1205,7 +1205,7 @@ def noise_answer(results: list[dict]) -> str:
                     "in how many seeds): " + "; ".join(
                         f"{variant_label(t['variant'])} {t['val_action_mae']:.3f} ({t['still_improving']} of "
                         f"{len(t['seeds'])}, {t['s_per_step']:.2f} s/step)" for t in runs) + ".")
-    for c in (c for c in cells if c["seeds"]["seeds"] > 1 and c["seeds"]["wider_than_episode_interval"]):
+    for c in disagreeing(cells):
         said.append(f"With {variant_label(c['variant'])} {where_text(c)} the seeds ranged over "
                     f"{c['seeds']['range_points']:.0f} points (" + ", ".join(
                         f"seed {r['train_seed']} {short_rate(r)}" for r in c["per_seed"]) + ").")
